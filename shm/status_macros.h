@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -20,7 +22,7 @@
 namespace qlaster {
 
 // Maps an errno value to the absl code a caller can act on, with `what` and strerror.
-inline absl::Status ErrnoStatus(int err, std::string_view what) {
+inline absl::Status ErrnoStatus(int err, absl::string_view what) {
   std::string message = absl::StrCat(what, ": ", std::strerror(err));
   switch (err) {
     case ENOENT:
