@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds qlaster and runs every suite:
+#   1. release build: all tests (including the 10-million-record multi-process stress);
+#   2. ASan+UBSan build: all tests;
+#   3. TSan build: the concurrency suites (label "concurrency");
+#   4. clang libFuzzer build: every fuzz target for a bounded number of runs;
+#   5. a short qlaster-bench run, so the benchmarks cannot rot.
+# Build trees live under build/ (override with BUILD_ROOT). JOBS defaults to the core count.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_ROOT=${BUILD_ROOT:-$ROOT/build}
+JOBS=${JOBS:-$(nproc)}
+FUZZ_RUNS=${FUZZ_RUNS:-200000}
+export CTEST_OUTPUT_ON_FAILURE=1
+
+passed=0
+failed=0
+step() { printf '\n=== %s\n' "$*"; }
+
+configure_build() {  # DIR CMAKE_ARGS...
+  local dir=$1
+  shift
+  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j "$JOBS"
+}
+
+run_ctest() {  # DIR CTEST_ARGS...
+  local dir=$1
+  shift
+  local log="$dir.ctest.log" rc=0
+  ctest --test-dir "$dir" -j "$JOBS" "$@" 2>&1 | tee "$log" || rc=$?
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+  if [ -n "$line" ]; then
+    local total fails
+    total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+    fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+    passed=$((passed + total - fails))
+    failed=$((failed + fails))
+  else
+    failed=$((failed + 1))
+  fi
+  return $rc
+}
+
+mkdir -p "$BUILD_ROOT"
+status=0
+
+step "release build and all tests"
+configure_build "$BUILD_ROOT/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_ctest "$BUILD_ROOT/release" || status=1
+
+step "ASan+UBSan build and all tests"
+configure_build "$BUILD_ROOT/asan" -DCMAKE_BUILD_TYPE=Debug -DQLASTER_SANITIZE=address -DQLASTER_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_ctest "$BUILD_ROOT/asan" || status=1
+
+step "TSan build and the concurrency suites"
+configure_build "$BUILD_ROOT/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_SANITIZE=thread -DQLASTER_BENCH=OFF
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "$BUILD_ROOT/tsan" -L concurrency || status=1
+
+step "libFuzzer targets, $FUZZ_RUNS runs each"
+CC=clang CXX=clang++ configure_build "$BUILD_ROOT/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_FUZZ=ON -DQLASTER_BENCH=OFF
+for fuzzer in "$BUILD_ROOT"/fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$fuzzer" ] || continue
+  name=$(basename "$fuzzer")
+  corpus="$BUILD_ROOT/fuzz/corpus/$name"
+  mkdir -p "$corpus"
+  if "$fuzzer" -runs="$FUZZ_RUNS" -max_len=70000 -timeout=10 -rss_limit_mb=4096 "$corpus" \
+      >"$BUILD_ROOT/fuzz/$name.log" 2>&1; then
+    echo "$name: ok ($(grep -Eo 'Done [0-9]+ runs' "$BUILD_ROOT/fuzz/$name.log" | tail -1))"
+    passed=$((passed + 1))
+  else
+    tail -40 "$BUILD_ROOT/fuzz/$name.log"
+    echo "$name: FAILED"
+    failed=$((failed + 1))
+    status=1
+  fi
+done
+
+if [ -x "$BUILD_ROOT/release/tools/qlaster-bench" ]; then
+  step "qlaster-bench smoke run"
+  if "$BUILD_ROOT/release/tools/qlaster-bench" --benchmark_min_time=0.01 >"$BUILD_ROOT/bench-smoke.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "qlaster-bench: ok"
+  else
+    tail -20 "$BUILD_ROOT/bench-smoke.log"
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
+
+echo
+echo "test.sh: $passed passed, $failed failed"
+exit $status
