@@ -48,14 +48,13 @@ absl::StatusOr<RingProducer> RingProducer::Create(const RingOptions& options) {
   h->producer_closed.store(0, std::memory_order_relaxed);
   h->consumer_position.store(0, std::memory_order_relaxed);
   h->consumer_sleeping.store(0, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
   return RingProducer(*std::move(fd), *std::move(region), capacity);
 }
 
 WriteResult RingProducer::RefreshConsumer() {
   if (violated_) return WriteResult::kConsumerViolation;
   const uint64_t seen = header()->consumer_position.load(std::memory_order_acquire);
-  const uint64_t published = header()->producer_position.load(std::memory_order_relaxed);
+  const uint64_t published = published_position_;
   if (seen < cached_consumer_ || seen > published) {
     violation_ = absl::DataLossError(absl::StrFormat(
         "consumer wrote position %d, outside [last seen %d, producer position %d]", seen,
@@ -191,10 +190,13 @@ WaitResult RingConsumer::Wait(const EventFd& doorbell, WaitMode mode, absl::Dura
 
   auto& sleeping = header()->consumer_sleeping;
   for (;;) {
-    // Declare, fence, re-check, block: the producer fences between its publish and its look
-    // at the flag, so one of us sees the other's store.
-    sleeping.store(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Declare, re-check, block: the other half of the handshake in
+    // RingProducer::WakeIfSleeping.
+    sleeping.store(1, std::memory_order_seq_cst);
+    if (header()->producer_position.load(std::memory_order_seq_cst) != read_position_) {
+      sleeping.store(0, std::memory_order_relaxed);
+      return WaitResult::kReady;
+    }
     if (auto r = ready()) {
       sleeping.store(0, std::memory_order_relaxed);
       return *r;

@@ -103,7 +103,10 @@ class RingProducer {
   }
 
   // Makes every claimed record visible to the consumer (one release store).
-  void Publish() { header()->producer_position.store(claim_position_, std::memory_order_release); }
+  void Publish() {
+    published_position_ = claim_position_;
+    header()->producer_position.store(claim_position_, std::memory_order_release);
+  }
 
   // Claims, copies and publishes one record.
   WriteResult TryWrite(uint32_t type, absl::Span<const uint8_t> payload) {
@@ -117,12 +120,15 @@ class RingProducer {
   }
 
   // After Publish(): rings `doorbell` if the consumer has declared it is going to sleep.
-  // Returns true if it rang. The fence pairs with the consumer's in RingConsumer::Wait, so
-  // either the consumer sees the new position or this sees its flag: no lost wake-up.
+  // Returns true if it rang. This is one half of a Dekker handshake with RingConsumer::Wait:
+  // the producer makes its position globally visible (a seq_cst read-modify-write, a full
+  // barrier) before it looks at the flag; the consumer stores the flag (seq_cst) before it
+  // re-reads the position. One of the two sees the other's store: no lost wake-up.
+  // (Read-modify-writes rather than fences, because ThreadSanitizer does not model fences.)
   bool WakeIfSleeping(const EventFd& doorbell) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    header()->producer_position.fetch_add(0, std::memory_order_seq_cst);
     auto& sleeping = header()->consumer_sleeping;
-    if (sleeping.load(std::memory_order_relaxed) == 0) return false;
+    if (sleeping.load(std::memory_order_seq_cst) == 0) return false;
     if (sleeping.exchange(0, std::memory_order_acq_rel) == 0) return false;
     doorbell.Notify();
     return true;
@@ -136,9 +142,7 @@ class RingProducer {
   uint64_t unread_bytes();
   // The consumer's position as last read and validated.
   uint64_t consumer_position() const { return cached_consumer_; }
-  uint64_t published_position() const {
-    return header()->producer_position.load(std::memory_order_relaxed);
-  }
+  uint64_t published_position() const { return published_position_; }
 
   // Why the ring died, when a write returned kConsumerViolation.
   absl::Status violation() const { return violation_; }
@@ -158,7 +162,8 @@ class RingProducer {
   uint8_t* data_ = nullptr;
   uint64_t capacity_ = 0;
   uint64_t mask_ = 0;
-  uint64_t claim_position_ = 0;   // end of the last claimed record
+  uint64_t claim_position_ = 0;      // end of the last claimed record
+  uint64_t published_position_ = 0;  // our own copy: the shared one is writable by the peer
   uint64_t cached_consumer_ = 0;  // last validated consumer position
   bool violated_ = false;         // violation_ is set; every write fails
   absl::Status violation_;
