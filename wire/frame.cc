@@ -1,0 +1,438 @@
+// Data-record frame codecs. Encoding builds the fixed struct once and writes each ring
+// copy with three memcpys; decoding copies the fixed struct out of untrusted bytes, checks
+// every field against the record's real length, and hands back spans into the record.
+#include "wire/frame.h"
+
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "shm/status_macros.h"
+
+namespace qlaster {
+namespace {
+
+// The codec copies these structs as bytes to and from ring memory; their sizes are the
+// wire format (proto/qlaster.fbs).
+static_assert(sizeof(fb::FrameHeader) == 24);
+static_assert(sizeof(fb::AccountHeader) == 176);
+static_assert(sizeof(fb::TransactionHeader) == 88);
+static_assert(sizeof(fb::SlotHeader) == 24);
+static_assert(sizeof(fb::GapHeader) == 8);
+static_assert(sizeof(fb::Pubkey) == kPubkeySize);
+static_assert(sizeof(fb::Signature) == kSignatureSize);
+static_assert(std::is_trivially_copyable_v<fb::FrameHeader> &&
+              std::is_trivially_copyable_v<fb::AccountHeader> &&
+              std::is_trivially_copyable_v<fb::TransactionHeader> &&
+              std::is_trivially_copyable_v<fb::SlotHeader> &&
+              std::is_trivially_copyable_v<fb::GapHeader> &&
+              std::is_trivially_copyable_v<fb::Pubkey> &&
+              std::is_trivially_copyable_v<fb::Signature>);
+// The account body must fit the uint32 body_len with room to spare.
+static_assert(sizeof(fb::AccountHeader) + kMaxAccountDataSize < UINT32_MAX);
+static_assert(sizeof(fb::TransactionHeader) + kMaxTransactionSize < UINT32_MAX);
+
+// SlotStatus mirrors fb::SlotStatus so conversion is a cast.
+static_assert(static_cast<uint8_t>(SlotStatus::kProcessed) ==
+              static_cast<uint8_t>(fb::SlotStatus::Processed));
+static_assert(static_cast<uint8_t>(SlotStatus::kConfirmed) ==
+              static_cast<uint8_t>(fb::SlotStatus::Confirmed));
+static_assert(static_cast<uint8_t>(SlotStatus::kRooted) ==
+              static_cast<uint8_t>(fb::SlotStatus::Rooted));
+static_assert(static_cast<uint8_t>(SlotStatus::kFirstShredReceived) ==
+              static_cast<uint8_t>(fb::SlotStatus::FirstShredReceived));
+static_assert(static_cast<uint8_t>(SlotStatus::kCompleted) ==
+              static_cast<uint8_t>(fb::SlotStatus::Completed));
+static_assert(static_cast<uint8_t>(SlotStatus::kCreatedBank) ==
+              static_cast<uint8_t>(fb::SlotStatus::CreatedBank));
+static_assert(static_cast<uint8_t>(SlotStatus::kDead) ==
+              static_cast<uint8_t>(fb::SlotStatus::Dead));
+constexpr uint8_t kMaxSlotStatus = static_cast<uint8_t>(fb::SlotStatus::MAX);
+
+// Byte offsets of the bool fields inside their structs. The generated accessors turn any
+// non-zero byte into true; the decoder wants the raw byte to reject garbage (frame_test
+// checks these offsets against the generated constructors).
+constexpr size_t kAccountExecutableOffset = 105;
+constexpr size_t kTransactionIsVoteOffset = 16;
+constexpr size_t kTransactionFailedOffset = 17;
+
+constexpr uint8_t kAccountFlagCompressed = static_cast<uint8_t>(fb::AccountFlags::Compressed);
+constexpr uint8_t kAccountFlagHasTxnSignature =
+    static_cast<uint8_t>(fb::AccountFlags::HasTxnSignature);
+constexpr uint8_t kAccountFlagsKnown = static_cast<uint8_t>(fb::AccountFlags::ANY);
+
+// memcpy with a null pointer is undefined even for zero bytes, and an empty vector's
+// data() may be null.
+inline void CopyBytes(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n != 0) std::memcpy(dst, src, n);
+}
+
+// Copies a struct out of possibly unaligned, possibly shared memory.
+// REQUIRES: p points at sizeof(T) readable bytes.
+template <typename T>
+T ReadStruct(const uint8_t* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
+// The byte at `offset` of a struct's wire form.
+template <typename T>
+uint8_t RawByte(const T& value, size_t offset) {
+  return reinterpret_cast<const uint8_t*>(&value)[offset];
+}
+
+fb::Pubkey ToFb(const Pubkey& key) { return fb::Pubkey(flatbuffers::make_span(key)); }
+fb::Signature ToFb(const Signature& sig) { return fb::Signature(flatbuffers::make_span(sig)); }
+
+Pubkey FromFb(const fb::Pubkey& key) {
+  Pubkey out;
+  std::memcpy(out.data(), key.bytes()->data(), out.size());
+  return out;
+}
+Signature FromFb(const fb::Signature& sig) {
+  Signature out;
+  std::memcpy(out.data(), sig.bytes()->data(), out.size());
+  return out;
+}
+
+absl::Status CheckBool(uint8_t byte, const char* what) {
+  if (byte > 1) {
+    return absl::DataLossError(absl::StrCat("frame: ", what, " byte is ", byte, ", not 0 or 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStructFits(absl::Span<const uint8_t> body, size_t struct_size,
+                             const char* struct_name) {
+  if (body.size() < struct_size) {
+    return absl::DataLossError(absl::StrCat("frame: body is ", body.size(),
+                                            " bytes, shorter than the ", struct_size, "-byte ",
+                                            struct_name));
+  }
+  return absl::OkStatus();
+}
+
+// For kinds with nothing after the struct: the body is exactly the struct.
+absl::Status CheckExactBody(absl::Span<const uint8_t> body, size_t struct_size,
+                            const char* struct_name) {
+  QLASTER_RETURN_IF_ERROR(CheckStructFits(body, struct_size, struct_name));
+  if (body.size() != struct_size) {
+    return absl::DataLossError(absl::StrCat("frame: body is ", body.size(), " bytes, but a ",
+                                            struct_name, " record is exactly ", struct_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AccountView> DecodeAccount(absl::Span<const uint8_t> body) {
+  constexpr size_t kSize = sizeof(fb::AccountHeader);
+  QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "AccountHeader"));
+  const auto header = ReadStruct<fb::AccountHeader>(body.data());
+  const uint8_t flags = static_cast<uint8_t>(header.flags());
+  if ((flags & ~kAccountFlagsKnown) != 0) {
+    return absl::DataLossError(absl::StrCat("frame: account flags 0x", absl::Hex(flags),
+                                            " has unknown bits (known: 0x",
+                                            absl::Hex(kAccountFlagsKnown), ")"));
+  }
+  QLASTER_RETURN_IF_ERROR(
+      CheckBool(RawByte(header, kAccountExecutableOffset), "account executable"));
+  const size_t rest = body.size() - kSize;
+  const uint32_t wire_len = header.wire_len();
+  const uint32_t data_len = header.data_len();
+  if (wire_len != rest) {
+    return absl::DataLossError(absl::StrCat("frame: account wire_len is ", wire_len,
+                                            " but ", rest, " bytes follow the AccountHeader"));
+  }
+  if (data_len > kMaxAccountDataSize) {
+    return absl::DataLossError(absl::StrCat("frame: account data_len ", data_len,
+                                            " exceeds the limit of ", kMaxAccountDataSize));
+  }
+  const bool compressed = (flags & kAccountFlagCompressed) != 0;
+  if (!compressed && data_len != wire_len) {
+    return absl::DataLossError(absl::StrCat("frame: uncompressed account data_len ", data_len,
+                                            " differs from wire_len ", wire_len));
+  }
+  if (compressed) {
+    // An LZ4 block is never empty and never exceeds LZ4_compressBound of its content; this
+    // rejects absurd ratios before anyone allocates data_len bytes for them.
+    const size_t bound = Lz4CompressBound(data_len);
+    if (wire_len == 0 || wire_len > bound) {
+      return absl::DataLossError(absl::StrCat("frame: compressed account wire_len ", wire_len,
+                                              " is outside [1, ", bound,
+                                              "], the LZ4 bound for data_len ", data_len));
+    }
+  }
+  AccountView view;
+  view.pubkey = FromFb(header.pubkey());
+  view.owner = FromFb(header.owner());
+  view.lamports = header.lamports();
+  view.executable = header.executable();
+  view.rent_epoch = header.rent_epoch();
+  view.slot = header.slot();
+  view.write_version = header.write_version();
+  if ((flags & kAccountFlagHasTxnSignature) != 0) {
+    view.txn_signature = FromFb(header.txn_signature());
+  }
+  view.data_len = data_len;
+  view.is_compressed = compressed;
+  view.wire_data = body.subspan(kSize);
+  return view;
+}
+
+absl::StatusOr<TransactionView> DecodeTransaction(absl::Span<const uint8_t> body) {
+  constexpr size_t kSize = sizeof(fb::TransactionHeader);
+  QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "TransactionHeader"));
+  const auto header = ReadStruct<fb::TransactionHeader>(body.data());
+  QLASTER_RETURN_IF_ERROR(
+      CheckBool(RawByte(header, kTransactionIsVoteOffset), "transaction is_vote"));
+  QLASTER_RETURN_IF_ERROR(
+      CheckBool(RawByte(header, kTransactionFailedOffset), "transaction failed"));
+  const size_t rest = body.size() - kSize;
+  const uint32_t data_len = header.data_len();
+  if (data_len != rest) {
+    return absl::DataLossError(absl::StrCat("frame: transaction data_len is ", data_len, " but ",
+                                            rest, " bytes follow the TransactionHeader"));
+  }
+  if (data_len > kMaxTransactionSize) {
+    return absl::DataLossError(absl::StrCat("frame: transaction data_len ", data_len,
+                                            " exceeds the limit of ", kMaxTransactionSize));
+  }
+  TransactionView view;
+  view.slot = header.slot();
+  view.index = header.index();
+  view.signature = FromFb(header.signature());
+  view.is_vote = header.is_vote();
+  view.failed = header.failed();
+  view.data = body.subspan(kSize);
+  return view;
+}
+
+absl::StatusOr<SlotView> DecodeSlot(absl::Span<const uint8_t> body) {
+  QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::SlotHeader), "SlotHeader"));
+  const auto header = ReadStruct<fb::SlotHeader>(body.data());
+  const uint8_t status = static_cast<uint8_t>(header.status());
+  if (status > kMaxSlotStatus) {
+    return absl::DataLossError(absl::StrCat("frame: slot status ", status,
+                                            " is not a SlotStatus (max ", kMaxSlotStatus, ")"));
+  }
+  SlotView view;
+  view.slot = header.slot();
+  view.parent = header.parent();
+  view.status = static_cast<SlotStatus>(status);
+  return view;
+}
+
+absl::StatusOr<GapView> DecodeGap(absl::Span<const uint8_t> body) {
+  QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::GapHeader), "GapHeader"));
+  const auto header = ReadStruct<fb::GapHeader>(body.data());
+  GapView view;
+  view.dropped = header.dropped();
+  return view;
+}
+
+template <typename T>
+void StoreFixed(const T& value, uint8_t* dst, uint32_t* size) {
+  static_assert(sizeof(T) <= sizeof(fb::AccountHeader));
+  std::memcpy(dst, &value, sizeof(T));
+  *size = sizeof(T);
+}
+
+}  // namespace
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::Account(const AccountUpdate& update,
+                                                     const Lz4Policy& policy) {
+  const size_t data_len = update.data.size();
+  if (data_len > kMaxAccountDataSize) {
+    return absl::InvalidArgumentError(absl::StrCat("account data is ", data_len,
+                                                   " bytes, more than the limit of ",
+                                                   kMaxAccountDataSize));
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Account;
+  uint8_t flags = 0;
+  if (Lz4CompressIfWorthIt(update.data, policy, &encoded.owned_variable_)) {
+    encoded.owns_variable_ = true;
+    flags |= kAccountFlagCompressed;
+  } else {
+    encoded.borrowed_variable_ = update.data;
+  }
+  if (update.txn_signature.has_value()) flags |= kAccountFlagHasTxnSignature;
+  const fb::AccountHeader header(
+      ToFb(update.pubkey), ToFb(update.owner), update.lamports, update.rent_epoch, update.slot,
+      update.write_version, static_cast<uint32_t>(data_len),
+      static_cast<uint32_t>(encoded.variable_size()), static_cast<fb::AccountFlags>(flags),
+      update.executable,
+      update.txn_signature.has_value() ? ToFb(*update.txn_signature) : fb::Signature());
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::Transaction(const TransactionUpdate& update) {
+  const size_t data_len = update.data.size();
+  if (data_len > kMaxTransactionSize) {
+    return absl::InvalidArgumentError(absl::StrCat("transaction is ", data_len,
+                                                   " bytes, more than the limit of ",
+                                                   kMaxTransactionSize));
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Transaction;
+  encoded.borrowed_variable_ = update.data;
+  const fb::TransactionHeader header(update.slot, update.index, static_cast<uint32_t>(data_len),
+                                     update.is_vote, update.failed, ToFb(update.signature));
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::Slot(const SlotUpdate& update) {
+  const uint8_t status = static_cast<uint8_t>(update.status);
+  if (status > kMaxSlotStatus) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("slot status ", status, " is not a SlotStatus (max ", kMaxSlotStatus, ")"));
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Slot;
+  const fb::SlotHeader header(update.slot, update.parent, static_cast<fb::SlotStatus>(status));
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+EncodedUpdate EncodedUpdate::Gap(uint64_t dropped) {
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Gap;
+  StoreFixed(fb::GapHeader(dropped), encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+void EncodedUpdate::WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns) const {
+  const absl::Span<const uint8_t> var = variable();
+  const fb::FrameHeader header(kind_, kFrameVersion, /*flags=*/0,
+                               static_cast<uint32_t>(fixed_size_ + var.size()), sequence,
+                               timestamp_ns);
+  std::memcpy(dst, &header, kFrameHeaderSize);
+  std::memcpy(dst + kFrameHeaderSize, fixed_, fixed_size_);
+  CopyBytes(dst + kFrameHeaderSize + fixed_size_, var.data(), var.size());
+}
+
+std::vector<uint8_t> EncodedUpdate::ToBytes(uint64_t sequence, uint64_t timestamp_ns) const {
+  std::vector<uint8_t> bytes(frame_size());
+  WriteFrame(bytes.data(), sequence, timestamp_ns);
+  return bytes;
+}
+
+absl::Status AccountView::DecompressInto(absl::Span<uint8_t> out) const {
+  if (out.size() != data_len) {
+    return absl::InvalidArgumentError(absl::StrCat("account data is ", data_len,
+                                                   " bytes but the output holds ", out.size()));
+  }
+  if (!is_compressed) {
+    // DecodeFrame guarantees this; a hand-built view may not.
+    if (wire_data.size() != data_len) {
+      return absl::DataLossError(absl::StrCat("uncompressed account data_len ", data_len,
+                                              " differs from wire size ", wire_data.size()));
+    }
+    CopyBytes(out.data(), wire_data.data(), data_len);
+    return absl::OkStatus();
+  }
+  return Lz4Decompress(wire_data, out);
+}
+
+absl::StatusOr<std::vector<uint8_t>> AccountView::Data() const {
+  // Checked before allocating: never let a declared length size an allocation unchecked.
+  if (data_len > kMaxAccountDataSize) {
+    return absl::DataLossError(absl::StrCat("account data_len ", data_len,
+                                            " exceeds the limit of ", kMaxAccountDataSize));
+  }
+  std::vector<uint8_t> data(data_len);
+  QLASTER_RETURN_IF_ERROR(DecompressInto(absl::MakeSpan(data)));
+  return data;
+}
+
+absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record) {
+  if (record.size() < kFrameHeaderSize) {
+    return absl::DataLossError(absl::StrCat("frame: record is ", record.size(),
+                                            " bytes, shorter than the ", kFrameHeaderSize,
+                                            "-byte FrameHeader"));
+  }
+  const auto header = ReadStruct<fb::FrameHeader>(record.data());
+  if (header.version() != kFrameVersion) {
+    return absl::DataLossError(absl::StrCat("frame: version is ", header.version(),
+                                            ", expected ", kFrameVersion));
+  }
+  if (header.flags() != 0) {
+    return absl::DataLossError(absl::StrCat("frame: header flags 0x", absl::Hex(header.flags()),
+                                            " has unknown bits (none are defined)"));
+  }
+  const absl::Span<const uint8_t> body = record.subspan(kFrameHeaderSize);
+  if (header.body_len() != body.size()) {
+    return absl::DataLossError(absl::StrCat("frame: body_len is ", header.body_len(), " but ",
+                                            body.size(), " bytes follow the FrameHeader"));
+  }
+  FrameView view;
+  view.kind = header.kind();
+  view.sequence = header.sequence();
+  view.timestamp_ns = header.timestamp_ns();
+  switch (view.kind) {
+    case fb::UpdateKind::Account: {
+      absl::StatusOr<AccountView> account = DecodeAccount(body);
+      if (!account.ok()) return account.status();
+      view.body = *std::move(account);
+      return view;
+    }
+    case fb::UpdateKind::Transaction: {
+      absl::StatusOr<TransactionView> transaction = DecodeTransaction(body);
+      if (!transaction.ok()) return transaction.status();
+      view.body = *std::move(transaction);
+      return view;
+    }
+    case fb::UpdateKind::Slot: {
+      absl::StatusOr<SlotView> slot = DecodeSlot(body);
+      if (!slot.ok()) return slot.status();
+      view.body = *std::move(slot);
+      return view;
+    }
+    case fb::UpdateKind::Gap: {
+      absl::StatusOr<GapView> gap = DecodeGap(body);
+      if (!gap.ok()) return gap.status();
+      view.body = *std::move(gap);
+      return view;
+    }
+    case fb::UpdateKind::None:
+      break;
+  }
+  return absl::DataLossError(absl::StrCat("frame: unknown update kind ",
+                                          static_cast<uint8_t>(view.kind)));
+}
+
+absl::StatusOr<AccountUpdate> ToAccountUpdate(const AccountView& view) {
+  AccountUpdate update;
+  update.pubkey = view.pubkey;
+  update.owner = view.owner;
+  update.lamports = view.lamports;
+  update.executable = view.executable;
+  update.rent_epoch = view.rent_epoch;
+  update.slot = view.slot;
+  update.write_version = view.write_version;
+  update.txn_signature = view.txn_signature;
+  absl::StatusOr<std::vector<uint8_t>> data = view.Data();
+  if (!data.ok()) return data.status();
+  update.data = *std::move(data);
+  return update;
+}
+
+TransactionUpdate ToTransactionUpdate(const TransactionView& view) {
+  TransactionUpdate update;
+  update.slot = view.slot;
+  update.index = view.index;
+  update.signature = view.signature;
+  update.is_vote = view.is_vote;
+  update.failed = view.failed;
+  update.data.assign(view.data.begin(), view.data.end());
+  return update;
+}
+
+SlotUpdate ToSlotUpdate(const SlotView& view) {
+  return SlotUpdate{view.slot, view.parent, view.status};
+}
+
+}  // namespace qlaster

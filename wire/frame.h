@@ -1,0 +1,193 @@
+// Data-record frame codecs: how one update becomes the bytes of a record in a consumer's
+// ring, and how a consumer reads those bytes back without copying them.
+//
+// A record is   fb::FrameHeader (24 B) | the kind's fixed struct | variable bytes
+// (proto/qlaster.fbs), all little-endian:
+//
+//   kind         fixed struct               variable bytes
+//   Account      fb::AccountHeader  176 B   wire_len bytes of account data (LZ4 if flagged)
+//   Transaction  fb::TransactionHeader 88 B data_len bytes of serialized transaction
+//   Slot         fb::SlotHeader      24 B   none
+//   Gap          fb::GapHeader        8 B   none
+//
+// The sender encodes an update once (EncodedUpdate) and copies it into every matching
+// ring, stamping each consumer's sequence number and the timestamp as it writes. The
+// consumer decodes a record in place (DecodeFrame) into a FrameView that points into the
+// record. Record bytes come from shared memory another process writes, so DecodeFrame
+// trusts nothing: every length, enum and flag is checked before anything is read through
+// it, and every violation is kDataLoss naming the field and its values.
+//
+// Reserved bytes, and txn_signature when HasTxnSignature is clear, are written as zero and
+// ignored on read, so later writers of this frame version may use them for additive
+// fields. Boolean bytes must be 0 or 1.
+#ifndef QLASTER_WIRE_FRAME_H_
+#define QLASTER_WIRE_FRAME_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "proto/qlaster_generated.h"
+#include "wire/lz4_policy.h"
+#include "wire/types.h"
+#include "wire/updates.h"
+
+namespace qlaster {
+
+// Layout version of data records; bump it with any change to the structs in
+// proto/qlaster.fbs (and the ring layout version with it).
+inline constexpr uint8_t kFrameVersion = 1;
+
+inline constexpr size_t kFrameHeaderSize = sizeof(fb::FrameHeader);
+
+// One update encoded once, ready to be copied into any number of rings.
+//
+// Lifetime: for uncompressed account data and for transactions, the variable bytes are
+// *referenced*, not copied: the update passed to the factory must outlive this object
+// and must not be modified while it lives. Compressed account data is owned (one
+// allocation, made by the factory). Copying an EncodedUpdate is safe but copies owned
+// bytes; moving it is cheap.
+//
+// Thread-safety: const methods may be called from any number of threads at once.
+class EncodedUpdate {
+ public:
+  // kInvalidArgument if the data exceeds kMaxAccountDataSize. Compresses the data when
+  // `policy` says it pays (wire/lz4_policy.h); that is the only allocation.
+  static absl::StatusOr<EncodedUpdate> Account(const AccountUpdate& update,
+                                               const Lz4Policy& policy = {});
+  // kInvalidArgument if the data exceeds kMaxTransactionSize.
+  static absl::StatusOr<EncodedUpdate> Transaction(const TransactionUpdate& update);
+  // kInvalidArgument if the status is not a SlotStatus enumerator.
+  static absl::StatusOr<EncodedUpdate> Slot(const SlotUpdate& update);
+  // A drop-and-count gap record: the consumer missed `dropped` updates before it.
+  static EncodedUpdate Gap(uint64_t dropped);
+
+  fb::UpdateKind kind() const { return kind_; }
+
+  // Bytes WriteFrame writes: header, fixed struct and variable bytes. This is the
+  // payload length of the ring record.
+  size_t frame_size() const { return kFrameHeaderSize + fixed_size_ + variable_size(); }
+
+  // True when the account data is LZ4-compressed on the wire.
+  bool compressed() const { return owns_variable_; }
+
+  // Size of the variable part as it goes on the wire (compressed size if compressed).
+  size_t variable_size() const {
+    return owns_variable_ ? owned_variable_.size() : borrowed_variable_.size();
+  }
+
+  // Writes exactly frame_size() bytes at `dst`, stamped with `sequence` and
+  // `timestamp_ns`. No allocation, no exceptions; `dst` needs no particular alignment
+  // (ring records are 8-byte aligned, but the codec copies bytes and never casts).
+  // REQUIRES: dst points at frame_size() writable bytes not overlapping the update's data.
+  void WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns) const;
+
+  // WriteFrame into a fresh vector, for tests and tools (allocates).
+  std::vector<uint8_t> ToBytes(uint64_t sequence, uint64_t timestamp_ns) const;
+
+ private:
+  EncodedUpdate() = default;
+
+  absl::Span<const uint8_t> variable() const {
+    return owns_variable_ ? absl::MakeConstSpan(owned_variable_) : borrowed_variable_;
+  }
+
+  fb::UpdateKind kind_ = fb::UpdateKind::None;
+  uint32_t fixed_size_ = 0;
+  // The kind's fixed struct, already in wire form; sized for the largest.
+  alignas(8) uint8_t fixed_[sizeof(fb::AccountHeader)] = {};
+  // Exactly one of these is the variable part (owns_variable_ says which), so a copy of
+  // this object never points into another object's buffer.
+  bool owns_variable_ = false;
+  absl::Span<const uint8_t> borrowed_variable_;
+  std::vector<uint8_t> owned_variable_;
+};
+
+// An account record, decoded in place. `wire_data` points into the record: the view is
+// valid only while the record's bytes are (until the consumer releases the ring record).
+struct AccountView {
+  Pubkey pubkey{};
+  Pubkey owner{};
+  uint64_t lamports = 0;
+  bool executable = false;
+  uint64_t rent_epoch = 0;
+  uint64_t slot = 0;
+  uint64_t write_version = 0;
+  std::optional<Signature> txn_signature;
+  // Account data size once decompressed; at most kMaxAccountDataSize.
+  uint32_t data_len = 0;
+  bool is_compressed = false;
+  // The account data as carried in the record: an LZ4 block when is_compressed, else
+  // exactly data_len raw bytes.
+  absl::Span<const uint8_t> wire_data;
+
+  bool compressed() const { return is_compressed; }
+
+  // Writes the raw account data (decompressing if needed) into `out`. kInvalidArgument
+  // if out.size() != data_len; kDataLoss if the LZ4 block is corrupt or decompresses to
+  // a size other than data_len. The LZ4 block is only checked here, not by DecodeFrame,
+  // so a consumer that never reads the data never pays for it.
+  absl::Status DecompressInto(absl::Span<uint8_t> out) const;
+
+  // The raw account data in a new vector (allocates data_len bytes, after checking it
+  // against kMaxAccountDataSize). Errors as DecompressInto.
+  absl::StatusOr<std::vector<uint8_t>> Data() const;
+};
+
+// A transaction record, decoded in place; `data` points into the record (lifetime as
+// AccountView::wire_data).
+struct TransactionView {
+  uint64_t slot = 0;
+  uint32_t index = 0;
+  Signature signature{};
+  bool is_vote = false;
+  bool failed = false;
+  absl::Span<const uint8_t> data;
+};
+
+struct SlotView {
+  uint64_t slot = 0;
+  uint64_t parent = 0;
+  SlotStatus status = SlotStatus::kProcessed;
+};
+
+struct GapView {
+  uint64_t dropped = 0;
+};
+
+// A decoded record. The alternative held in `body` matches `kind`.
+struct FrameView {
+  fb::UpdateKind kind = fb::UpdateKind::None;
+  uint64_t sequence = 0;
+  uint64_t timestamp_ns = 0;
+  std::variant<AccountView, TransactionView, SlotView, GapView> body;
+
+  // The body if it is of that kind, else nullptr. Pointers into this FrameView.
+  const AccountView* account() const { return std::get_if<AccountView>(&body); }
+  const TransactionView* transaction() const { return std::get_if<TransactionView>(&body); }
+  const SlotView* slot() const { return std::get_if<SlotView>(&body); }
+  const GapView* gap() const { return std::get_if<GapView>(&body); }
+};
+
+// Decodes one ring record payload. `record` is untrusted: any bytes, any length, any
+// alignment. Every structural violation is kDataLoss with the field and values named.
+// The result points into `record` and is valid only while those bytes are. Does not
+// allocate. The fixed part is copied out once before it is checked and used, so a peer
+// that rewrites the bytes meanwhile can make the values wrong but can never make a span
+// in the view reach outside `record`.
+absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record);
+
+// Owning copies of views, for tests and tools (they allocate). ToAccountUpdate
+// decompresses and so fails as AccountView::Data().
+absl::StatusOr<AccountUpdate> ToAccountUpdate(const AccountView& view);
+TransactionUpdate ToTransactionUpdate(const TransactionView& view);
+SlotUpdate ToSlotUpdate(const SlotView& view);
+
+}  // namespace qlaster
+
+#endif  // QLASTER_WIRE_FRAME_H_
