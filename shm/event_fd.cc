@@ -25,14 +25,16 @@ void EventFd::Notify() const {
   }
 }
 
-absl::StatusOr<bool> EventFd::WaitFor(absl::Duration timeout) const {
+absl::StatusOr<bool> EventFd::WaitFor(absl::Duration timeout, int also_fd) const {
   uint64_t value = 0;
   if (::read(fd_.get(), &value, sizeof(value)) == sizeof(value)) return true;
   if (errno != EAGAIN && errno != EINTR) return ErrnoStatus(errno, "eventfd read");
-  pollfd pfd{fd_.get(), POLLIN, 0};
+  pollfd pfds[2] = {{fd_.get(), POLLIN, 0}, {also_fd, POLLIN, 0}};
+  pollfd& pfd = pfds[0];
   // ppoll, not poll: sub-millisecond timeouts must not round to a busy 0 ms.
   timespec ts = absl::ToTimespec(timeout < absl::ZeroDuration() ? absl::ZeroDuration() : timeout);
-  int rc = ::ppoll(&pfd, 1, timeout == absl::InfiniteDuration() ? nullptr : &ts, nullptr);
+  int rc = ::ppoll(pfds, also_fd >= 0 ? 2 : 1,
+                   timeout == absl::InfiniteDuration() ? nullptr : &ts, nullptr);
   if (rc < 0) {
     if (errno == EINTR) return false;
     return ErrnoStatus(errno, "poll on eventfd");

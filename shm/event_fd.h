@@ -27,7 +27,9 @@ class EventFd {
 
   // Blocks until the counter is non-zero or `timeout` passes, then resets the counter.
   // Returns true if it was notified. EINTR counts as a (spurious) return of false.
-  absl::StatusOr<bool> WaitFor(absl::Duration timeout) const;
+  // If `also_fd` >= 0, also returns (false) as soon as that fd is readable or hung up: a
+  // consumer waits on its doorbell and its control socket at once.
+  absl::StatusOr<bool> WaitFor(absl::Duration timeout, int also_fd = -1) const;
 
   int fd() const { return fd_.get(); }
   bool valid() const { return fd_.valid(); }

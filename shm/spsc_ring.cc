@@ -160,7 +160,7 @@ ReadResult RingConsumer::Corrupt(const RecordHeader& h, uint64_t index) {
 }
 
 WaitResult RingConsumer::Wait(const EventFd& doorbell, WaitMode mode, absl::Duration timeout,
-                              absl::Duration spin) {
+                              absl::Duration spin, int also_fd) {
   auto ready = [this]() -> std::optional<WaitResult> {
     if (read_position_ != header()->producer_position.load(std::memory_order_acquire)) {
       return WaitResult::kReady;
@@ -208,9 +208,13 @@ WaitResult RingConsumer::Wait(const EventFd& doorbell, WaitMode mode, absl::Dura
     }
     // An error from the eventfd (the sender closed it?) is treated as a spurious wake-up;
     // the loop re-checks the ring and the deadline.
-    (void)doorbell.WaitFor(left);
+    absl::StatusOr<bool> rung = doorbell.WaitFor(left, also_fd);
     sleeping.store(0, std::memory_order_relaxed);
     if (auto r = ready()) return *r;
+    if (also_fd >= 0 && rung.ok() && !*rung && absl::Now() < deadline) {
+      // Woken by the other fd (or a signal): let the caller look at it.
+      return WaitResult::kTimeout;
+    }
   }
 }
 

@@ -226,9 +226,10 @@ class RingConsumer {
   }
 
   // Waits until HasData() or `timeout`. kSpin spins throughout; kSpinThenSleep spins for
-  // `spin` and then sleeps on `doorbell`; kSleep sleeps at once.
+  // `spin` and then sleeps on `doorbell`; kSleep sleeps at once. A sleeping wait also
+  // returns (kTimeout, early) when `also_fd` (if >= 0) becomes readable.
   WaitResult Wait(const EventFd& doorbell, WaitMode mode, absl::Duration timeout,
-                  absl::Duration spin = absl::Microseconds(50));
+                  absl::Duration spin = absl::Microseconds(50), int also_fd = -1);
 
   // Why TryRead returned kCorrupt.
   absl::Status error() const { return error_; }
