@@ -1,0 +1,331 @@
+// qlaster/consumer.hpp: the C++ API of libqlaster-consumer, for a process that reads
+// Solana updates from a local qlaster-sender.
+//
+// A Consumer connects to the sender's Unix socket, gets its own shared-memory ring, and
+// reads updates from that ring in place: Poll() hands each update to a callback as a view
+// into the ring (no copy, no allocation), Wait() blocks (or spins) until there is
+// something to read. Subscriptions (account pubkeys, owners, transactions) are sent over
+// the socket and take effect from a sequence number the sender acknowledges; slot updates
+// are always delivered.
+//
+//   auto consumer = qlaster::Consumer::Connect("/run/qlaster/sender.sock", {});
+//   if (!consumer.ok()) return consumer.status();
+//   consumer->Subscribe({my_pubkey}, {token_program}, qlaster::TransactionFilter::kNonVote);
+//   for (;;) {
+//     consumer->Wait(absl::Seconds(1));
+//     consumer->Poll([](const qlaster::Event& e) { ... }, 256);
+//   }
+//
+// Nothing is silent: every update carries a per-connection sequence number; a gap (the
+// sender dropped updates for this consumer, or a jump the library cannot explain) becomes
+// a GapEvent, and losing the sender becomes a DisconnectedEvent (then, with
+// auto_reconnect, a ReconnectedEvent once the subscription has been replayed on a new
+// connection; sequence numbers restart at 1 there).
+//
+// This header exposes the standard library and Abseil's Status, StatusOr and Duration
+// only. The C ABI for other languages is qlaster/consumer.h.
+#ifndef QLASTER_CONSUMER_CONSUMER_HPP_
+#define QLASTER_CONSUMER_CONSUMER_HPP_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace qlaster {
+
+// A Solana public key (account address, program id) and a transaction signature, as raw
+// bytes.
+using KeyBytes = std::array<uint8_t, 32>;
+using SignatureBytes = std::array<uint8_t, 64>;
+
+// What the sender does when this consumer's ring is full.
+enum class OverflowPolicy : uint8_t {
+  // The sender disconnects the consumer (it sees a DisconnectedEvent saying it was slow)
+  // rather than let it fall further behind. With auto_reconnect it then reconnects.
+  kEvict = 0,
+  // The sender drops updates and tells the consumer how many (a GapEvent), and keeps going.
+  kDropAndCount = 1,
+};
+
+// How Wait() waits for the sender.
+enum class WaitMode : uint8_t {
+  kSpinThenSleep = 0,  // spin for ConsumerOptions::spin, then sleep on the doorbell
+  kSpin = 1,           // never sleep: the lowest latency, at the cost of a busy core
+  kSleep = 2,          // sleep at once: the least CPU
+};
+
+enum class TransactionFilter : uint8_t {
+  kNone = 0,     // no transactions (the default)
+  kAll = 1,      // every transaction
+  kNonVote = 2,  // every transaction except votes
+};
+
+// Status of a slot; mirrors Solana's (and the wire's) values one for one.
+enum class SlotState : uint8_t {
+  kProcessed = 0,
+  kConfirmed = 1,
+  kRooted = 2,  // finalized
+  kFirstShredReceived = 3,
+  kCompleted = 4,
+  kCreatedBank = 5,
+  kDead = 6,
+};
+
+// "processed", "confirmed", ... ("unknown" for a value outside the enum).
+std::string_view SlotStateName(SlotState state);
+
+struct ConsumerOptions {
+  // Shown by the sender and qlaster-inspect; at most 64 bytes, no control characters.
+  // Empty: the sender names the consumer.
+  std::string name = {};
+  // Requested ring size in bytes (rounded up to a power of two by the sender, clamped to
+  // its maximum); 0: the sender's default. Must hold the largest update you want to
+  // receive (a 10 MiB account needs more than 10 MiB): a larger one is dropped (GapEvent).
+  uint64_t ring_bytes = 0;
+  OverflowPolicy overflow = OverflowPolicy::kEvict;
+  WaitMode wait_mode = WaitMode::kSpinThenSleep;
+  // How long kSpinThenSleep spins before it sleeps.
+  absl::Duration spin = absl::Microseconds(50);
+  // Reconnect after losing the sender (on later Poll/Wait calls) and replay the
+  // subscription; otherwise Poll returns kUnavailable after the DisconnectedEvent.
+  bool auto_reconnect = true;
+  // Delay before the second reconnect attempt (the first is immediate), doubled after
+  // each failed attempt up to reconnect_max_backoff.
+  absl::Duration reconnect_initial_backoff = absl::Milliseconds(10);
+  absl::Duration reconnect_max_backoff = absl::Seconds(1);
+  // Bound on connect + Hello + Ready (the handshake).
+  absl::Duration connect_timeout = absl::Seconds(2);
+  // Bound on waiting for a subscription acknowledgement.
+  absl::Duration request_timeout = absl::Seconds(5);
+};
+
+// ------------------------------------------------------------------------- events
+// The views inside an event (spans, string_views) point into the ring or into buffers the
+// Consumer owns: they are valid only until the callback returns. Copy what you keep.
+
+struct AccountEvent {
+  KeyBytes pubkey{};
+  KeyBytes owner{};
+  uint64_t lamports = 0;
+  bool executable = false;
+  uint64_t rent_epoch = 0;
+  uint64_t slot = 0;
+  uint64_t write_version = 0;  // orders writes of one account within a slot
+  bool has_txn_signature = false;
+  SignatureBytes txn_signature{};  // the writing transaction, when has_txn_signature
+  // The account data, uncompressed: in place in the ring, or (if the sender compressed it)
+  // in the Consumer's reusable decompression buffer.
+  std::span<const uint8_t> data = {};
+  bool was_compressed = false;  // the sender sent it LZ4-compressed
+};
+
+struct TransactionEvent {
+  uint64_t slot = 0;
+  uint32_t index = 0;  // position in its block
+  SignatureBytes signature{};
+  bool is_vote = false;
+  bool failed = false;
+  std::span<const uint8_t> data = {};  // the serialized transaction, opaque to qlaster
+};
+
+struct SlotEvent {
+  uint64_t slot = 0;
+  uint64_t parent = 0;
+  SlotState state = SlotState::kProcessed;
+};
+
+// Updates with sequence numbers [first_missing, last_missing] never arrived.
+struct GapEvent {
+  uint64_t dropped = 0;  // last_missing - first_missing + 1
+  uint64_t first_missing = 0;
+  uint64_t last_missing = 0;
+  // True when the sender said so (drop-and-count); false for a jump in sequence numbers
+  // the sender did not explain (which should not happen, and is counted all the same).
+  bool reported_by_sender = false;
+};
+
+// The connection to the sender is gone. Updates after the last one delivered are lost.
+struct DisconnectedEvent {
+  std::string_view reason = {};  // e.g. "evicted by the sender: slow (ring full ...)"
+  bool will_reconnect = false;   // auto_reconnect is on
+};
+
+// A new connection is up and the whole subscription has been replayed on it. Sequence
+// numbers restart at 1; updates published while disconnected are lost (a gap is
+// possible but cannot be measured).
+struct ReconnectedEvent {
+  uint64_t consumer_id = 0;
+  // Every update with a greater sequence number is filtered by the replayed subscription.
+  uint64_t effective_sequence = 0;
+};
+
+enum class EventKind : uint8_t {
+  kAccount,
+  kTransaction,
+  kSlot,
+  kGap,
+  kDisconnected,
+  kReconnected,
+};
+
+struct Event {
+  EventKind kind = EventKind::kSlot;
+  // The update's sequence number on this connection; for a gap, last_missing; 0 for
+  // Disconnected and Reconnected.
+  uint64_t sequence = 0;
+  // When the sender published the update (CLOCK_REALTIME, ns); 0 where there is none.
+  uint64_t timestamp_ns = 0;
+  std::variant<AccountEvent, TransactionEvent, SlotEvent, GapEvent, DisconnectedEvent,
+               ReconnectedEvent>
+      body = {};
+
+  // The body if the event is of that kind, else nullptr.
+  const AccountEvent* account() const { return std::get_if<AccountEvent>(&body); }
+  const TransactionEvent* transaction() const { return std::get_if<TransactionEvent>(&body); }
+  const SlotEvent* slot() const { return std::get_if<SlotEvent>(&body); }
+  const GapEvent* gap() const { return std::get_if<GapEvent>(&body); }
+  const DisconnectedEvent* disconnected() const { return std::get_if<DisconnectedEvent>(&body); }
+  const ReconnectedEvent* reconnected() const { return std::get_if<ReconnectedEvent>(&body); }
+};
+
+// What the sender acknowledged for a subscription change.
+struct SubscribeResult {
+  // Every update with a greater sequence number is filtered by the new subscription;
+  // updates up to and including it may still reflect the old one.
+  uint64_t effective_sequence = 0;
+  uint64_t pubkeys = 0;  // pubkeys the sender now holds for this consumer
+  uint64_t owners = 0;
+  uint32_t messages = 0;  // Subscribe messages it took (large changes are split)
+};
+
+struct ConsumerStats {
+  uint64_t received = 0;       // account, transaction and slot updates delivered
+  uint64_t gaps = 0;           // GapEvents delivered
+  uint64_t dropped = 0;        // updates missed: the sum of the gaps' counts
+  uint64_t lag_bytes = 0;      // bytes in the ring not yet read (0 while disconnected)
+  uint64_t reconnects = 0;     // successful reconnections
+  uint64_t disconnects = 0;    // DisconnectedEvents delivered
+  uint64_t last_sequence = 0;  // last sequence number seen on the current connection
+  bool connected = false;
+};
+
+// One connection to a qlaster-sender (and, with auto_reconnect, its successors).
+//
+// Thread-safety: thread-compatible. Use a Consumer from one thread at a time; different
+// Consumers are independent. Move-only; a moved-from Consumer may only be destroyed or
+// assigned to (its other methods return kFailedPrecondition).
+//
+// Liveness: the sender pings every few seconds and evicts a consumer that says nothing
+// for its idle timeout (30 s by default). Poll() and Wait() answer pings, so call one of
+// them at least every few seconds.
+class Consumer {
+ public:
+  // Connects to the sender listening on `path` and completes the handshake (Hello, then
+  // Ready with the ring and the doorbell). Errors: kUnavailable when no sender is
+  // listening there ("no qlaster-sender at PATH"); kFailedPrecondition when the sender
+  // speaks another protocol version; kResourceExhausted when the sender has no room for
+  // another consumer; kPermissionDenied when it refuses this user; kDataLoss for a ring
+  // that fails validation; kDeadlineExceeded when the handshake outlasts
+  // options.connect_timeout; kInvalidArgument for bad options.
+  static absl::StatusOr<Consumer> Connect(std::string path, ConsumerOptions options = {});
+
+  Consumer(Consumer&& other) noexcept;
+  Consumer& operator=(Consumer&& other) noexcept;
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+  ~Consumer();  // Close()
+
+  // ---- subscriptions
+  // Each sends the change and blocks until the sender acknowledges it (at most
+  // options.request_timeout per message), answering pings meanwhile; it does not read
+  // the ring. A change of more keys than fit one message is sent as several, each
+  // acknowledged in turn (a Replace becomes a Replace and then Adds), so a big change is
+  // not atomic: a failure part way leaves the earlier parts applied, and the library's
+  // copy of the subscription (replayed after a reconnection) records exactly what the
+  // sender acknowledged.
+  // Errors: kResourceExhausted when the sender's key limits refuse the change (the
+  // connection stays usable; nothing of that message was applied); kUnavailable when the
+  // sender is gone (with auto_reconnect the change is recorded and replayed on the next
+  // connection); kDeadlineExceeded when no acknowledgement came in time.
+  // `transactions`: nullopt leaves the transaction filter as it is.
+  // May be called from inside a Poll callback.
+  absl::StatusOr<SubscribeResult> Subscribe(
+      std::span<const KeyBytes> pubkeys, std::span<const KeyBytes> owners = {},
+      std::optional<TransactionFilter> transactions = std::nullopt);
+  absl::StatusOr<SubscribeResult> Unsubscribe(
+      std::span<const KeyBytes> pubkeys, std::span<const KeyBytes> owners = {},
+      std::optional<TransactionFilter> transactions = std::nullopt);
+  // Replaces the whole subscription (keys and transaction filter).
+  absl::StatusOr<SubscribeResult> Replace(std::span<const KeyBytes> pubkeys,
+                                          std::span<const KeyBytes> owners,
+                                          TransactionFilter transactions);
+  absl::StatusOr<SubscribeResult> SetTransactions(TransactionFilter transactions);
+
+  // ---- reading
+  // Reads up to `max` ring records in place and hands their events to `handler`, in
+  // order; returns the number of events delivered (0 when nothing is waiting). A record
+  // whose sequence number jumps is preceded by a GapEvent, so the count can reach
+  // max + 1. Pending Disconnected/Reconnected events count too. Never blocks for long:
+  // it does not wait for data, and it makes at most one reconnection attempt per call
+  // (bounded by connect_timeout, then request_timeout per replayed message).
+  // `handler` must not call Poll, Wait, Close or move this Consumer (kFailedPrecondition);
+  // it may call the subscription methods and Stats. The event's views die when it
+  // returns.
+  // Errors: kUnavailable once the sender is gone and auto_reconnect is off (after the
+  // DisconnectedEvent has been delivered); kDataLoss likewise when the ring or a record
+  // was corrupt; kFailedPrecondition after Close().
+  // REQUIRES: max > 0.
+  absl::StatusOr<int> Poll(const std::function<void(const Event&)>& handler, int max = 256);
+
+  // The same for any callable `void(const Event&)`, without std::function's indirection.
+  template <typename Handler>
+  requires(std::is_invocable_v<Handler&, const Event&> &&
+           !std::is_same_v<std::decay_t<Handler>, std::function<void(const Event&)>>)
+      absl::StatusOr<int> Poll(Handler&& handler, int max = 256) {
+    using H = std::remove_reference_t<Handler>;
+    return PollWith([](void* h, const Event& e) { (*static_cast<H*>(h))(e); },
+                    const_cast<void*>(static_cast<const void*>(std::addressof(handler))), max);
+  }
+
+  // Waits (as options.wait_mode says) until Poll has something to deliver: an update, or
+  // an event such as Disconnected or Reconnected. Answers pings while it sleeps, and with
+  // auto_reconnect makes the reconnection attempts that are due. Returns OK when
+  // something is ready, kDeadlineExceeded when `timeout` passed first; kUnavailable when
+  // the sender is gone for good (auto_reconnect off) and everything was delivered.
+  absl::Status Wait(absl::Duration timeout);
+
+  ConsumerStats Stats() const;
+  // The sender's id for the current connection (changes on reconnection); 0 if none.
+  uint64_t consumer_id() const;
+  // The ring's data size the sender granted.
+  uint64_t ring_bytes() const;
+  bool connected() const;
+
+  // Leaves the sender (it frees this consumer's slot at once) and releases the ring.
+  // Idempotent. REQUIRES: not called from a Poll callback.
+  void Close();
+
+ private:
+  struct Impl;
+  explicit Consumer(std::unique_ptr<Impl> impl);
+  absl::StatusOr<int> PollWith(void (*fn)(void*, const Event&), void* ctx, int max);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qlaster
+
+#endif  // QLASTER_CONSUMER_CONSUMER_HPP_

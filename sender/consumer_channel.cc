@@ -1,0 +1,68 @@
+// ConsumerChannel: delivery into one ring, and the overflow policies.
+#include "sender/consumer_channel.h"
+
+namespace qlaster::sender {
+
+namespace {
+
+// Claims room for one frame; on success writes it.
+shm::WriteResult WriteFrame(shm::RingProducer& ring, const EncodedUpdate& update,
+                            uint64_t sequence, uint64_t timestamp_ns) {
+  uint8_t* at = nullptr;
+  shm::WriteResult r =
+      ring.TryClaim(kFrameRecordType, static_cast<uint32_t>(update.frame_size()), &at);
+  if (r == shm::WriteResult::kOk) update.WriteFrame(at, sequence, timestamp_ns);
+  return r;
+}
+
+}  // namespace
+
+bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns) {
+  if (evicted_.load(std::memory_order_relaxed)) return false;
+  const uint64_t sequence = next_sequence_++;
+  last_sequence_.store(sequence, std::memory_order_relaxed);
+
+  shm::WriteResult r = shm::WriteResult::kOk;
+  if (pending_drops_ > 0) {
+    // The gap record carries the last dropped sequence, so the consumer can check that
+    // (sequence - dropped, sequence] is exactly what it missed.
+    r = WriteFrame(ring_, EncodedUpdate::Gap(pending_drops_), sequence - 1, timestamp_ns);
+    if (r == shm::WriteResult::kOk) pending_drops_ = 0;
+  }
+  if (r == shm::WriteResult::kOk) r = WriteFrame(ring_, update, sequence, timestamp_ns);
+
+  switch (r) {
+    case shm::WriteResult::kOk:
+      ring_.Publish();
+      delivered_.fetch_add(1, std::memory_order_relaxed);
+      ring_fill_.store(ring_.published_position() - ring_.consumer_position(),
+                       std::memory_order_relaxed);
+      return false;
+    case shm::WriteResult::kConsumerViolation:
+      Evict(fb::EvictReason::ProtocolViolation);
+      return true;
+    case shm::WriteResult::kFull:
+    case shm::WriteResult::kTooLarge:
+      // A gap record may have fit even though the update did not: publish it.
+      ring_.Publish();
+      // An update larger than the ring the consumer asked for is dropped and counted under
+      // either policy: waiting cannot make it fit, and the consumer is not slow.
+      if (r == shm::WriteResult::kFull && policy_ == fb::OverflowPolicy::Evict) {
+        Evict(fb::EvictReason::Slow);
+        return true;
+      }
+      ++pending_drops_;
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+  }
+  return false;
+}
+
+void ConsumerChannel::Evict(fb::EvictReason reason) {
+  evict_reason_ = reason;
+  evict_fill_ = ring_.published_position() - ring_.consumer_position();
+  ring_.Close(&doorbell_);
+  evicted_.store(true, std::memory_order_release);
+}
+
+}  // namespace qlaster::sender

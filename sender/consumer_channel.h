@@ -1,0 +1,101 @@
+// ConsumerChannel: the data-plane half of one consumer — its ring, its doorbell, its
+// sequence numbers and its overflow policy.
+//
+// Ownership and threads: the control plane creates a channel and shares it with the
+// dispatcher through routing tables (sender/routing_table.h); the channel dies when the
+// last table holding it is freed, which unmaps the ring and closes its fds. Deliver() and
+// Wake() run on the dispatch thread only. The counters and the eviction state are atomics
+// that the control plane reads at any time.
+#ifndef QLASTER_SENDER_CONSUMER_CHANNEL_H_
+#define QLASTER_SENDER_CONSUMER_CHANNEL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "proto/qlaster_generated.h"
+#include "shm/event_fd.h"
+#include "shm/spsc_ring.h"
+#include "wire/frame.h"
+
+namespace qlaster::sender {
+
+// Record type of every data record in a consumer ring (the frame header says the kind).
+inline constexpr uint32_t kFrameRecordType = 1;
+
+class ConsumerChannel {
+ public:
+  ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,
+                  shm::EventFd doorbell, fb::OverflowPolicy policy)
+      : consumer_id_(consumer_id),
+        name_(std::move(name)),
+        ring_(std::move(ring)),
+        doorbell_(std::move(doorbell)),
+        policy_(policy) {}
+
+  ConsumerChannel(const ConsumerChannel&) = delete;
+  ConsumerChannel& operator=(const ConsumerChannel&) = delete;
+
+  // ---- dispatch thread only
+
+  // Writes `update` (stamped with this consumer's next sequence number) into the ring, or
+  // applies the overflow policy when it does not fit: Evict closes the ring and marks the
+  // channel evicted; DropAndCount counts it, and the next record that fits is preceded by
+  // a gap record. An update that can never fit this ring is dropped and counted under
+  // either policy. Returns true if the channel was evicted by this call: the caller tells
+  // the control plane.
+  bool Deliver(const EncodedUpdate& update, uint64_t timestamp_ns);
+
+  // Rings the doorbell if the consumer sleeps. Call once per channel after a publish.
+  void Wake() { ring_.WakeIfSleeping(doorbell_); }
+
+  // Marks the ring closed and wakes the consumer (shutdown, or the consumer is leaving).
+  // Safe only when the dispatcher no longer writes to this channel.
+  void CloseRing() { ring_.Close(&doorbell_); }
+
+  // ---- any thread
+
+  uint64_t consumer_id() const { return consumer_id_; }
+  const std::string& name() const { return name_; }
+  int ring_fd() const { return ring_.fd(); }
+  int doorbell_fd() const { return doorbell_.fd(); }
+  uint64_t ring_bytes() const { return ring_.capacity(); }
+  fb::OverflowPolicy policy() const { return policy_; }
+
+  bool evicted() const { return evicted_.load(std::memory_order_acquire); }
+  // Meaningful once evicted() is true.
+  fb::EvictReason evict_reason() const { return evict_reason_; }
+  uint64_t evict_fill() const { return evict_fill_; }
+
+  uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // The last sequence number this consumer's stream has reached (delivered or dropped).
+  uint64_t last_sequence() const { return last_sequence_.load(std::memory_order_relaxed); }
+  // Published bytes the consumer has not released yet, as last seen by the dispatcher.
+  uint64_t ring_fill() const { return ring_fill_.load(std::memory_order_relaxed); }
+
+ private:
+  void Evict(fb::EvictReason reason);
+
+  const uint64_t consumer_id_;
+  const std::string name_;
+  shm::RingProducer ring_;
+  shm::EventFd doorbell_;
+  const fb::OverflowPolicy policy_;
+
+  // Dispatch-thread state.
+  uint64_t next_sequence_ = 1;
+  uint64_t pending_drops_ = 0;  // dropped since the last gap record that fit
+
+  std::atomic<bool> evicted_{false};
+  fb::EvictReason evict_reason_ = fb::EvictReason::Slow;  // written before evicted_
+  uint64_t evict_fill_ = 0;                               // written before evicted_
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> last_sequence_{0};
+  std::atomic<uint64_t> ring_fill_{0};
+};
+
+}  // namespace qlaster::sender
+
+#endif  // QLASTER_SENDER_CONSUMER_CHANNEL_H_

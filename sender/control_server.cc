@@ -1,0 +1,604 @@
+// ControlServer: accept loop, sessions, handshake, subscriptions, acknowledgements,
+// evictions, keepalive and shutdown.
+#include "sender/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <utility>  // before Boost.Asio in C++20
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "shm/fd_passing.h"
+#include "shm/status_macros.h"
+
+namespace qlaster::sender {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::local::stream_protocol;
+using boost::system::error_code;
+
+fb::ErrorCode ErrorCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return fb::ErrorCode::VersionMismatch;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kNotFound:
+      return fb::ErrorCode::BadRequest;
+    case absl::StatusCode::kResourceExhausted:
+      return fb::ErrorCode::LimitExceeded;
+    case absl::StatusCode::kPermissionDenied:
+      return fb::ErrorCode::NotAllowed;
+    default:
+      return fb::ErrorCode::Internal;
+  }
+}
+
+namespace {
+
+struct OutFrame {
+  std::vector<uint8_t> bytes;
+  std::vector<int> fds;                     // sent with the first byte (SCM_RIGHTS)
+  std::shared_ptr<ConsumerChannel> keeper;  // keeps `fds` open until sent
+};
+
+struct PendingAck {
+  uint64_t request_id;
+  uint64_t change;  // the registry change this request made
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ Impl
+
+struct ControlServer::Impl {
+  Impl(asio::io_context& io, Dispatcher& dispatcher, const shm::EventFd& notify,
+       ControlOptions options)
+      : io(io),
+        dispatcher(dispatcher),
+        options(std::move(options)),
+        registry(this->options.limits),
+        acceptor(io),
+        notify_watch(io),
+        keepalive(io) {
+    notify_watch.assign(::dup(notify.fd()));
+  }
+
+  void Log(const std::string& line) const {
+    if (options.verbose) std::fprintf(stderr, "qlaster-sender: %s\n", line.c_str());
+  }
+
+  awaitable<void> AcceptLoop();
+  awaitable<void> WatchDispatcher();
+  awaitable<void> KeepaliveLoop();
+  void StartSession(stream_protocol::socket socket);
+
+  void Handle(Session& s, const ControlMsg& msg);
+  void OnHello(Session& s, const HelloMsg& hello);
+  void OnSubscribe(Session& s, const SubscribeMsg& msg);
+  void Fail(Session& s, const absl::Status& status);
+  void EndConsumer(Session& s);
+  void ScheduleRebuild();
+  void OnDispatcherEvents();
+  StatsMsg BuildStats() const;
+
+  asio::io_context& io;
+  Dispatcher& dispatcher;
+  const ControlOptions options;
+  Registry registry;
+  stream_protocol::acceptor acceptor;
+  asio::posix::stream_descriptor notify_watch;
+  asio::steady_timer keepalive;
+  bool listening = false;
+  bool shutting_down = false;
+  std::vector<std::shared_ptr<Session>> sessions;
+
+  // Subscription acknowledgement bookkeeping: every registry change gets a number; each
+  // installed table records the newest change it includes.
+  uint64_t changes = 0;
+  bool rebuild_posted = false;
+  std::deque<std::pair<uint64_t, uint64_t>> installed;  // (table version, change)
+  uint64_t adopted_change = 0;
+  uint64_t ping_nonce = 0;
+};
+
+// --------------------------------------------------------------------------- Session
+
+class ControlServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Impl& server, stream_protocol::socket socket)
+      : server_(server), socket_(std::move(socket)), wake_writer_(server.io) {
+    last_heard_ = connected_at_ = absl::Now();
+  }
+
+  void Start() {
+    asio::co_spawn(server_.io, ReadLoop(shared_from_this()), asio::detached);
+    asio::co_spawn(server_.io, WriteLoop(shared_from_this()), asio::detached);
+  }
+
+  void Send(std::vector<uint8_t> bytes, std::vector<int> fds = {},
+            std::shared_ptr<ConsumerChannel> keeper = nullptr) {
+    if (closed_ || closing_) return;
+    outbox_bytes_ += bytes.size();
+    if (outbox_bytes_ > server_.options.max_outbox_bytes) {
+      server_.Log(absl::StrCat("connection ", Describe(), " does not read its replies; closing"));
+      CloseNow();
+      return;
+    }
+    outbox_.push_back({std::move(bytes), std::move(fds), std::move(keeper)});
+    wake_writer_.cancel();
+  }
+
+  // Stops reading; the writer flushes what is queued, then closes.
+  void CloseAfterFlush() {
+    closing_ = true;
+    wake_writer_.cancel();
+  }
+
+  void CloseNow() {
+    if (closed_) return;
+    closed_ = true;
+    closing_ = true;
+    error_code ec;
+    socket_.shutdown(stream_protocol::socket::shutdown_both, ec);
+    socket_.close(ec);
+    wake_writer_.cancel();
+    server_.EndConsumer(*this);
+  }
+
+  std::string Describe() const {
+    return consumer_id == 0 ? absl::StrCat("#", serial)
+                            : absl::StrFormat("#%d (consumer %#x '%s')", serial, consumer_id, name);
+  }
+
+  uint64_t consumer_id = 0;
+  std::string name;
+  uint64_t serial = 0;
+  bool stats_only = false;
+  bool eviction_reported = false;
+  std::vector<PendingAck> pending_acks;
+  absl::Time last_heard_;
+  absl::Time connected_at_;
+  bool closed() const { return closed_; }
+  bool closing() const { return closing_; }
+  stream_protocol::socket& socket() { return socket_; }
+
+ private:
+  static awaitable<void> ReadLoop(std::shared_ptr<Session> self) {
+    std::vector<uint8_t> buf(64 * 1024);
+    while (!self->closing_) {
+      error_code ec;
+      size_t n = co_await self->socket_.async_read_some(asio::buffer(buf),
+                                                        asio::redirect_error(use_awaitable, ec));
+      if (ec || self->closing_) break;
+      self->last_heard_ = absl::Now();
+      self->reader_.Append(absl::MakeConstSpan(buf.data(), n));
+      while (!self->closing_) {
+        absl::StatusOr<std::optional<ControlMsg>> next = self->reader_.Next();
+        if (!next.ok()) {
+          self->server_.Fail(*self, next.status());
+          break;
+        }
+        if (!next->has_value()) break;
+        self->server_.Handle(*self, **next);
+      }
+    }
+    if (!self->closing_) {
+      self->server_.Log(absl::StrCat("connection ", self->Describe(), " closed by peer"));
+      self->CloseNow();
+    }
+  }
+
+  static awaitable<void> WriteLoop(std::shared_ptr<Session> self) {
+    while (!self->closed_) {
+      if (self->outbox_.empty()) {
+        if (self->closing_) break;
+        error_code ec;
+        self->wake_writer_.expires_at(asio::steady_timer::time_point::max());
+        co_await self->wake_writer_.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      OutFrame& f = self->outbox_.front();
+      error_code ec;
+      if (f.fds.empty()) {
+        co_await asio::async_write(self->socket_, asio::buffer(f.bytes),
+                                   asio::redirect_error(use_awaitable, ec));
+      } else {
+        // SCM_RIGHTS needs sendmsg: wait until writable, then send on the native handle.
+        co_await self->socket_.async_wait(stream_protocol::socket::wait_write,
+                                          asio::redirect_error(use_awaitable, ec));
+        if (!ec && !self->closed_) {
+          absl::Status s = SendWithFds(self->socket_.native_handle(), f.bytes, f.fds);
+          if (!s.ok()) ec = asio::error::broken_pipe;
+        }
+      }
+      if (ec || self->closed_) break;
+      self->outbox_bytes_ -= f.bytes.size();
+      self->outbox_.pop_front();
+    }
+    self->CloseNow();
+  }
+
+  Impl& server_;
+  stream_protocol::socket socket_;
+  asio::steady_timer wake_writer_;
+  ControlFrameReader reader_;
+  std::deque<OutFrame> outbox_;
+  size_t outbox_bytes_ = 0;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+// ---------------------------------------------------------------------- Impl methods
+
+void ControlServer::Impl::StartSession(stream_protocol::socket socket) {
+  static uint64_t next_serial = 1;
+  auto session = std::make_shared<Session>(*this, std::move(socket));
+  session->serial = next_serial++;
+  if (sessions.size() >= options.max_connections) {
+    Log(absl::StrCat("refusing connection ", session->Describe(), ": ", sessions.size(),
+                     " connections open"));
+    error_code ec;
+    session->socket().close(ec);
+    return;
+  }
+  // Who is calling: SO_PEERCRED is the kernel's word, not the client's.
+  if (!options.allowed_uids.empty() || !options.allowed_gids.empty()) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    bool allowed = false;
+    if (::getsockopt(session->socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      for (uid_t u : options.allowed_uids) allowed |= (u == cred.uid);
+      for (gid_t g : options.allowed_gids) allowed |= (g == cred.gid);
+    }
+    if (!allowed) {
+      sessions.push_back(session);
+      session->Start();
+      Fail(*session, absl::PermissionDeniedError(absl::StrCat(
+                         "uid ", cred.uid, " gid ", cred.gid, " may not use this sender")));
+      return;
+    }
+  }
+  sessions.push_back(session);
+  session->Start();
+}
+
+awaitable<void> ControlServer::Impl::AcceptLoop() {
+  while (!shutting_down) {
+    error_code ec;
+    stream_protocol::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (shutting_down) break;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) break;
+      Log(absl::StrCat("accept: ", ec.message()));
+      // EMFILE and friends: back off rather than spin.
+      asio::steady_timer pause(io, std::chrono::milliseconds(10));
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    StartSession(std::move(socket));
+  }
+}
+
+void ControlServer::Impl::Handle(Session& s, const ControlMsg& msg) {
+  if (const auto* hello = std::get_if<HelloMsg>(&msg)) return OnHello(s, *hello);
+  if (const auto* sub = std::get_if<SubscribeMsg>(&msg)) return OnSubscribe(s, *sub);
+  if (const auto* ping = std::get_if<PingMsg>(&msg)) return s.Send(EncodeControl(PongMsg{ping->nonce}));
+  if (std::holds_alternative<PongMsg>(msg)) return;  // last_heard_ is already updated
+  if (std::holds_alternative<StatsRequestMsg>(msg)) {
+    if (s.consumer_id == 0) s.stats_only = true;
+    return s.Send(EncodeControl(BuildStats()));
+  }
+  Fail(s, absl::InvalidArgumentError(absl::StrCat(
+              "a client may not send ", std::string(ControlMsgName(msg)), " to the sender")));
+}
+
+void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
+  if (s.consumer_id != 0) return Fail(s, absl::InvalidArgumentError("Hello sent twice"));
+  if (hello.protocol_version != kProtocolVersion) {
+    return Fail(s, absl::FailedPreconditionError(
+                       absl::StrCat("client speaks protocol version ", hello.protocol_version,
+                                    ", this sender speaks ", kProtocolVersion)));
+  }
+  if (shutting_down) return Fail(s, absl::UnavailableError("the sender is shutting down"));
+  absl::StatusOr<uint64_t> id = registry.Reserve();
+  if (!id.ok()) return Fail(s, id.status());
+  uint64_t ring_bytes = hello.ring_bytes == 0 ? options.default_ring_bytes : hello.ring_bytes;
+  ring_bytes = std::min(ring_bytes, options.max_ring_bytes);
+  absl::StatusOr<shm::RingProducer> ring =
+      shm::RingProducer::Create({.dir = options.shm_dir, .capacity = ring_bytes});
+  absl::StatusOr<shm::EventFd> doorbell =
+      ring.ok() ? shm::EventFd::Create() : absl::StatusOr<shm::EventFd>(ring.status());
+  if (!doorbell.ok()) {
+    registry.Remove(*id);
+    return Fail(s, doorbell.status());
+  }
+  s.consumer_id = *id;
+  s.name = hello.consumer_name.empty() ? absl::StrCat("consumer-", s.serial) : hello.consumer_name;
+  auto channel = std::make_shared<ConsumerChannel>(*id, s.name, *std::move(ring),
+                                                   *std::move(doorbell), hello.overflow);
+  registry.Find(*id)->channel = channel;
+  ReadyMsg ready{.protocol_version = kProtocolVersion,
+                 .consumer_id = *id,
+                 .ring_bytes = channel->ring_bytes(),
+                 .sender_name = options.sender_name};
+  s.Send(EncodeControl(ready), {channel->ring_fd(), channel->doorbell_fd()}, channel);
+  ++changes;
+  ScheduleRebuild();
+  Log(absl::StrFormat("connection %s: ring %d bytes, %s", s.Describe(), channel->ring_bytes(),
+                      hello.overflow == fb::OverflowPolicy::Evict ? "evict when slow"
+                                                                  : "drop and count when slow"));
+}
+
+void ControlServer::Impl::OnSubscribe(Session& s, const SubscribeMsg& msg) {
+  if (s.consumer_id == 0) return Fail(s, absl::InvalidArgumentError("Subscribe before Hello"));
+  absl::Status applied = registry.ApplySubscribe(s.consumer_id, msg);
+  if (!applied.ok()) {
+    // The request is refused, the connection stays: the consumer may retry with less.
+    s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(applied), std::string(applied.message())}));
+    return;
+  }
+  s.pending_acks.push_back({msg.request_id, ++changes});
+  ScheduleRebuild();
+}
+
+void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
+  Log(absl::StrCat("connection ", s.Describe(), ": ", status.ToString()));
+  std::string message(status.message().substr(0, kMaxErrorMessageSize));
+  s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(status), std::move(message)}));
+  s.CloseAfterFlush();
+  EndConsumer(s);
+}
+
+void ControlServer::Impl::EndConsumer(Session& s) {
+  if (s.consumer_id != 0) {
+    registry.Remove(s.consumer_id);
+    s.consumer_id = 0;
+    s.pending_acks.clear();
+    ++changes;
+    ScheduleRebuild();
+  }
+  if (s.closed()) {
+    std::erase_if(sessions, [&](const std::shared_ptr<Session>& p) { return p.get() == &s; });
+  }
+}
+
+void ControlServer::Impl::ScheduleRebuild() {
+  if (rebuild_posted) return;
+  rebuild_posted = true;
+  // Posted, so that a burst of changes (many Subscribes in one read) costs one build.
+  asio::post(io, [this] {
+    rebuild_posted = false;
+    const RoutingTable* t = dispatcher.Install(registry.BuildTable());
+    installed.emplace_back(t->version, changes);
+  });
+}
+
+void ControlServer::Impl::OnDispatcherEvents() {
+  // 1. Acknowledge the subscriptions the dispatcher now routes by.
+  if (const RoutingTable* adopted = dispatcher.adopted()) {
+    while (!installed.empty() && installed.front().first <= adopted->version) {
+      adopted_change = std::max(adopted_change, installed.front().second);
+      installed.pop_front();
+    }
+    for (const auto& s : sessions) {
+      if (s->pending_acks.empty() || s->consumer_id == 0) continue;
+      const ConsumerEntry* e = registry.Find(s->consumer_id);
+      if (e == nullptr) continue;
+      auto& acks = s->pending_acks;
+      auto done = acks.begin();
+      for (; done != acks.end() && done->change <= adopted_change; ++done) {
+        s->Send(EncodeControl(SubscribeAckMsg{
+            .request_id = done->request_id,
+            .pubkeys = e->filter.pubkeys.size(),
+            .owners = e->filter.owners.size(),
+            .effective_sequence = adopted->adopted_after_sequence[e->slot]}));
+      }
+      acks.erase(acks.begin(), done);
+    }
+  }
+  dispatcher.CollectGarbage();
+
+  // 2. Tell evicted consumers why, and let them go.
+  for (const auto& s : std::vector<std::shared_ptr<Session>>(sessions)) {
+    if (s->consumer_id == 0 || s->eviction_reported) continue;
+    const ConsumerEntry* e = registry.Find(s->consumer_id);
+    if (e == nullptr || e->channel == nullptr || !e->channel->evicted()) continue;
+    s->eviction_reported = true;
+    const ConsumerChannel& ch = *e->channel;
+    Log(absl::StrFormat("evicting %s: %s, %d bytes unread at sequence %d", s->Describe(),
+                        fb::EnumNameEvictReason(ch.evict_reason()), ch.evict_fill(),
+                        ch.last_sequence()));
+    s->Send(EncodeControl(EvictedMsg{ch.evict_reason(), ch.evict_fill(), ch.last_sequence()}));
+    s->CloseAfterFlush();
+    EndConsumer(*s);
+  }
+}
+
+awaitable<void> ControlServer::Impl::WatchDispatcher() {
+  for (;;) {
+    error_code ec;
+    co_await notify_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                                     asio::redirect_error(use_awaitable, ec));
+    if (ec) break;
+    uint64_t value;
+    (void)::read(notify_watch.native_handle(), &value, sizeof(value));
+    OnDispatcherEvents();
+  }
+}
+
+awaitable<void> ControlServer::Impl::KeepaliveLoop() {
+  const absl::Duration tick = std::min(options.ping_interval, options.handshake_timeout);
+  for (;;) {
+    error_code ec;
+    keepalive.expires_after(absl::ToChronoMilliseconds(tick));
+    co_await keepalive.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (ec || shutting_down) break;
+    const absl::Time now = absl::Now();
+    for (const auto& s : std::vector<std::shared_ptr<Session>>(sessions)) {
+      if (s->closing()) continue;
+      if (s->consumer_id == 0) {
+        if (!s->stats_only && now - s->connected_at_ > options.handshake_timeout) {
+          Fail(*s, absl::DeadlineExceededError("no Hello within the handshake timeout"));
+        }
+        continue;
+      }
+      if (now - s->last_heard_ > options.idle_timeout) {
+        const ConsumerEntry* e = registry.Find(s->consumer_id);
+        Log(absl::StrCat("evicting ", s->Describe(), ": idle for ",
+                         absl::FormatDuration(now - s->last_heard_)));
+        s->Send(EncodeControl(EvictedMsg{fb::EvictReason::Idle,
+                                         e && e->channel ? e->channel->ring_fill() : 0,
+                                         e && e->channel ? e->channel->last_sequence() : 0}));
+        s->eviction_reported = true;
+        s->CloseAfterFlush();
+        EndConsumer(*s);
+        continue;
+      }
+      s->Send(EncodeControl(PingMsg{++ping_nonce}));
+    }
+  }
+}
+
+StatsMsg ControlServer::Impl::BuildStats() const {
+  StatsMsg stats;
+  const DispatcherCounters& c = dispatcher.counters();
+  stats.published = c.published.load(std::memory_order_relaxed);
+  stats.evicted = c.evicted.load(std::memory_order_relaxed);
+  for (const ConsumerEntry* e : registry.Entries()) {
+    if (e->channel == nullptr) continue;
+    const ConsumerChannel& ch = *e->channel;
+    ConsumerStatsEntry entry{.consumer_id = e->id,
+                             .name = ch.name(),
+                             .delivered = ch.delivered(),
+                             .dropped = ch.dropped(),
+                             .ring_bytes = ch.ring_bytes(),
+                             .ring_fill = ch.ring_fill(),
+                             .lag_records = 0};
+    stats.delivered += entry.delivered;
+    stats.dropped += entry.dropped;
+    if (stats.consumers.size() < kMaxStatsConsumers) stats.consumers.push_back(std::move(entry));
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------- ControlServer
+
+ControlServer::ControlServer(asio::io_context& io, Dispatcher& dispatcher,
+                             const shm::EventFd& notify, ControlOptions options)
+    : impl_(std::make_unique<Impl>(io, dispatcher, notify, std::move(options))) {}
+
+ControlServer::~ControlServer() = default;
+
+absl::Status ControlServer::Listen() {
+  const std::string& path = impl_->options.socket_path;
+  if (path.empty()) return absl::InvalidArgumentError("no socket path");
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path is ", path.size(),
+                                                   " bytes; the limit is ",
+                                                   sizeof(sockaddr_un::sun_path) - 1));
+  }
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(path, " exists and is not a socket"));
+    }
+    // Is a sender alive on it? Only a refused connection proves the file stale.
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("another qlaster-sender is serving ", path, "; stop it or use --socket"));
+    }
+    if (errno != ECONNREFUSED) return ErrnoStatus(errno, absl::StrCat("probing ", path));
+    ::unlink(path.c_str());
+  }
+  std::error_code fs_ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fs_ec);
+
+  error_code ec;
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(stream_protocol(), ec);
+  if (!ec) acceptor.bind(stream_protocol::endpoint(path), ec);
+  if (ec) {
+    if (ec == asio::error::address_in_use) {
+      return absl::AlreadyExistsError(absl::StrCat("another sender bound ", path, " just now"));
+    }
+    return absl::UnavailableError(absl::StrCat("binding ", path, ": ", ec.message()));
+  }
+  if (::chmod(path.c_str(), impl_->options.socket_mode) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", path));
+  }
+  acceptor.listen(128, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("listen on ", path, ": ", ec.message()));
+  impl_->listening = true;
+  return absl::OkStatus();
+}
+
+void ControlServer::Adopt(int connected_fd) {
+  stream_protocol::socket socket(impl_->io);
+  error_code ec;
+  socket.assign(stream_protocol(), connected_fd, ec);
+  if (ec) {
+    ::close(connected_fd);
+    return;
+  }
+  impl_->StartSession(std::move(socket));
+}
+
+void ControlServer::Start() {
+  if (impl_->listening) asio::co_spawn(impl_->io, impl_->AcceptLoop(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->WatchDispatcher(), asio::detached);
+  asio::co_spawn(impl_->io, impl_->KeepaliveLoop(), asio::detached);
+}
+
+void ControlServer::Shutdown() {
+  Impl& s = *impl_;
+  if (s.shutting_down) return;
+  s.shutting_down = true;
+  error_code ec;
+  s.acceptor.close(ec);
+  if (s.listening) ::unlink(s.options.socket_path.c_str());
+  s.keepalive.cancel();
+  s.notify_watch.close(ec);
+  for (const auto& session : std::vector<std::shared_ptr<Session>>(s.sessions)) {
+    if (session->consumer_id != 0) {
+      if (const ConsumerEntry* e = s.registry.Find(session->consumer_id); e && e->channel) {
+        e->channel->CloseRing();
+        session->Send(EncodeControl(EvictedMsg{fb::EvictReason::Shutdown,
+                                               e->channel->ring_fill(),
+                                               e->channel->last_sequence()}));
+      }
+    }
+    session->CloseAfterFlush();
+  }
+  s.Log("shutting down");
+}
+
+StatsMsg ControlServer::Stats() const { return impl_->BuildStats(); }
+
+size_t ControlServer::session_count() const { return impl_->sessions.size(); }
+
+}  // namespace qlaster::sender

@@ -1,0 +1,201 @@
+// IngestSource: validation, the seqlock-style frame copy, and publishing.
+#include "sender/ingest_source.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "shm/status_macros.h"
+#include "wire/frame.h"
+
+namespace qlaster::sender {
+
+static_assert(offsetof(qlaster_ingest_header, magic) == 0);
+static_assert(offsetof(qlaster_ingest_header, version) == 8);
+static_assert(offsetof(qlaster_ingest_header, header_bytes) == 12);
+static_assert(offsetof(qlaster_ingest_header, capacity) == 16);
+static_assert(offsetof(qlaster_ingest_header, frame_size) == 24);
+static_assert(offsetof(qlaster_ingest_header, write_pos) == 128);
+static_assert(offsetof(qlaster_ingest_header, read_pos) == 256);
+static_assert(sizeof(qlaster_ingest_header) == QLASTER_INGEST_HEADER_BYTES);
+static_assert(offsetof(qlaster_ingest_frame, schema_id) == 0);
+static_assert(offsetof(qlaster_ingest_frame, payload_len) == 4);
+static_assert(offsetof(qlaster_ingest_frame, sequence) == 8);
+static_assert(sizeof(qlaster_ingest_frame) == QLASTER_INGEST_FRAME_HEADER_BYTES);
+
+absl::StatusOr<std::unique_ptr<IngestSource>> IngestSource::Open(const IngestOptions& options) {
+  if (options.name.empty() || options.name.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ingest name '", options.name, "' must be non-empty, without '/'"));
+  }
+  if (options.frame_size < 64 || options.frame_size % 64 != 0 ||
+      options.capacity < options.frame_size || options.capacity % options.frame_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ingest frame size ", options.frame_size, " must be a multiple of 64 that divides the capacity ",
+        options.capacity));
+  }
+  const std::string shm_name = "/" + options.name;
+  bool created = true;
+  UniqueFd fd(::shm_open(shm_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, options.mode));
+  if (!fd && errno == EEXIST) {
+    created = false;
+    fd.Reset(::shm_open(shm_name.c_str(), O_RDWR | O_CLOEXEC, 0));
+  }
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("shm_open ", shm_name));
+  size_t size = QLASTER_INGEST_HEADER_BYTES + options.capacity;
+  if (created) {
+    ::fchmod(fd.get(), options.mode);  // shm_open's mode is filtered by the umask
+    if (int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); rc != 0) {
+      ::shm_unlink(shm_name.c_str());
+      return ErrnoStatus(rc, absl::StrCat("sizing ingest ring ", shm_name));
+    }
+  } else {
+    absl::StatusOr<size_t> existing = shm::FileSize(fd.get());
+    if (!existing.ok()) return existing.status();
+    size = *existing;
+  }
+  absl::StatusOr<shm::MappedRegion> region = shm::MappedRegion::Map(fd.get(), size);
+  if (!region.ok()) return region.status();
+  auto* h = reinterpret_cast<qlaster_ingest_header*>(region->data());
+  if (created) {
+    h->version = QLASTER_INGEST_VERSION;
+    h->header_bytes = QLASTER_INGEST_HEADER_BYTES;
+    h->capacity = options.capacity;
+    h->frame_size = options.frame_size;
+    h->write_pos.store(0, std::memory_order_relaxed);
+    h->read_pos.store(0, std::memory_order_relaxed);
+    // Magic last: a writer that checks the header sees a complete one or none.
+    std::atomic_ref<uint64_t>(h->magic).store(QLASTER_INGEST_MAGIC, std::memory_order_release);
+  } else if (qlaster_ingest_check(h, size) != QLASTER_INGEST_OK) {
+    return absl::DataLossError(absl::StrCat(shm_name, " exists but is not a version ",
+                                            QLASTER_INGEST_VERSION,
+                                            " ingest ring; remove it or choose another name"));
+  }
+  return std::unique_ptr<IngestSource>(new IngestSource(*std::move(region), options));
+}
+
+IngestSource::IngestSource(shm::MappedRegion region, IngestOptions options)
+    : region_(std::move(region)),
+      options_(std::move(options)),
+      header_(reinterpret_cast<qlaster_ingest_header*>(region_.data())),
+      area_(region_.data() + QLASTER_INGEST_HEADER_BYTES),
+      frame_size_(header_->frame_size),
+      slots_(header_->capacity / header_->frame_size),
+      read_pos_(header_->read_pos.load(std::memory_order_acquire)) {}
+
+void IngestSource::Resync(uint64_t write_pos, std::atomic<uint64_t>& counter, const char* what) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  // Logged sparingly: a misbehaving writer must not flood the log.
+  if (++logged_ <= 20 || logged_ % 10000 == 0) {
+    std::fprintf(stderr, "qlaster-sender: ingest %s at position %llu; resynchronizing at %llu\n",
+                 what, static_cast<unsigned long long>(read_pos_),
+                 static_cast<unsigned long long>(write_pos));
+  }
+  read_pos_ = write_pos;
+  header_->read_pos.store(read_pos_, std::memory_order_release);
+}
+
+size_t IngestSource::Drain(Dispatcher& dispatcher) {
+  const uint64_t write_pos = header_->write_pos.load(std::memory_order_acquire);
+  size_t consumed = 0;
+  while (read_pos_ != write_pos) {
+    if (write_pos < read_pos_ || write_pos - read_pos_ > slots_) {
+      Resync(write_pos, counters_.lapped, "writer lapped the sender");
+      break;
+    }
+    const uint64_t index = read_pos_ % slots_;
+    auto* frame = reinterpret_cast<qlaster_ingest_frame*>(area_ + index * frame_size_);
+    const uint64_t sequence = frame->sequence.load(std::memory_order_acquire);
+    if (sequence != read_pos_ + 1) {
+      Resync(write_pos, counters_.torn, "torn frame");
+      break;
+    }
+    const uint32_t schema = frame->schema_id;
+    const uint32_t length = frame->payload_len;
+    if (schema == QLASTER_INGEST_SCHEMA_SKIP) {
+      read_pos_ += slots_ - index;
+      header_->read_pos.store(read_pos_, std::memory_order_release);
+      continue;
+    }
+    const uint64_t n = (QLASTER_INGEST_FRAME_HEADER_BYTES + uint64_t{length} + frame_size_ - 1) / frame_size_;
+    if (n > slots_ - index || n > write_pos - read_pos_) {
+      Resync(write_pos, counters_.bad_length, "frame length past the written data");
+      break;
+    }
+    // Copy out behind a fake 24-byte frame header, so the wire decoder can check it.
+    frame_.resize(kFrameHeaderSize + length);
+    std::memcpy(frame_.data() + kFrameHeaderSize,
+                reinterpret_cast<const uint8_t*>(frame) + QLASTER_INGEST_FRAME_HEADER_BYTES, length);
+    // A read-don't-modify-write with release ordering keeps the copy above before this
+    // second look at the sequence (a seqlock reader's re-check).
+    if (frame->sequence.fetch_add(0, std::memory_order_acq_rel) != sequence) {
+      Resync(write_pos, counters_.torn, "frame overwritten while being read");
+      break;
+    }
+    const uint64_t position = read_pos_;
+    read_pos_ += n;
+    header_->read_pos.store(read_pos_, std::memory_order_release);
+    ++consumed;
+    Publish(dispatcher, schema, position);
+  }
+  return consumed;
+}
+
+void IngestSource::Publish(Dispatcher& dispatcher, uint32_t schema, uint64_t position) {
+  if (schema != QLASTER_INGEST_SCHEMA_ACCOUNT && schema != QLASTER_INGEST_SCHEMA_TRANSACTION &&
+      schema != QLASTER_INGEST_SCHEMA_SLOT) {
+    counters_.unknown_schema.fetch_add(1, std::memory_order_relaxed);
+    if (++logged_ <= 20) {
+      std::fprintf(stderr, "qlaster-sender: ingest frame at %llu has unknown schema %u; skipped\n",
+                   static_cast<unsigned long long>(position), schema);
+    }
+    return;
+  }
+  fb::FrameHeader header(static_cast<fb::UpdateKind>(schema), kFrameVersion, 0,
+                         static_cast<uint32_t>(frame_.size() - kFrameHeaderSize), 0, 0);
+  std::memcpy(frame_.data(), &header, sizeof(header));
+  absl::Status status;
+  absl::StatusOr<FrameView> view = DecodeFrame(frame_);
+  if (!view.ok()) {
+    status = view.status();
+  } else if (const AccountView* a = view->account()) {
+    absl::StatusOr<AccountUpdate> update = ToAccountUpdate(*a);
+    status = update.ok() ? dispatcher.PublishAccount(*update) : update.status();
+  } else if (const TransactionView* t = view->transaction()) {
+    status = dispatcher.PublishTransaction(ToTransactionUpdate(*t));
+  } else if (const SlotView* s = view->slot()) {
+    dispatcher.PublishSlot(ToSlotUpdate(*s));
+  }
+  if (!status.ok()) {
+    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
+    if (++logged_ <= 20) {
+      std::fprintf(stderr, "qlaster-sender: ingest frame at %llu rejected: %s\n",
+                   static_cast<unsigned long long>(position), status.ToString().c_str());
+    }
+    return;
+  }
+  counters_.frames.fetch_add(1, std::memory_order_relaxed);
+}
+
+absl::Status IngestSource::Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) {
+  // Short sleeps should be short: the default 50 us timer slack would dwarf 10 us polls.
+  ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (Drain(dispatcher) == 0) {
+      dispatcher.Poll();
+      if (options_.poll_interval > absl::ZeroDuration()) {
+        absl::SleepFor(options_.poll_interval);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace qlaster::sender

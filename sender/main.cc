@@ -1,0 +1,117 @@
+// qlaster-sender: the daemon. Parses flags, opens the source, and runs the sender library.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "sender/ingest_source.h"
+#include "sender/sender.h"
+
+ABSL_FLAG(std::string, socket, "",
+          "control socket path (default: $QLASTER_SOCKET, $XDG_RUNTIME_DIR/qlaster/sender.sock, "
+          "or /run/qlaster/sender.sock)");
+ABSL_FLAG(std::string, socket_mode, "0660", "socket file mode, octal");
+ABSL_FLAG(std::string, source, "ingest:" QLASTER_INGEST_DEFAULT_NAME,
+          "where updates come from: ingest:NAME (a shared-memory ring other processes write)");
+ABSL_FLAG(std::string, name, "qlaster-sender", "the sender's name, sent to consumers");
+ABSL_FLAG(int, max_consumers, 64, "most consumers served at once (up to 1024)");
+ABSL_FLAG(int64_t, max_keys_per_consumer, 100000, "most pubkeys + owners one consumer may hold");
+ABSL_FLAG(int64_t, max_total_keys, 2000000, "most pubkeys + owners of all consumers");
+ABSL_FLAG(int64_t, ring_bytes, 64 << 20, "ring size for a consumer that asks for none");
+ABSL_FLAG(int64_t, max_ring_bytes, 1 << 30, "largest ring a consumer may get");
+ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for consumer rings");
+ABSL_FLAG(absl::Duration, ping_interval, absl::Seconds(5), "keepalive ping interval");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+          "evict a consumer silent for this long");
+ABSL_FLAG(std::vector<std::string>, allow_uid, {}, "uids allowed to connect (default: any)");
+ABSL_FLAG(std::vector<std::string>, allow_gid, {}, "gids allowed to connect (default: any)");
+ABSL_FLAG(int64_t, ingest_capacity, QLASTER_INGEST_DEFAULT_CAPACITY,
+          "ingest ring bytes, when the sender creates it");
+ABSL_FLAG(int64_t, ingest_frame_size, QLASTER_INGEST_DEFAULT_FRAME_SIZE,
+          "ingest slot bytes, when the sender creates it");
+ABSL_FLAG(absl::Duration, ingest_poll, absl::Microseconds(10),
+          "pause between polls of an empty ingest ring (0 spins)");
+ABSL_FLAG(int64_t, lz4_threshold, 512 * 1024,
+          "compress account data of at least this many bytes when it pays");
+ABSL_FLAG(bool, quiet, false, "no per-connection log lines");
+
+namespace {
+
+template <typename T>
+bool ParseIds(const std::vector<std::string>& in, std::vector<T>* out) {
+  for (const std::string& s : in) {
+    uint32_t v;
+    if (!absl::SimpleAtoi(s, &v)) return false;
+    out->push_back(static_cast<T>(v));
+  }
+  return true;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "qlaster-sender: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("fans Solana updates out to local consumers over shared memory");
+  absl::ParseCommandLine(argc, argv);
+  using namespace qlaster::sender;
+
+  SenderOptions options;
+  ControlOptions& c = options.control;
+  c.socket_path = absl::GetFlag(FLAGS_socket).empty() ? DefaultSocketPath() : absl::GetFlag(FLAGS_socket);
+  unsigned mode = 0;
+  if (std::sscanf(absl::GetFlag(FLAGS_socket_mode).c_str(), "%o", &mode) != 1 || mode > 0777) {
+    return Fail("--socket_mode must be an octal mode such as 0660");
+  }
+  c.socket_mode = static_cast<mode_t>(mode);
+  c.sender_name = absl::GetFlag(FLAGS_name);
+  c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
+  const int max_consumers = absl::GetFlag(FLAGS_max_consumers);
+  if (max_consumers < 1 || max_consumers > static_cast<int>(kMaxConsumerSlots)) {
+    return Fail("--max_consumers must be in [1, 1024]");
+  }
+  c.limits.max_consumers = static_cast<size_t>(max_consumers);
+  c.limits.max_keys_per_consumer = static_cast<size_t>(absl::GetFlag(FLAGS_max_keys_per_consumer));
+  c.limits.max_total_keys = static_cast<size_t>(absl::GetFlag(FLAGS_max_total_keys));
+  c.default_ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_ring_bytes));
+  c.max_ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_ring_bytes));
+  c.ping_interval = absl::GetFlag(FLAGS_ping_interval);
+  c.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  c.verbose = !absl::GetFlag(FLAGS_quiet);
+  if (!ParseIds(absl::GetFlag(FLAGS_allow_uid), &c.allowed_uids) ||
+      !ParseIds(absl::GetFlag(FLAGS_allow_gid), &c.allowed_gids)) {
+    return Fail("--allow_uid and --allow_gid take comma-separated numbers");
+  }
+  options.lz4.threshold = static_cast<size_t>(absl::GetFlag(FLAGS_lz4_threshold));
+
+  std::unique_ptr<Source> source;
+  const std::string spec = absl::GetFlag(FLAGS_source);
+  if (absl::StartsWith(spec, "ingest:")) {
+    IngestOptions ingest;
+    ingest.name = spec.substr(7);
+    ingest.capacity = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_capacity));
+    ingest.frame_size = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_frame_size));
+    ingest.poll_interval = absl::GetFlag(FLAGS_ingest_poll);
+    auto opened = IngestSource::Open(ingest);
+    if (!opened.ok()) return Fail(opened.status().ToString());
+    source = *std::move(opened);
+  } else {
+    return Fail("--source must be ingest:NAME");
+  }
+
+  const std::string socket_path = c.socket_path;
+  auto sender = Sender::Create(std::move(options));
+  if (!sender.ok()) return Fail(sender.status().ToString());
+  std::fprintf(stderr, "qlaster-sender: serving %s, source %s\n", socket_path.c_str(), spec.c_str());
+  absl::Status status = (*sender)->Run(source.get());
+  if (!status.ok()) return Fail(status.ToString());
+  return 0;
+}

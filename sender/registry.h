@@ -1,0 +1,82 @@
+// Registry: the control plane's book of connected consumers — their slots, tokens,
+// channels and subscriptions — and the builder of routing tables from it.
+//
+// A consumer id is a token: slot index in the low 32 bits, the slot's generation in the
+// high 32 bits. A slot's generation grows each time it is reused, so an id held past its
+// consumer's departure can never reach the consumer that took the slot next.
+//
+// Thread-compatible: used by the control thread only.
+#ifndef QLASTER_SENDER_REGISTRY_H_
+#define QLASTER_SENDER_REGISTRY_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sender/consumer_channel.h"
+#include "sender/routing_table.h"
+#include "sender/subscription_index.h"
+#include "wire/control_framing.h"
+
+namespace qlaster::sender {
+
+struct RegistryLimits {
+  size_t max_consumers = 64;               // at most kMaxConsumerSlots
+  size_t max_keys_per_consumer = 100'000;  // pubkeys + owners of one consumer
+  size_t max_total_keys = 2'000'000;       // pubkeys + owners of all consumers
+};
+
+struct ConsumerEntry {
+  uint64_t id = 0;
+  ConsumerSlot slot = 0;
+  std::shared_ptr<ConsumerChannel> channel;  // null until the handshake completes
+  ConsumerFilter filter;
+};
+
+class Registry {
+ public:
+  explicit Registry(RegistryLimits limits);
+
+  // Takes a free slot and returns its new consumer id. kResourceExhausted when
+  // max_consumers consumers are registered.
+  absl::StatusOr<uint64_t> Reserve();
+  // The entry for `id`, or null if `id` is stale or unknown.
+  ConsumerEntry* Find(uint64_t id);
+  // Frees the slot of `id` (no-op for a stale id). The channel lives on in any routing
+  // table that still names it.
+  void Remove(uint64_t id);
+
+  // Applies a Subscribe (add, remove or replace) to `id`'s filter. On error nothing
+  // changes: kResourceExhausted names the limit that would be exceeded; kNotFound for a
+  // stale id.
+  absl::Status ApplySubscribe(uint64_t id, const SubscribeMsg& msg);
+
+  // A routing table for every consumer whose channel is set.
+  std::unique_ptr<RoutingTable> BuildTable() const;
+
+  size_t consumer_count() const { return count_; }
+  size_t total_keys() const { return total_keys_; }
+  const RegistryLimits& limits() const { return limits_; }
+
+  // Every registered entry, in slot order.
+  std::vector<const ConsumerEntry*> Entries() const;
+
+ private:
+  struct Slot {
+    uint32_t generation = 0;
+    bool used = false;
+    ConsumerEntry entry;
+  };
+  const RegistryLimits limits_;
+  std::vector<Slot> slots_;
+  size_t count_ = 0;
+  size_t total_keys_ = 0;
+};
+
+inline size_t KeyCount(const ConsumerFilter& f) { return f.pubkeys.size() + f.owners.size(); }
+
+}  // namespace qlaster::sender
+
+#endif  // QLASTER_SENDER_REGISTRY_H_

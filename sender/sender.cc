@@ -1,0 +1,129 @@
+// Sender: wiring of dispatcher, control server, source thread and signals.
+#include "sender/sender.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+#include <utility>  // before Boost.Asio in C++20
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace qlaster::sender {
+
+namespace asio = boost::asio;
+
+std::string DefaultSocketPath() {
+  if (const char* s = std::getenv("QLASTER_SOCKET"); s != nullptr && *s != '\0') return s;
+  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d != nullptr && *d != '\0') {
+    return absl::StrCat(d, "/qlaster/sender.sock");
+  }
+  return "/run/qlaster/sender.sock";
+}
+
+struct Sender::Impl {
+  explicit Impl(SenderOptions opts, shm::EventFd notify_fd)
+      : options(std::move(opts)),
+        notify(std::move(notify_fd)),
+        dispatcher(&notify, options.lz4),
+        control(io, dispatcher, notify, options.control),
+        signals(io),
+        grace(io) {}
+
+  SenderOptions options;
+  asio::io_context io;
+  shm::EventFd notify;
+  Dispatcher dispatcher;
+  ControlServer control;
+  asio::signal_set signals;
+  asio::steady_timer grace;
+  std::atomic<bool> stop_source{false};
+  std::thread source_thread;
+  absl::Status source_status;
+  bool stopping = false;
+
+  // On the io thread: stop the source first (the dispatcher must be quiet before rings
+  // are closed), then the control plane.
+  void BeginStop() {
+    if (stopping) return;
+    stopping = true;
+    stop_source.store(true);
+    if (source_thread.joinable()) source_thread.join();
+    signals.cancel();
+    control.Shutdown();
+    WaitForDrain(absl::Now() + absl::Milliseconds(500));
+  }
+
+  // Stops the io_context once every connection has flushed its last words, or at the
+  // deadline: a client that never reads must not hold the sender up.
+  void WaitForDrain(absl::Time deadline) {
+    if (control.session_count() == 0 || absl::Now() >= deadline) {
+      io.stop();
+      return;
+    }
+    grace.expires_after(std::chrono::milliseconds(2));
+    grace.async_wait([this, deadline](const boost::system::error_code& ec) {
+      if (!ec) WaitForDrain(deadline);
+    });
+  }
+};
+
+Sender::Sender() = default;
+Sender::~Sender() {
+  if (impl_ && impl_->source_thread.joinable()) {
+    impl_->stop_source.store(true);
+    impl_->source_thread.join();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Sender>> Sender::Create(SenderOptions options) {
+  absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
+  if (!notify.ok()) return notify.status();
+  std::unique_ptr<Sender> sender(new Sender());
+  sender->impl_ = std::make_unique<Impl>(std::move(options), *std::move(notify));
+  absl::Status listening = sender->impl_->control.Listen();
+  if (!listening.ok()) return listening;
+  return sender;
+}
+
+Dispatcher& Sender::dispatcher() { return impl_->dispatcher; }
+
+absl::Status Sender::Run(Source* source) {
+  Impl& s = *impl_;
+  s.control.Start();
+  if (s.options.handle_signals) {
+    s.signals.add(SIGINT);
+    s.signals.add(SIGTERM);
+    s.signals.async_wait([&s](const boost::system::error_code& ec, int) {
+      if (!ec) s.BeginStop();
+    });
+  }
+  if (source != nullptr) {
+    s.source_thread = std::thread([&s, source] {
+      absl::Status status = source->Run(s.dispatcher, s.stop_source);
+      asio::post(s.io, [&s, status] {
+        if (!status.ok()) {
+          s.source_status = status;
+          s.BeginStop();
+        }
+      });
+    });
+  }
+  s.io.run();
+  if (s.source_thread.joinable()) {
+    s.stop_source.store(true);
+    s.source_thread.join();
+  }
+  return s.source_status;
+}
+
+void Sender::Stop() {
+  asio::post(impl_->io, [s = impl_.get()] { s->BeginStop(); });
+}
+
+StatsMsg Sender::Stats() const { return impl_->control.Stats(); }
+
+}  // namespace qlaster::sender
