@@ -71,7 +71,7 @@ class SenderProcess {
                                      "--source=ingest:" + p.ingest_name_,
                                      "--ingest_capacity=" + std::to_string(64 << 20),
                                      "--ingest_frame_size=1024",
-                                     "--quiet"};
+                                     };
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(argv);
     if (!child.ok()) return child.status();
