@@ -47,11 +47,7 @@ namespace qlaster {
 
 namespace {
 
-// Ring record type of data records: the payload is one frame (wire/frame.h). The sender
-// defines the same value (sender/consumer_channel.h, kFrameRecordType); the library does
-// not depend on the sender, so it is restated here. Other types are skipped, so that a
-// later sender may add record types.
-constexpr uint32_t kDataRecordType = 1;
+constexpr uint32_t kDataRecordType = kFrameRecordType;
 
 // Release ring space at least this often, so a long Poll does not starve the producer.
 constexpr int kReleaseEvery = 64;
@@ -184,9 +180,6 @@ struct Consumer::Impl {
     ControlFrameReader reader;
     std::optional<shm::RingConsumer> ring;
     shm::EventFd doorbell;
-    // A second mapping of the ring's header page: RingConsumer does not expose the
-    // producer's position, and Stats() reports the unread bytes.
-    shm::MappedRegion header;
     uint64_t consumer_id = 0;
     uint64_t ring_bytes = 0;
   };
@@ -364,24 +357,17 @@ absl::Status Consumer::Impl::Establish(absl::Time deadline) {
     return absl::DataLossError(
         absl::StrCat("Ready came with ", fds.size(), " file descriptors, expected 2"));
   }
-  const int ring_fd = fds[0].get();
-  UniqueFd ring_dup(::fcntl(ring_fd, F_DUPFD_CLOEXEC, 0));
-  if (!ring_dup.valid()) return ErrnoStatus(errno, "dup ring fd");
-  absl::StatusOr<shm::RingConsumer> ring = shm::RingConsumer::Attach(std::move(ring_dup));
+  absl::StatusOr<shm::RingConsumer> ring = shm::RingConsumer::Attach(std::move(fds[0]));
   if (!ring.ok()) {
     return absl::Status(ring.status().code(),
                         absl::StrCat("the sender's ring: ", ring.status().message()));
   }
-  // Attach checked that the file holds a whole header page.
-  absl::StatusOr<shm::MappedRegion> header = shm::MappedRegion::Map(ring_fd, shm::kRingHeaderBytes);
-  if (!header.ok()) return header.status();
 
   conn = Connection();
   conn.sock = std::move(sock);
   conn.reader = std::move(reader);
   conn.ring.emplace(*std::move(ring));
   conn.doorbell = shm::EventFd(std::move(fds[1]));
-  conn.header = *std::move(header);
   conn.consumer_id = ready.consumer_id;
   conn.ring_bytes = conn.ring->capacity();
   state = State::kConnected;
@@ -956,11 +942,7 @@ ConsumerStats Consumer::Stats() const {
   stats.last_sequence = s.last_sequence;
   stats.connected = s.state == Impl::State::kConnected && !s.peer_gone;
   if (s.state == Impl::State::kConnected && s.conn.ring) {
-    const auto* h = reinterpret_cast<const shm::RingHeader*>(s.conn.header.data());
-    const uint64_t produced = h->producer_position.load(std::memory_order_acquire);
-    const uint64_t read = s.conn.ring->read_position();
-    // The producer's position is the peer's word: never report a wrapped difference.
-    stats.lag_bytes = produced > read ? std::min(produced - read, s.conn.ring_bytes) : 0;
+    stats.lag_bytes = s.conn.ring->unread_bytes();
   }
   return stats;
 }

@@ -20,9 +20,6 @@
 
 namespace qlaster::sender {
 
-// Record type of every data record in a consumer ring (the frame header says the kind).
-inline constexpr uint32_t kFrameRecordType = 1;
-
 class ConsumerChannel {
  public:
   ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,

@@ -16,6 +16,7 @@
 #ifndef QLASTER_SHM_SPSC_RING_H_
 #define QLASTER_SHM_SPSC_RING_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -230,6 +231,13 @@ class RingConsumer {
   // returns (kTimeout, early) when `also_fd` (if >= 0) becomes readable.
   WaitResult Wait(const EventFd& doorbell, WaitMode mode, absl::Duration timeout,
                   absl::Duration spin = absl::Microseconds(50), int also_fd = -1);
+
+  // Bytes published but not yet read, as the producer's position says now (bounded by the
+  // capacity: the position is the peer's word).
+  uint64_t unread_bytes() const {
+    const uint64_t produced = header()->producer_position.load(std::memory_order_acquire);
+    return produced > read_position_ ? std::min(produced - read_position_, capacity_) : 0;
+  }
 
   // Why TryRead returned kCorrupt.
   absl::Status error() const { return error_; }

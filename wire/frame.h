@@ -45,6 +45,10 @@ inline constexpr uint8_t kFrameVersion = 1;
 
 inline constexpr size_t kFrameHeaderSize = sizeof(fb::FrameHeader);
 
+// Ring record type (shm/ring_layout.h) of a data record, whose payload is one frame.
+// Readers skip other types, so that a later sender may add record types.
+inline constexpr uint32_t kFrameRecordType = 1;
+
 // One update encoded once, ready to be copied into any number of rings.
 //
 // Lifetime: for uncompressed account data and for transactions, the variable bytes are
