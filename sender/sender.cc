@@ -2,6 +2,7 @@
 #include "sender/sender.h"
 
 #include <csignal>
+#include <future>
 #include <cstdlib>
 #include <thread>
 #include <utility>  // before Boost.Asio in C++20
@@ -124,6 +125,14 @@ void Sender::Stop() {
   asio::post(impl_->io, [s = impl_.get()] { s->BeginStop(); });
 }
 
-StatsMsg Sender::Stats() const { return impl_->control.Stats(); }
+StatsMsg Sender::Stats() const {
+  // The registry belongs to the io thread: ask it there. If the io_context is not
+  // running (before Run, or after it returned), nobody else touches it.
+  auto promise = std::make_shared<std::promise<StatsMsg>>();
+  std::future<StatsMsg> result = promise->get_future();
+  asio::post(impl_->io, [s = impl_.get(), promise] { promise->set_value(s->control.Stats()); });
+  if (result.wait_for(std::chrono::seconds(5)) == std::future_status::ready) return result.get();
+  return impl_->control.Stats();
+}
 
 }  // namespace qlaster::sender

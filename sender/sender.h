@@ -45,6 +45,7 @@ class Sender {
 
   void Stop();
 
+  // The sender's statistics (thread-safe: computed on the control thread).
   StatsMsg Stats() const;
 
  private:
