@@ -34,6 +34,7 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
   switch (r) {
     case shm::WriteResult::kOk:
       ring_.Publish();
+      end_position_[sequence % kLagWindow].store(ring_.published_position(), std::memory_order_relaxed);
       delivered_.fetch_add(1, std::memory_order_relaxed);
       ring_fill_.store(ring_.published_position() - ring_.consumer_position(),
                        std::memory_order_relaxed);
@@ -51,11 +52,24 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
         Evict(fb::EvictReason::Slow);
         return true;
       }
+      end_position_[sequence % kLagWindow].store(0, std::memory_order_relaxed);
       ++pending_drops_;
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return false;
   }
   return false;
+}
+
+uint64_t ConsumerChannel::LagRecords() const {
+  const uint64_t released = ring_.peer_consumer_position();
+  const uint64_t last = last_sequence();
+  uint64_t lag = 0;
+  for (uint64_t seq = last; seq > 0 && lag < kLagWindow; --seq) {
+    const uint64_t end = end_position_[seq % kLagWindow].load(std::memory_order_relaxed);
+    if (end != 0 && end <= released) break;  // this record and all before it are read
+    if (end != 0) ++lag;
+  }
+  return lag;
 }
 
 void ConsumerChannel::Evict(fb::EvictReason reason) {

@@ -9,6 +9,7 @@
 #ifndef QLASTER_SENDER_CONSUMER_CHANNEL_H_
 #define QLASTER_SENDER_CONSUMER_CHANNEL_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -70,6 +71,11 @@ class ConsumerChannel {
   uint64_t last_sequence() const { return last_sequence_.load(std::memory_order_relaxed); }
   // Published bytes the consumer has not released yet, as last seen by the dispatcher.
   uint64_t ring_fill() const { return ring_fill_.load(std::memory_order_relaxed); }
+  // Records written but not yet released by the consumer (exact up to kLagWindow records
+  // behind; a consumer further behind is reported as kLagWindow).
+  uint64_t LagRecords() const;
+
+  static constexpr uint64_t kLagWindow = 4096;
 
  private:
   void Evict(fb::EvictReason reason);
@@ -91,6 +97,9 @@ class ConsumerChannel {
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> last_sequence_{0};
   std::atomic<uint64_t> ring_fill_{0};
+  // end_position_[seq % kLagWindow]: the ring position just past record `seq` (0 for a
+  // dropped update). Written by the dispatcher, read by LagRecords.
+  std::array<std::atomic<uint64_t>, kLagWindow> end_position_{};
 };
 
 }  // namespace qlaster::sender

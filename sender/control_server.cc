@@ -494,7 +494,7 @@ StatsMsg ControlServer::Impl::BuildStats() const {
                              .dropped = ch.dropped(),
                              .ring_bytes = ch.ring_bytes(),
                              .ring_fill = ch.ring_fill(),
-                             .lag_records = 0};
+                             .lag_records = ch.LagRecords()};
     stats.delivered += entry.delivered;
     stats.dropped += entry.dropped;
     if (stats.consumers.size() < kMaxStatsConsumers) stats.consumers.push_back(std::move(entry));

@@ -143,6 +143,11 @@ class RingProducer {
   uint64_t unread_bytes();
   // The consumer's position as last read and validated.
   uint64_t consumer_position() const { return cached_consumer_; }
+  // The consumer's position as it stands in shared memory now, unvalidated: for
+  // statistics only, from any thread.
+  uint64_t peer_consumer_position() const {
+    return header()->consumer_position.load(std::memory_order_relaxed);
+  }
   uint64_t published_position() const { return published_position_; }
 
   // Why the ring died, when a write returned kConsumerViolation.
