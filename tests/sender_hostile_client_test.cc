@@ -3,6 +3,7 @@
 // client gets an Error and is disconnected; a well-behaved client connected beside them
 // keeps being served. Also: one sender per socket path, and a stale socket is replaced.
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <random>
 
@@ -208,6 +209,73 @@ TEST_F(SenderHostileClientTest, CleanShutdownTellsConsumersAndRemovesTheSocket) 
       break;
     }
   }
+}
+
+}  // namespace
+}  // namespace qlaster
+
+namespace qlaster {
+namespace {
+
+TEST(SenderAllowListTest, PeerOutsideTheAllowListGetsNotAllowed) {
+  testing::TempDir dir;
+  const std::string other = std::to_string(::getuid() + 4242);
+  auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
+                                              {"--allow_uid=" + other, "--allow_gid=" + std::to_string(::getgid() + 4242)});
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  UniqueFd fd = testing::ConnectUnix((*sender)->socket_path());
+  ASSERT_TRUE(WriteControl(fd.get(), EncodeControl(HelloMsg{.consumer_name = "intruder"})).ok());
+  ControlFrameReader reader;
+  auto reply = ReadControl(fd.get(), reader, absl::Seconds(10));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  const auto* error = std::get_if<ErrorMsg>(&*reply);
+  ASSERT_NE(error, nullptr);
+  EXPECT_EQ(error->code, fb::ErrorCode::NotAllowed) << error->message;
+}
+
+TEST(SenderAllowListTest, PeerOnTheAllowListIsServed) {
+  testing::TempDir dir;
+  auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
+                                              {"--allow_uid=" + std::to_string(::getuid())});
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  UniqueFd fd = testing::ConnectUnix((*sender)->socket_path());
+  ASSERT_TRUE(WriteControl(fd.get(), EncodeControl(HelloMsg{.consumer_name = "friend"})).ok());
+  ControlFrameReader reader;
+  std::vector<UniqueFd> fds;
+  auto reply = ReadControl(fd.get(), reader, absl::Seconds(10), &fds);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(std::holds_alternative<ReadyMsg>(*reply));
+}
+
+TEST(SenderKeepaliveTest, ConsumerThatNeverAnswersIsEvictedAsIdle) {
+  testing::TempDir dir;
+  auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
+                                              {"--ping_interval=50ms", "--idle_timeout=300ms"});
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  UniqueFd fd = testing::ConnectUnix((*sender)->socket_path());
+  ASSERT_TRUE(WriteControl(fd.get(), EncodeControl(HelloMsg{.consumer_name = "hung"})).ok());
+  ControlFrameReader reader;
+  std::vector<UniqueFd> fds;
+  int pings = 0;
+  for (;;) {  // read, but never answer
+    auto msg = ReadControl(fd.get(), reader, absl::Seconds(10), &fds);
+    ASSERT_TRUE(msg.ok()) << msg.status();
+    if (std::holds_alternative<PingMsg>(*msg)) ++pings;
+    if (const auto* e = std::get_if<EvictedMsg>(&*msg)) {
+      EXPECT_EQ(e->reason, fb::EvictReason::Idle);
+      break;
+    }
+  }
+  EXPECT_GT(pings, 0);
+}
+
+TEST(SenderSocketTest, SocketFileGetsTheConfiguredMode) {
+  testing::TempDir dir;
+  auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(), {"--socket_mode=0600"});
+  ASSERT_TRUE(sender.ok()) << sender.status();
+  struct stat st;
+  ASSERT_EQ(::stat((*sender)->socket_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 }  // namespace
