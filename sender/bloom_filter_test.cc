@@ -9,19 +9,11 @@
 
 #include "gtest/gtest.h"
 #include "sender/subscription_index.h"
+#include "wire/random_key.h"
 #include "wire/types.h"
 
 namespace qlaster::sender {
 namespace {
-
-Pubkey RandomKey(std::mt19937_64& rng) {
-  Pubkey key;
-  for (size_t i = 0; i < key.size(); i += 8) {
-    const uint64_t word = rng();
-    for (size_t j = 0; j < 8; ++j) key[i + j] = static_cast<uint8_t>(word >> (8 * j));
-  }
-  return key;
-}
 
 TEST(BloomFilterTest, EmptyFilterRejectsEverything) {
   const BloomFilter default_constructed;

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sender/consumer_set.h"
+#include "wire/random_key.h"
 #include "wire/types.h"
 
 namespace qlaster::sender {
@@ -26,15 +27,6 @@ Pubkey Key(uint8_t first, uint8_t last = 0) {
   Pubkey key{};
   key[0] = first;
   key[31] = last;
-  return key;
-}
-
-Pubkey RandomKey(std::mt19937_64& rng) {
-  Pubkey key;
-  for (size_t i = 0; i < key.size(); i += 8) {
-    const uint64_t word = rng();
-    for (size_t j = 0; j < 8; ++j) key[i + j] = static_cast<uint8_t>(word >> (8 * j));
-  }
   return key;
 }
 

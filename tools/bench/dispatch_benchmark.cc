@@ -16,18 +16,10 @@
 #include "benchmark/benchmark.h"
 #include "sender/dispatcher.h"
 #include "sender/registry.h"
+#include "wire/random_key.h"
 
 namespace qlaster::sender {
 namespace {
-
-Pubkey RandomKey(std::mt19937_64& rng) {
-  Pubkey key;
-  for (size_t i = 0; i < key.size(); i += 8) {
-    const uint64_t w = rng();
-    std::memcpy(key.data() + i, &w, 8);
-  }
-  return key;
-}
 
 struct Fixture {
   shm::EventFd notify = *shm::EventFd::Create();

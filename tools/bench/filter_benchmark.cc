@@ -23,6 +23,7 @@
 #include "benchmark/benchmark.h"
 #include "sender/consumer_set.h"
 #include "sender/subscription_index.h"
+#include "wire/random_key.h"
 #include "wire/types.h"
 
 namespace qlaster::sender {
@@ -30,15 +31,6 @@ namespace {
 
 constexpr size_t kUpdateKeys = size_t{1} << 22;
 constexpr size_t kHotUpdates = 256;
-
-Pubkey RandomKey(std::mt19937_64& rng) {
-  Pubkey key;
-  for (size_t i = 0; i < key.size(); i += 8) {
-    const uint64_t word = rng();
-    for (size_t j = 0; j < 8; ++j) key[i + j] = static_cast<uint8_t>(word >> (8 * j));
-  }
-  return key;
-}
 
 // Keys for the updates, independent of every subscribed key (distinct generator seed).
 const std::vector<Pubkey>& UpdateKeys() {
