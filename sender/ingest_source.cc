@@ -105,8 +105,20 @@ void IngestSource::Resync(uint64_t write_pos, std::atomic<uint64_t>& counter, co
 size_t IngestSource::Drain(Dispatcher& dispatcher) {
   const uint64_t write_pos = header_->write_pos.load(std::memory_order_acquire);
   size_t consumed = 0;
+  if (write_pos < read_pos_) {
+    // A write position going backwards is a broken writer. Following it would publish
+    // old frames again (their sequences still check out), so the reader stays where it is
+    // until the writer passes it; a writer resumes from the header's write_pos.
+    counters_.rewound.fetch_add(1, std::memory_order_relaxed);
+    if (++logged_ <= 20) {
+      std::fprintf(stderr, "qlaster-sender: ingest write_pos %llu went behind the reader at %llu\n",
+                   static_cast<unsigned long long>(write_pos),
+                   static_cast<unsigned long long>(read_pos_));
+    }
+    return 0;
+  }
   while (read_pos_ != write_pos) {
-    if (write_pos < read_pos_ || write_pos - read_pos_ > slots_) {
+    if (write_pos - read_pos_ > slots_) {
       Resync(write_pos, counters_.lapped, "writer lapped the sender");
       break;
     }

@@ -33,6 +33,7 @@ struct IngestOptions {
 struct IngestCounters {
   std::atomic<uint64_t> frames{0};          // published
   std::atomic<uint64_t> lapped{0};          // times the writer overran the sender
+  std::atomic<uint64_t> rewound{0};         // polls that found write_pos behind the reader
   std::atomic<uint64_t> torn{0};            // frames whose sequence was wrong
   std::atomic<uint64_t> bad_length{0};      // frames whose length ran past what was written
   std::atomic<uint64_t> unknown_schema{0};  // frames of a schema_id we do not know

@@ -141,6 +141,20 @@ TEST_F(IngestSourceTest, LappingWriterIsCountedAndTheReaderResyncs) {
   EXPECT_EQ(Received(), (std::vector<uint64_t>{500}));
 }
 
+TEST_F(IngestSourceTest, WritePositionGoingBackwardsIsNotFollowed) {
+  for (uint64_t n = 1; n <= 3; ++n) WriteAccount(n);
+  EXPECT_EQ(source_->Drain(*dispatcher_), 3u);
+  EXPECT_EQ(Received(), (std::vector<uint64_t>{1, 2, 3}));
+  writer_->raw().header->write_pos.store(1);  // a broken writer rewinds
+  EXPECT_EQ(source_->Drain(*dispatcher_), 0u);
+  EXPECT_EQ(source_->counters().rewound.load(), 1u);
+  EXPECT_TRUE(Received().empty()) << "old frames must not be published twice";
+  writer_->raw().header->write_pos.store(3);
+  WriteAccount(4);
+  EXPECT_EQ(source_->Drain(*dispatcher_), 1u);
+  EXPECT_EQ(Received(), (std::vector<uint64_t>{4}));
+}
+
 TEST_F(IngestSourceTest, TornFrameIsCountedAndSkipped) {
   WriteAccount(1);
   auto* slot0 = reinterpret_cast<qlaster_ingest_frame*>(

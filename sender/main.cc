@@ -11,13 +11,16 @@
 #include "absl/strings/match.h"
 #include "sender/ingest_source.h"
 #include "sender/sender.h"
+#include "sender/synthetic_source.h"
+#include "wire/base58.h"
 
 ABSL_FLAG(std::string, socket, "",
           "control socket path (default: $QLASTER_SOCKET, $XDG_RUNTIME_DIR/qlaster/sender.sock, "
           "or /run/qlaster/sender.sock)");
 ABSL_FLAG(std::string, socket_mode, "0660", "socket file mode, octal");
-ABSL_FLAG(std::string, source, "ingest:" QLASTER_INGEST_DEFAULT_NAME,
-          "where updates come from: ingest:NAME (a shared-memory ring other processes write)");
+ABSL_FLAG(std::string, source, "synthetic",
+          "where updates come from: synthetic (a deterministic Solana-like feed, for demos and "
+          "benchmarks) or ingest:NAME (a shared-memory ring other processes write)");
 ABSL_FLAG(std::string, name, "qlaster-sender", "the sender's name, sent to consumers");
 ABSL_FLAG(int, max_consumers, 64, "most consumers served at once (up to 1024)");
 ABSL_FLAG(int64_t, max_keys_per_consumer, 100000, "most pubkeys + owners one consumer may hold");
@@ -39,6 +42,29 @@ ABSL_FLAG(absl::Duration, ingest_poll, absl::Microseconds(10),
 ABSL_FLAG(int64_t, lz4_threshold, 512 * 1024,
           "compress account data of at least this many bytes when it pays");
 ABSL_FLAG(bool, quiet, false, "no per-connection log lines");
+
+// --source synthetic. Defaults are mainnet's (sender/synthetic_feed.h).
+ABSL_FLAG(uint64_t, synthetic_seed, 1, "synthetic feed seed: the same seed gives the same feed");
+ABSL_FLAG(absl::Duration, slot_interval, absl::Milliseconds(400),
+          "synthetic slot interval (at least 200ms)");
+ABSL_FLAG(double, rate, 1.0,
+          "multiplies every synthetic rate (accounts, transactions, large accounts), not the "
+          "slot interval");
+ABSL_FLAG(bool, max_speed, false,
+          "publish the synthetic feed as fast as possible, ignoring its timing (benchmarks)");
+ABSL_FLAG(double, accounts_per_second, 20000, "synthetic account updates per second");
+ABSL_FLAG(double, transactions_per_second, 3700, "synthetic transactions per second");
+ABSL_FLAG(double, vote_fraction, 2.0 / 3.0, "share of synthetic transactions that are votes");
+ABSL_FLAG(double, dead_slot_probability, 0.005, "probability that a synthetic slot is dead");
+ABSL_FLAG(uint32_t, hot_accounts, 16, "synthetic hot accounts (AMM pools)");
+ABSL_FLAG(double, hot_share, 0.30, "share of synthetic account updates that hit the hot set");
+ABSL_FLAG(double, large_accounts_per_second, 0.1,
+          "synthetic large (1-10 MiB) account updates per second, on top of the rest");
+ABSL_FLAG(double, burstiness, 0.8,
+          "0: synthetic updates spread evenly over each slot; 1: each burst at one instant");
+ABSL_FLAG(absl::Duration, synthetic_duration, absl::InfiniteDuration(),
+          "stop the synthetic source after this much feed time (benchmarks)");
+ABSL_FLAG(bool, synthetic_stats, false, "print a synthetic feed summary every 10s");
 
 namespace {
 
@@ -103,8 +129,35 @@ int main(int argc, char** argv) {
     auto opened = IngestSource::Open(ingest);
     if (!opened.ok()) return Fail(opened.status().ToString());
     source = *std::move(opened);
+  } else if (spec == "synthetic") {
+    SyntheticSourceOptions synthetic;
+    SyntheticOptions& feed = synthetic.feed;
+    feed.seed = absl::GetFlag(FLAGS_synthetic_seed);
+    feed.slot_interval = absl::GetFlag(FLAGS_slot_interval);
+    feed.rate = absl::GetFlag(FLAGS_rate);
+    feed.accounts_per_second = absl::GetFlag(FLAGS_accounts_per_second);
+    feed.transactions_per_second = absl::GetFlag(FLAGS_transactions_per_second);
+    feed.vote_fraction = absl::GetFlag(FLAGS_vote_fraction);
+    feed.dead_slot_probability = absl::GetFlag(FLAGS_dead_slot_probability);
+    feed.hot_accounts = absl::GetFlag(FLAGS_hot_accounts);
+    feed.hot_share = absl::GetFlag(FLAGS_hot_share);
+    feed.large_accounts_per_second = absl::GetFlag(FLAGS_large_accounts_per_second);
+    feed.burstiness = absl::GetFlag(FLAGS_burstiness);
+    synthetic.max_speed = absl::GetFlag(FLAGS_max_speed);
+    synthetic.duration = absl::GetFlag(FLAGS_synthetic_duration);
+    synthetic.verbose = absl::GetFlag(FLAGS_synthetic_stats);
+    auto created = SyntheticSource::Create(synthetic);
+    if (!created.ok()) return Fail(created.status().ToString());
+    source = *std::move(created);
+    // Something to subscribe to: the busiest accounts, and the owners of the rest.
+    const std::vector<qlaster::Pubkey> hot = SyntheticFeed::HotAccounts(feed);
+    if (!hot.empty()) {
+      std::fprintf(stderr, "qlaster-sender: synthetic hot accounts include %s; owners %s (votes), %s (tokens)\n",
+                   qlaster::Base58Encode(hot[0]).c_str(), qlaster::Base58Encode(VoteProgramId()).c_str(),
+                   qlaster::Base58Encode(TokenProgramId()).c_str());
+    }
   } else {
-    return Fail("--source must be ingest:NAME");
+    return Fail("--source must be synthetic or ingest:NAME");
   }
 
   const std::string socket_path = c.socket_path;
