@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
 #include "sender/ingest_source.h"
+#include "sender/replay_source.h"
 #include "sender/sender.h"
 #include "sender/synthetic_source.h"
 #include "wire/base58.h"
@@ -20,7 +21,8 @@ ABSL_FLAG(std::string, socket, "",
 ABSL_FLAG(std::string, socket_mode, "0660", "socket file mode, octal");
 ABSL_FLAG(std::string, source, "synthetic",
           "where updates come from: synthetic (a deterministic Solana-like feed, for demos and "
-          "benchmarks) or ingest:NAME (a shared-memory ring other processes write)");
+          "benchmarks), ingest:NAME (a shared-memory ring other processes write) or replay:FILE "
+          "(a qlaster-inspect --record file)");
 ABSL_FLAG(std::string, name, "qlaster-sender", "the sender's name, sent to consumers");
 ABSL_FLAG(int, max_consumers, 64, "most consumers served at once (up to 1024)");
 ABSL_FLAG(int64_t, max_keys_per_consumer, 100000, "most pubkeys + owners one consumer may hold");
@@ -65,6 +67,14 @@ ABSL_FLAG(double, burstiness, 0.8,
 ABSL_FLAG(absl::Duration, synthetic_duration, absl::InfiniteDuration(),
           "stop the synthetic source after this much feed time (benchmarks)");
 ABSL_FLAG(bool, synthetic_stats, false, "print a synthetic feed summary every 10s");
+
+// --source replay:FILE.
+ABSL_FLAG(double, replay_speed, 1.0,
+          "replay pace: 1 = as recorded, 2 = twice as fast, 0 = as fast as possible");
+ABSL_FLAG(bool, replay_loop, false, "start the replay again at the end of the file");
+ABSL_FLAG(int, replay_wait_for_consumers, 1,
+          "start the replay once this many consumers are connected and something is "
+          "subscribed (0: at once)");
 
 namespace {
 
@@ -156,8 +166,18 @@ int main(int argc, char** argv) {
                    qlaster::Base58Encode(hot[0]).c_str(), qlaster::Base58Encode(VoteProgramId()).c_str(),
                    qlaster::Base58Encode(TokenProgramId()).c_str());
     }
+  } else if (absl::StartsWith(spec, "replay:")) {
+    ReplayOptions replay;
+    replay.path = spec.substr(7);
+    replay.speed = absl::GetFlag(FLAGS_replay_speed);
+    replay.loop = absl::GetFlag(FLAGS_replay_loop);
+    replay.wait_for_consumers =
+        static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_replay_wait_for_consumers)));
+    auto opened = ReplaySource::Open(replay);
+    if (!opened.ok()) return Fail(opened.status().ToString());
+    source = *std::move(opened);
   } else {
-    return Fail("--source must be synthetic or ingest:NAME");
+    return Fail("--source must be synthetic, ingest:NAME or replay:FILE");
   }
 
   const std::string socket_path = c.socket_path;
