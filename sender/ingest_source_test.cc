@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "gtest/gtest.h"
-#include "sender/registry.h"
+#include "sender/testing/one_consumer_dispatcher.h"
 #include "tests/ingest_writer.h"
 
 namespace qlaster::sender {
@@ -28,33 +28,21 @@ class IngestSourceTest : public ::testing::Test {
         {.name = name_, .capacity = 64 * 1024, .frame_size = 1024, .poll_interval = absl::ZeroDuration()});
     ASSERT_TRUE(source.ok()) << source.status();
     source_ = *std::move(source);
-    auto writer = testing::IngestWriter::Attach(name_);
+    auto writer = qlaster::testing::IngestWriter::Attach(name_);
     ASSERT_TRUE(writer.ok()) << writer.status();
     writer_.emplace(*std::move(writer));
 
     // One consumer that wants accounts owned by Key(9), all transactions, and slots.
-    auto notify = shm::EventFd::Create();
-    ASSERT_TRUE(notify.ok());
-    notify_ = *std::move(notify);
-    dispatcher_ = std::make_unique<Dispatcher>(&notify_);
-    auto id = registry_.Reserve();
-    ASSERT_TRUE(id.ok());
-    auto ring = shm::RingProducer::Create({.capacity = 1 << 20});
-    ASSERT_TRUE(ring.ok());
-    auto doorbell = shm::EventFd::Create();
-    ASSERT_TRUE(doorbell.ok());
-    auto consumer = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
-    ASSERT_TRUE(consumer.ok());
-    consumer_.emplace(*std::move(consumer));
-    registry_.Find(*id)->channel = std::make_shared<ConsumerChannel>(
-        *id, "test", *std::move(ring), *std::move(doorbell), fb::OverflowPolicy::Evict);
+    auto harness = testing::OneConsumerDispatcher::Create(1 << 20, fb::OverflowPolicy::Evict);
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = *std::move(harness);
+    dispatcher_ = &harness_->dispatcher();
+    consumer_ = &harness_->reader();
     SubscribeMsg sub;
     sub.owners = {Key(9)};
     sub.transactions = fb::TransactionFilter::All;
     sub.set_transactions = true;
-    ASSERT_TRUE(registry_.ApplySubscribe(*id, sub).ok());
-    dispatcher_->Install(registry_.BuildTable());
-    dispatcher_->Poll();
+    ASSERT_TRUE(harness_->Subscribe(sub).ok());
   }
 
   void TearDown() override { ::shm_unlink(("/" + name_).c_str()); }
@@ -91,11 +79,10 @@ class IngestSourceTest : public ::testing::Test {
 
   std::string name_;
   std::unique_ptr<IngestSource> source_;
-  std::optional<testing::IngestWriter> writer_;
-  shm::EventFd notify_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  Registry registry_{RegistryLimits{}};
-  std::optional<shm::RingConsumer> consumer_;
+  std::optional<qlaster::testing::IngestWriter> writer_;
+  std::unique_ptr<testing::OneConsumerDispatcher> harness_;
+  Dispatcher* dispatcher_ = nullptr;
+  shm::RingConsumer* consumer_ = nullptr;
 };
 
 TEST_F(IngestSourceTest, FramesOfEveryKindArriveInOrder) {

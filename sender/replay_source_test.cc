@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "sender/registry.h"
+#include "sender/testing/one_consumer_dispatcher.h"
 
 namespace qlaster::sender {
 namespace {
@@ -32,35 +32,24 @@ class ReplaySourceTest : public ::testing::Test {
     dir_ = templ;
     path_ = dir_ + "/r.qlrec";
 
-    auto notify = shm::EventFd::Create();
-    ASSERT_TRUE(notify.ok());
-    notify_ = *std::move(notify);
-    dispatcher_ = std::make_unique<Dispatcher>(&notify_);
-    auto id = registry_.Reserve();
-    ASSERT_TRUE(id.ok());
-    id_ = *id;
-    auto ring = shm::RingProducer::Create({.capacity = 32 << 20});
-    ASSERT_TRUE(ring.ok());
-    auto doorbell = shm::EventFd::Create();
-    ASSERT_TRUE(doorbell.ok());
-    auto consumer = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
-    ASSERT_TRUE(consumer.ok());
-    consumer_.emplace(*std::move(consumer));
-    registry_.Find(id_)->channel = std::make_shared<ConsumerChannel>(
-        id_, "test", *std::move(ring), *std::move(doorbell), fb::OverflowPolicy::DropAndCount);
+    auto harness = testing::OneConsumerDispatcher::Create(32 << 20);
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = *std::move(harness);
+    dispatcher_ = &harness_->dispatcher();
+    consumer_ = &harness_->reader();
+    id_ = harness_->consumer_id();
   }
 
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // The consumer wants accounts owned by Key(9), all transactions (and slots).
-  void Subscribe() {
+  // `adopt`: adopt the new table here; false when a running source is the dispatch thread.
+  void Subscribe(bool adopt = true) {
     SubscribeMsg sub;
     sub.owners = {Key(9)};
     sub.transactions = fb::TransactionFilter::All;
     sub.set_transactions = true;
-    ASSERT_TRUE(registry_.ApplySubscribe(id_, sub).ok());
-    dispatcher_->Install(registry_.BuildTable());
-    dispatcher_->Poll();
+    ASSERT_TRUE(harness_->Subscribe(sub, adopt).ok());
   }
 
   // A varied recording: small, large (compressed) and signed accounts, transactions,
@@ -155,11 +144,10 @@ class ReplaySourceTest : public ::testing::Test {
 
   std::string dir_;
   std::string path_;
-  shm::EventFd notify_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  Registry registry_{RegistryLimits{}};
+  std::unique_ptr<testing::OneConsumerDispatcher> harness_;
+  Dispatcher* dispatcher_ = nullptr;
   uint64_t id_ = 0;
-  std::optional<shm::RingConsumer> consumer_;
+  shm::RingConsumer* consumer_ = nullptr;
   std::atomic<bool> stop_{false};
 };
 
@@ -227,7 +215,7 @@ TEST_F(ReplaySourceTest, WaitsForASubscribedConsumer) {
   std::thread t([&] { EXPECT_TRUE(source->Run(*dispatcher_, stop_).ok()); });
   absl::SleepFor(absl::Milliseconds(30));
   EXPECT_EQ(source->counters().published.load(), 0u);  // nobody to play to yet
-  Subscribe();
+  Subscribe(/*adopt=*/false);  // the source's thread adopts it
   t.join();
   EXPECT_EQ(Received().size(), 6u);
 }
@@ -243,7 +231,7 @@ TEST_F(ReplaySourceTest, ServesAfterTheEndUntilStopped) {
   }
   ASSERT_TRUE(source->counters().finished.load());
   // A subscription change after the end still takes effect.
-  const RoutingTable* table = dispatcher_->Install(registry_.BuildTable());
+  const RoutingTable* table = dispatcher_->Install(harness_->registry().BuildTable());
   while (dispatcher_->adopted() != table && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }

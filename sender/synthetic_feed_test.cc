@@ -15,7 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
-#include "sender/registry.h"
+#include "sender/testing/one_consumer_dispatcher.h"
 #include "sender/synthetic_source.h"
 #include "wire/lz4_policy.h"
 
@@ -495,30 +495,18 @@ TEST(SyntheticFeedTest, MaxSpeedThroughput) {
 class SyntheticSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto notify = shm::EventFd::Create();
-    ASSERT_TRUE(notify.ok());
-    notify_ = *std::move(notify);
-    dispatcher_ = std::make_unique<Dispatcher>(&notify_);
-    auto id = registry_.Reserve();
-    ASSERT_TRUE(id.ok());
-    auto ring = shm::RingProducer::Create({.capacity = 64 << 20});
-    ASSERT_TRUE(ring.ok()) << ring.status();
-    auto doorbell = shm::EventFd::Create();
-    ASSERT_TRUE(doorbell.ok());
-    auto consumer = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
-    ASSERT_TRUE(consumer.ok());
-    consumer_.emplace(*std::move(consumer));
-    registry_.Find(*id)->channel = std::make_shared<ConsumerChannel>(
-        *id, "test", *std::move(ring), *std::move(doorbell), fb::OverflowPolicy::DropAndCount);
+    auto harness = testing::OneConsumerDispatcher::Create(64 << 20);
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = *std::move(harness);
+    dispatcher_ = &harness_->dispatcher();
+    consumer_ = &harness_->reader();
     // The hot set and every vote account's owner: what a demo would subscribe to.
     SubscribeMsg sub;
     sub.pubkeys = SyntheticFeed::HotAccounts(SyntheticOptions{});
     sub.owners = {VoteProgramId()};
     sub.transactions = fb::TransactionFilter::All;
     sub.set_transactions = true;
-    ASSERT_TRUE(registry_.ApplySubscribe(*id, sub).ok());
-    dispatcher_->Install(registry_.BuildTable());
-    dispatcher_->Poll();
+    ASSERT_TRUE(harness_->Subscribe(sub).ok());
   }
 
   struct Received {
@@ -539,10 +527,9 @@ class SyntheticSourceTest : public ::testing::Test {
     return r;
   }
 
-  shm::EventFd notify_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  Registry registry_{RegistryLimits{}};
-  std::optional<shm::RingConsumer> consumer_;
+  std::unique_ptr<testing::OneConsumerDispatcher> harness_;
+  Dispatcher* dispatcher_ = nullptr;
+  shm::RingConsumer* consumer_ = nullptr;
 };
 
 TEST_F(SyntheticSourceTest, PublishesPacedByTheClock) {

@@ -1,0 +1,68 @@
+// OneConsumerDispatcher: a real Dispatcher routing to one real consumer channel, and a
+// reader attached to that consumer's ring — what a test of a source needs to see exactly
+// what the source published, without a control server.
+#ifndef QLASTER_SENDER_TESTING_ONE_CONSUMER_DISPATCHER_H_
+#define QLASTER_SENDER_TESTING_ONE_CONSUMER_DISPATCHER_H_
+
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "sender/dispatcher.h"
+#include "sender/registry.h"
+#include "shm/status_macros.h"
+
+namespace qlaster::sender::testing {
+
+class OneConsumerDispatcher {
+ public:
+  static absl::StatusOr<std::unique_ptr<OneConsumerDispatcher>> Create(
+      uint64_t ring_bytes, fb::OverflowPolicy policy = fb::OverflowPolicy::DropAndCount) {
+    auto self = std::unique_ptr<OneConsumerDispatcher>(new OneConsumerDispatcher());
+    absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
+    if (!notify.ok()) return notify.status();
+    self->notify_ = *std::move(notify);
+    self->dispatcher_ = std::make_unique<Dispatcher>(&self->notify_);
+    absl::StatusOr<uint64_t> id = self->registry_.Reserve();
+    if (!id.ok()) return id.status();
+    self->id_ = *id;
+    absl::StatusOr<shm::RingProducer> ring = shm::RingProducer::Create({.capacity = ring_bytes});
+    if (!ring.ok()) return ring.status();
+    absl::StatusOr<shm::EventFd> doorbell = shm::EventFd::Create();
+    if (!doorbell.ok()) return doorbell.status();
+    absl::StatusOr<shm::RingConsumer> reader = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
+    if (!reader.ok()) return reader.status();
+    self->reader_.emplace(*std::move(reader));
+    self->registry_.Find(self->id_)->channel = std::make_shared<ConsumerChannel>(
+        self->id_, "test", *std::move(ring), *std::move(doorbell), policy);
+    return self;
+  }
+
+  // Applies `sub` to the consumer and installs the new routing table; with `adopt`, also
+  // adopts it (REQUIRES then: no other thread is publishing).
+  absl::Status Subscribe(const SubscribeMsg& sub, bool adopt = true) {
+    QLASTER_RETURN_IF_ERROR(registry_.ApplySubscribe(id_, sub));
+    dispatcher_->Install(registry_.BuildTable());
+    if (adopt) dispatcher_->Poll();
+    return absl::OkStatus();
+  }
+
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  Registry& registry() { return registry_; }
+  uint64_t consumer_id() const { return id_; }
+  shm::RingConsumer& reader() { return *reader_; }
+
+ private:
+  OneConsumerDispatcher() = default;
+  shm::EventFd notify_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  Registry registry_{RegistryLimits{}};
+  uint64_t id_ = 0;
+  std::optional<shm::RingConsumer> reader_;
+};
+
+}  // namespace qlaster::sender::testing
+
+#endif  // QLASTER_SENDER_TESTING_ONE_CONSUMER_DISPATCHER_H_
