@@ -62,7 +62,10 @@ configure_build "$BUILD_ROOT/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_S
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "$BUILD_ROOT/tsan" -L concurrency || status=1
 
 step "libFuzzer targets, $FUZZ_RUNS runs each"
-CC=clang CXX=clang++ configure_build "$BUILD_ROOT/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_FUZZ=ON -DQLASTER_BENCH=OFF
+CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_ROOT/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DQLASTER_FUZZ=ON -DQLASTER_BENCH=OFF >"$BUILD_ROOT/fuzz.configure.log" 2>&1 ||
+  { cat "$BUILD_ROOT/fuzz.configure.log"; exit 1; }
+cmake --build "$BUILD_ROOT/fuzz" -j "$JOBS" --target qlaster_fuzzers
 for fuzzer in "$BUILD_ROOT"/fuzz/tests/fuzz/fuzz_*; do
   [ -x "$fuzzer" ] || continue
   name=$(basename "$fuzzer")
