@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/e2e_bot.h"
 #include "tests/sender_process.h"
 #include "tests/stress_records.h"
 #include "wire/base58.h"
@@ -111,10 +112,8 @@ void Append(std::vector<std::string>& to, const std::vector<std::string>& more) 
   to.insert(to.end(), more.begin(), more.end());
 }
 
-// A consumer process and its event log.
-struct Bot {
-  std::unique_ptr<ChildProcess> process;
-  std::string out;
+// A consumer process and its event log, read as the writer examples need.
+struct Bot : testing::E2eBot {
 
   // Each logged line without its sequence number ("A 7 x y" -> "A x y"), and for accounts
   // without the trailing compressed flag (the sender chooses it).
@@ -168,38 +167,13 @@ class IngestExamplesTest : public ::testing::TestWithParam<std::string> {
 
   // Starts a bot and waits for its READY line (it has subscribed).
   Bot StartBot(const std::string& name, std::vector<std::string> args) {
-    Bot bot;
-    bot.out = dir_.path() + "/" + name + ".log";
-    int out_pipe[2];
-    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
-    UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
-    std::vector<std::string> argv = {QLASTER_E2E_CONSUMER, "--socket=" + sender_->socket_path(),
-                                     "--name=" + name, "--out=" + bot.out,
-                                     absl::StrCat("--until_slot=", kSentinel)};
-    Append(argv, args);
-    auto child = ChildProcess::Spawn(argv, {{out_write.get(), 1}});
-    EXPECT_TRUE(child.ok()) << child.status();
-    bot.process = std::make_unique<ChildProcess>(*std::move(child));
-    out_write.Reset();
-    std::string line;
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (line.find('\n') == std::string::npos && absl::Now() < deadline) {
-      pollfd p{out_read.get(), POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[64];
-      ssize_t n = ::read(out_read.get(), buf, sizeof(buf));
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    EXPECT_EQ(line.rfind("READY ", 0), 0u) << "bot " << name << " said: " << line;
-    return bot;
+    // The default end mark first, so that a case's own --until_slot wins.
+    args.insert(args.begin(), absl::StrCat("--until_slot=", kSentinel));
+    return Bot{testing::StartE2eBot(QLASTER_E2E_CONSUMER, sender_->socket_path(), dir_.path(),
+                                    name, args)};
   }
 
-  void ExpectFinished(Bot& bot) {
-    auto status = bot.process->Wait(absl::Seconds(60));
-    ASSERT_TRUE(status.ok()) << status.status();
-    EXPECT_EQ(testing::DescribeWaitStatus(*status), "exited 0");
-  }
+  void ExpectFinished(Bot& bot) { testing::ExpectE2eBotFinished(bot); }
 
   // Runs the example of this case's language as `options NAME updates`, NAME being the
   // sender's ring unless `ring` is given; returns its wait status as text ("exited 0").

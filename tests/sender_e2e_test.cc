@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/e2e_bot.h"
 #include "tests/ingest_writer.h"
 #include "tests/sender_process.h"
 #include "tests/stress_records.h"
@@ -37,22 +38,7 @@ Pubkey Key(uint8_t tag, uint8_t n = 0) {
 
 std::string B58(const Pubkey& k) { return Base58Encode(k); }
 
-// A consumer process and its event log.
-struct Bot {
-  std::unique_ptr<ChildProcess> process;
-  std::string out;
-  UniqueFd stdin_write;  // held open for --wait_for_stdin_eof
-  uint64_t effective_sequence = 0;
-
-  std::vector<std::string> Lines(char kind = 0) const {
-    std::ifstream in(out);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(in, line);) {
-      if (kind == 0 || (!line.empty() && line[0] == kind)) lines.push_back(line);
-    }
-    return lines;
-  }
-};
+using Bot = testing::E2eBot;
 
 class SenderE2eTest : public ::testing::Test {
  protected:
@@ -72,45 +58,11 @@ class SenderE2eTest : public ::testing::Test {
     writer_.emplace(*std::move(writer));
   }
 
-  // Starts a bot and waits for its READY line.
-  Bot StartBot(const std::string& name, std::vector<std::string> args, bool hold_stdin = false) {
-    Bot bot;
-    bot.out = dir_.path() + "/" + name + ".log";
-    int out_pipe[2], in_pipe[2];
-    EXPECT_EQ(::pipe2(out_pipe, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(in_pipe, O_CLOEXEC), 0);
-    UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]), in_read(in_pipe[0]);
-    bot.stdin_write.Reset(in_pipe[1]);
-    std::vector<std::string> argv = {QLASTER_E2E_CONSUMER, "--socket=" + sender_->socket_path(),
-                                     "--name=" + name, "--out=" + bot.out};
-    argv.insert(argv.end(), args.begin(), args.end());
-    if (hold_stdin) argv.push_back("--wait_for_stdin_eof");
-    auto child = ChildProcess::Spawn(argv, {{in_read.get(), 0}, {out_write.get(), 1}});
-    EXPECT_TRUE(child.ok()) << child.status();
-    bot.process = std::make_unique<ChildProcess>(*std::move(child));
-    out_write.Reset();
-    // READY <effective_sequence>
-    std::string line;
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (line.find('\n') == std::string::npos && absl::Now() < deadline) {
-      pollfd p{out_read.get(), POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[64];
-      ssize_t n = ::read(out_read.get(), buf, sizeof(buf));
-      if (n <= 0) break;
-      line.append(buf, static_cast<size_t>(n));
-    }
-    EXPECT_EQ(line.rfind("READY ", 0), 0u) << "bot " << name << " said: " << line;
-    if (line.size() > 6) bot.effective_sequence = std::strtoull(line.c_str() + 6, nullptr, 10);
-    return bot;
+  Bot StartBot(const std::string& name, const std::vector<std::string>& args, bool hold_stdin = false) {
+    return testing::StartE2eBot(QLASTER_E2E_CONSUMER, sender_->socket_path(), dir_.path(), name,
+                                args, hold_stdin);
   }
-
-  // Waits for a bot to finish (it exits after the sentinel slot).
-  void ExpectFinished(Bot& bot) {
-    auto status = bot.process->Wait(absl::Seconds(60));
-    ASSERT_TRUE(status.ok()) << status.status();
-    EXPECT_EQ(testing::DescribeWaitStatus(*status), "exited 0");
-  }
+  void ExpectFinished(Bot& bot) { testing::ExpectE2eBotFinished(bot); }
 
   void Write(const EncodedUpdate& e) { ASSERT_TRUE(writer_->Write(e).ok()); }
   void WriteAccount(const AccountUpdate& a) {
