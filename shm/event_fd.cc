@@ -26,9 +26,9 @@ void EventFd::Notify() const {
 }
 
 absl::StatusOr<bool> EventFd::WaitFor(absl::Duration timeout, int also_fd) const {
+  // Straight to ppoll: a doorbell rung already makes it return at once, and the common
+  // case (nothing yet) saves the read(2) that would only say EAGAIN.
   uint64_t value = 0;
-  if (::read(fd_.get(), &value, sizeof(value)) == sizeof(value)) return true;
-  if (errno != EAGAIN && errno != EINTR) return ErrnoStatus(errno, "eventfd read");
   pollfd pfds[2] = {{fd_.get(), POLLIN, 0}, {also_fd, POLLIN, 0}};
   pollfd& pfd = pfds[0];
   // ppoll, not poll: sub-millisecond timeouts must not round to a busy 0 ms.
@@ -42,6 +42,7 @@ absl::StatusOr<bool> EventFd::WaitFor(absl::Duration timeout, int also_fd) const
   if (rc == 0) return false;
   if (pfd.revents & (POLLERR | POLLNVAL)) return absl::InternalError("eventfd poll error");
   if (::read(fd_.get(), &value, sizeof(value)) == sizeof(value)) return true;
+  if (errno != EAGAIN && errno != EINTR) return ErrnoStatus(errno, "eventfd read");
   return false;
 }
 

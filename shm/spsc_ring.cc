@@ -180,8 +180,8 @@ WaitResult RingConsumer::Wait(const EventFd& doorbell, WaitMode mode, absl::Dura
   if (mode != WaitMode::kSleep) {
     const absl::Time spin_until = mode == WaitMode::kSpin ? deadline : std::min(deadline, start + spin);
     for (uint32_t i = 1;; ++i) {
-      _mm_pause();
       if (auto r = ready()) return *r;
+      _mm_pause();
       // Reading the clock costs ~20 ns; look at it once per 256 pauses.
       if ((i & 255) == 0 && absl::Now() >= spin_until) break;
     }

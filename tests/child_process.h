@@ -1,6 +1,7 @@
 // ChildProcess: a real process started by a test, always cleaned up.
 //
-// Tests that span processes start their peers with posix_spawn, hand them fds at fixed
+// Tests (and qlaster-bench) that span processes start their peers with posix_spawn (or
+// fork, for a function of the same binary), hand them fds at fixed
 // numbers, wait for them with a deadline (never a fixed sleep), and kill them if the test
 // ends early: the destructor sends SIGKILL and reaps.
 #ifndef QLASTER_TESTS_CHILD_PROCESS_H_
@@ -11,6 +12,10 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -41,6 +46,21 @@ class ChildProcess {
     int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return absl::InternalError(absl::StrCat("posix_spawn ", argv[0], ": ", rc));
+    return ChildProcess(pid);
+  }
+
+  // Forks a child that runs `body` and exits with its return value (never returning into
+  // the caller's code). Fork only while the caller has no other thread: the child gets a
+  // copy of this one thread alone. MAP_SHARED mappings and fds are shared with the child.
+  static absl::StatusOr<ChildProcess> Fork(const std::function<int()>& body) {
+    std::fflush(nullptr);  // no buffered output is written twice
+    pid_t pid = ::fork();
+    if (pid < 0) return absl::InternalError("fork failed");
+    if (pid == 0) {
+      int rc = body();
+      std::fflush(nullptr);
+      ::_exit(rc);
+    }
     return ChildProcess(pid);
   }
 
@@ -90,6 +110,24 @@ class ChildProcess {
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
   pid_t pid_ = -1;
+};
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/qlaster-test-XXXXXX");
+    path_ = ::mkdtemp(templ.data()) != nullptr ? templ : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
 };
 
 // "exited 0", "exited 3", "killed by signal 9".

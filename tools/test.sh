@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds qlaster and runs every suite:
 #   1. release build: all tests (including the 10-million-record multi-process stress);
-#   2. ASan+UBSan build: all tests;
+#   2. ASan+UBSan build: all tests (qlaster-bench's scenarios included);
 #   3. TSan build: the concurrency suites (label "concurrency");
 #   4. clang libFuzzer build: every fuzz target for a bounded number of runs;
-#   5. a short qlaster-bench run, so the benchmarks cannot rot.
+#   5. a short run of the qlaster-bench micro-benchmarks, so they cannot rot (every
+#      scenario runs, --quick, in the bench_cli_test suite of steps 1 and 2).
 # Build trees live under build/ (override with BUILD_ROOT). JOBS defaults to the core count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +54,7 @@ configure_build "$BUILD_ROOT/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_ctest "$BUILD_ROOT/release" || status=1
 
 step "ASan+UBSan build and all tests"
-configure_build "$BUILD_ROOT/asan" -DCMAKE_BUILD_TYPE=Debug -DQLASTER_SANITIZE=address -DQLASTER_BENCH=OFF
+configure_build "$BUILD_ROOT/asan" -DCMAKE_BUILD_TYPE=Debug -DQLASTER_SANITIZE=address
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest "$BUILD_ROOT/asan" || status=1
 
@@ -84,8 +85,8 @@ for fuzzer in "$BUILD_ROOT"/fuzz/tests/fuzz/fuzz_*; do
 done
 
 if [ -x "$BUILD_ROOT/release/tools/qlaster-bench" ]; then
-  step "qlaster-bench smoke run"
-  if "$BUILD_ROOT/release/tools/qlaster-bench" --benchmark_min_time=0.01 >"$BUILD_ROOT/bench-smoke.log" 2>&1; then
+  step "qlaster-bench micro-benchmarks, smoke run (the scenarios run in bench_cli_test)"
+  if "$BUILD_ROOT/release/tools/qlaster-bench" micro --benchmark_min_time=0.01 >"$BUILD_ROOT/bench-smoke.log" 2>&1; then
     passed=$((passed + 1))
     echo "qlaster-bench: ok"
   else

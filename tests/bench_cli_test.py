@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""qlaster-bench as a user drives it: every scenario runs (--quick: tiny counts, so the
+numbers mean nothing and nothing here compares them), the JSON has the documented fields
+and the baselines of the same run, the plot is drawn, and usage errors exit 64 with a
+message that names the problem.
+
+Usage: bench_cli_test.py PATH/TO/qlaster-bench
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BENCH = sys.argv[1] if len(sys.argv) > 1 else "qlaster-bench"
+TIMEOUT = 600  # seconds: a hang fails the test rather than the whole suite
+
+
+def run(*args):
+    return subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=TIMEOUT)
+
+
+class BenchCliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="qlaster-bench-test-")
+        cls.json_path = os.path.join(cls.dir, "all.json")
+        cls.plot_path = os.path.join(cls.dir, "all.png")
+        args = ["all", "--quick", "--json", cls.json_path]
+        cls.has_gnuplot = shutil.which("gnuplot") is not None
+        if cls.has_gnuplot:
+            args += ["--plot", cls.plot_path]
+        cls.proc = run(*args)
+        cls.results = None
+        if os.path.exists(cls.json_path):
+            with open(cls.json_path) as f:
+                cls.results = json.load(f)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_all_scenarios_succeed(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
+        for scenario in ("latency", "throughput", "fanout", "filter", "e2e"):
+            self.assertIn("== " + scenario, self.proc.stdout)
+
+    def by(self, scenario):
+        self.assertIsNotNone(self.results, self.proc.stderr)
+        return [r for r in self.results if r["scenario"] == scenario]
+
+    def test_latency_results_have_percentiles_and_baselines(self):
+        rows = self.by("latency")
+        modes = {r["mode"] for r in rows}
+        self.assertEqual(modes, {"spin", "hybrid", "sleep"})
+        self.assertEqual({r["size"] for r in rows}, {32, 256, 4096})
+        self.assertEqual({r["subject"] for r in rows}, {"qlaster", "ring"})
+        for r in rows:
+            for field in ("p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"):
+                self.assertGreater(r[field], 0, (field, r))
+            self.assertLessEqual(r["p50_ns"], r["p99_ns"])
+            self.assertLessEqual(r["p99_ns"], r["max_ns"])
+            self.assertEqual(r["samples"], 1000)
+            names = {b["subject"] for b in r["baseline"]}
+            self.assertEqual(names, {"cacheline", "eventfd", "unix_socket"})
+            for b in r["baseline"]:
+                self.assertGreater(b["p50_ns"], 0)
+
+    def test_throughput_results_have_rates_and_baselines(self):
+        rows = self.by("throughput")
+        self.assertEqual([r["size"] for r in rows], [32, 256, 4096, 65536, 1048576])
+        for r in rows:
+            self.assertGreater(r["records_per_s"], 0)
+            self.assertAlmostEqual(r["bytes_per_s"], r["records_per_s"] * r["size"], delta=r["bytes_per_s"] * 1e-6)
+            self.assertEqual({b["subject"] for b in r["baseline"]}, {"memcpy", "unix_socket"})
+
+    def test_other_scenarios_report(self):
+        for scenario in ("fanout", "filter", "e2e"):
+            rows = self.by(scenario)
+            self.assertTrue(rows, scenario)
+            for r in rows:
+                self.assertTrue(
+                    "p50_ns" in r or "records_per_s" in r or "ns_per_op" in r, (scenario, r))
+
+    def test_plot_is_a_png(self):
+        if not self.has_gnuplot:
+            self.fail("gnuplot is not installed (tools/setup.sh installs gnuplot-nox)")
+        with open(self.plot_path, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
+    def test_one_scenario_with_options(self):
+        path = os.path.join(self.dir, "one.json")
+        p = run("latency", "--quick", "--size", "64", "--mode", "spin", "--cpus", "0", "--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(path) as f:
+            rows = json.load(f)
+        self.assertEqual({(r["size"], r["mode"]) for r in rows}, {(64, "spin")})
+
+    def test_usage_errors(self):
+        cases = [
+            (["nonsense"], "unknown scenario"),
+            ([], "expected one scenario"),
+            (["latency", "--mode", "fast"], "--mode"),
+            (["latency", "--size", "abc"], "--size"),
+            (["latency", "--cpus", "0,999"], "--cpus"),
+            (["throughput", "--consumers", "-3"], "--consumers"),
+        ]
+        for args, message in cases:
+            p = run(*args)
+            self.assertEqual(p.returncode, 64, (args, p.stderr))
+            self.assertIn(message, p.stderr, args)
+
+    def test_micro_benchmarks_run(self):
+        p = run("micro", "--benchmark_filter=BM_Memcpy/64", "--benchmark_min_time=0.001")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("BM_Memcpy/64", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1])

@@ -1,0 +1,264 @@
+// Scenario `e2e`: the real qlaster-sender binary on its synthetic Solana-like feed at a
+// fixed rate, with N libqlaster-consumer processes, for a fixed time.
+//
+// What it measures: the latency from publish (Event::timestamp_ns, CLOCK_REALTIME when the
+// sender's dispatcher delivered the update) to each consumer's callback, for every update
+// a consumer receives; what each consumer received and whether anything was dropped; and
+// the sender's CPU per published update (everything the process spends: generating the
+// synthetic feed, matching and copying, the control plane) and in percent of one core.
+//
+// How: N consumer processes are forked first (consumer_child.h); each subscribes as
+// tools/demo.sh does (the Vote and Token program owners, all transactions) with
+// drop-and-count. Then qlaster-sender is spawned on a private socket in a temporary
+// directory. Once every subscription is acknowledged, the measurement window opens: the
+// parent reads the sender's CPU time (/proc/PID/stat, utime + stime, in clock ticks: 10 ms
+// resolution, so use a window of seconds) and its `published` counter (a StatsRequest on
+// the control socket, as `qlaster-inspect --sender-stats` sends), and tells the consumers
+// to count only updates published from then on; after --duration it reads both again and
+// closes the window. The consumers then write their reports and exit, and the sender is
+// stopped with SIGTERM (it must exit 0). Consumers are pinned as --cpus says (the sender
+// is not pinned: it is a separate program with threads of its own).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "shm/status_macros.h"
+#include "shm/unique_fd.h"
+#include "tools/bench/consumer_child.h"
+#include "tools/bench/scenario.h"
+#include "wire/base58.h"
+#include "wire/control_framing.h"
+
+namespace qlaster::bench {
+namespace {
+
+// The synthetic feed's default rates (sender/main.cc): accounts plus transactions per
+// second; --rate scales both.
+constexpr double kDefaultAccountsPerSecond = 20000;
+constexpr double kDefaultTransactionsPerSecond = 3700;
+constexpr uint64_t kRingBytes = 16u << 20;
+
+// One StatsRequest on a fresh connection (a viewer: no Hello, no consumer slot).
+absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus(errno, "socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError("socket path too long");
+  }
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("connect to qlaster-sender at ", socket_path));
+  }
+  QLASTER_RETURN_IF_ERROR(WriteControl(fd.get(), EncodeControl(StatsRequestMsg{})));
+  ControlFrameReader reader;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  for (;;) {
+    absl::StatusOr<ControlMsg> msg =
+        ReadControl(fd.get(), reader, std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!msg.ok()) {
+      return absl::Status(msg.status().code(),
+                          absl::StrCat("sender stats: ", msg.status().message()));
+    }
+    if (const auto* stats = std::get_if<StatsMsg>(&*msg)) return *stats;
+    if (const auto* error = std::get_if<ErrorMsg>(&*msg)) {
+      return absl::InternalError(absl::StrCat("sender refused StatsRequest: ", error->message));
+    }
+    // A Ping or anything else is not the answer: keep reading.
+  }
+}
+
+// utime + stime of the whole process (every thread), ns.
+absl::StatusOr<uint64_t> ProcessCpuNs(pid_t pid) {
+  const std::string path = absl::StrCat("/proc/", pid, "/stat");
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "PID (comm) state ppid ...": comm may hold spaces and parentheses; fields follow the last ')'.
+  const size_t close = text.rfind(')');
+  if (!in.good() && text.empty()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  if (close == std::string::npos) {
+    return absl::DataLossError(absl::StrCat(path, ": unexpected format"));
+  }
+  std::istringstream fields(text.substr(close + 1));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  if (!fields) return absl::DataLossError(absl::StrCat(path, ": too few fields"));
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  return (utime + stime) * (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
+}
+
+struct Snapshot {
+  uint64_t cpu_ns;
+  uint64_t published;
+  absl::Time at;
+};
+
+absl::StatusOr<Snapshot> TakeSnapshot(pid_t pid, const std::string& socket_path) {
+  absl::StatusOr<uint64_t> cpu = ProcessCpuNs(pid);
+  if (!cpu.ok()) return cpu.status();
+  absl::StatusOr<StatsMsg> stats = QuerySenderStats(socket_path);
+  if (!stats.ok()) return stats.status();
+  return Snapshot{.cpu_ns = *cpu, .published = stats->published, .at = absl::Now()};
+}
+
+// The last few lines of a log file, on one line.
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text.empty() ? "(empty)" : text;
+}
+
+absl::StatusOr<KeyBytes> Key(const char* base58) {
+  absl::StatusOr<Pubkey> k = DecodePubkey(base58);
+  if (!k.ok()) return k.status();
+  return *k;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
+  const int n = config.consumers.value_or(config.quick ? 1 : 4);
+  const absl::Duration duration = config.duration > absl::ZeroDuration()
+                                      ? config.duration
+                                      : (config.quick ? absl::Seconds(1) : absl::Seconds(10));
+  const shm::WaitMode mode = config.mode.value_or(shm::WaitMode::kSpinThenSleep);
+  const double nominal = kDefaultAccountsPerSecond + kDefaultTransactionsPerSecond;
+  const double rate = config.rate.value_or(nominal);
+  if (::access(config.sender_binary.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("qlaster-sender not found at ", config.sender_binary,
+                     " (build the qlaster-sender target, or pass --sender)"));
+  }
+  absl::StatusOr<KeyBytes> vote = Key("Vote111111111111111111111111111111111111111");
+  absl::StatusOr<KeyBytes> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+  if (!vote.ok() || !token.ok()) return absl::InternalError("cannot decode the program ids");
+
+  absl::StatusOr<BenchTempDir> dir = BenchTempDir::Create();
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<SharedBoard> board = SharedBoard::Create();
+  if (!board.ok()) return board.status();
+  // Nothing is counted until the window opens.
+  (*board)->window_start_ns.store(~uint64_t{0} - 1);
+  const std::string socket = dir->path() + "/sender.sock";
+  std::vector<std::string> names, paths;
+  for (int i = 0; i < n; ++i) {
+    names.push_back(absl::StrCat("e2e-", i));
+    paths.push_back(absl::StrCat(dir->path(), "/e2e-", i, ".report"));
+  }
+  ChildSet children;
+  QLASTER_RETURN_IF_ERROR(children.Fork(names, paths, [&](size_t i) {
+    return RunConsumerChild({.name = names[i],
+                             .socket_path = socket,
+                             .result_path = paths[i],
+                             .cpu = config.Cpu(1 + i),
+                             .wait_mode = ToConsumerMode(mode),
+                             .ring_bytes = kRingBytes,
+                             .owners = {*vote, *token},
+                             .transactions = TransactionFilter::kAll,
+                             .end_slot = std::nullopt,
+                             .max_samples = 2'000'000 / static_cast<size_t>(n) + 1,
+                             .connect_deadline = absl::Seconds(30),
+                             .run_deadline = duration + absl::Seconds(120),
+                             .board = board->get()});
+  }));
+
+  std::vector<std::string> argv = {config.sender_binary,
+                                   "--socket=" + socket,
+                                   "--shm_dir=" + config.shm_dir,
+                                   "--quiet",
+                                   absl::StrCat("--max_consumers=", std::max(64, n)),
+                                   "--synthetic_seed=1",
+                                   absl::StrFormat("--rate=%.9g", rate / nominal)};
+  // The sender's stderr goes to a log, quoted when it fails.
+  const std::string log_path = dir->path() + "/sender.log";
+  UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!log) return ErrnoStatus(errno, absl::StrCat("open ", log_path));
+  absl::StatusOr<testing::ChildProcess> spawned =
+      testing::ChildProcess::Spawn(argv, {{log.get(), 2}});
+  if (!spawned.ok()) return spawned.status();
+  std::optional<testing::ChildProcess> sender(*std::move(spawned));
+  const pid_t sender_pid = sender->pid();
+  auto sender_failed = [&](const std::string& how) {
+    return absl::InternalError(absl::StrCat("qlaster-sender (pid ", sender_pid, ") ", how,
+                                            "; its stderr: ", LogTail(log_path)));
+  };
+  auto sender_alive = [&]() -> absl::Status {
+    absl::StatusOr<int> st = sender->Wait(absl::ZeroDuration());
+    if (absl::IsDeadlineExceeded(st.status())) return absl::OkStatus();
+    if (!st.ok()) return st.status();
+    return sender_failed(testing::DescribeWaitStatus(*st));
+  };
+  QLASTER_RETURN_IF_ERROR(children.WaitReady(*board->get(), absl::Seconds(60), sender_alive));
+
+  // The window.
+  absl::StatusOr<Snapshot> before = TakeSnapshot(sender_pid, socket);
+  if (!before.ok()) return before.status();
+  (*board)->window_start_ns.store(RealtimeNs());
+  const absl::Time end = before->at + duration;
+  for (absl::Time now = absl::Now(); now < end; now = absl::Now()) {
+    QLASTER_RETURN_IF_ERROR(children.CheckAlive(/*exit_ok=*/false));
+    QLASTER_RETURN_IF_ERROR(sender_alive());
+    absl::SleepFor(std::min(
+        end - now, absl::Milliseconds(50)));  // waiting for a deadline, watching for deaths
+  }
+  (*board)->window_end_ns.store(RealtimeNs());
+  absl::StatusOr<Snapshot> after = TakeSnapshot(sender_pid, socket);
+  if (!after.ok()) return after.status();
+
+  (*board)->stop.store(1);
+  absl::StatusOr<std::vector<ChildReport>> reports =
+      children.Collect(absl::Seconds(30), sender_alive);
+  if (!reports.ok()) return reports.status();
+  ::kill(sender_pid, SIGTERM);
+  absl::StatusOr<int> exit = sender->Wait(absl::Seconds(10));
+  if (!exit.ok()) return sender_failed("did not exit within 10s of SIGTERM");
+  if (!WIFEXITED(*exit) || WEXITSTATUS(*exit) != 0) {
+    return sender_failed(absl::StrCat(testing::DescribeWaitStatus(*exit), " on SIGTERM"));
+  }
+
+  const double secs = absl::ToDoubleSeconds(after->at - before->at);
+  const uint64_t published = after->published - before->published;
+  const double cpu_ns = static_cast<double>(after->cpu_ns - before->cpu_ns);
+  uint64_t received = 0, dropped = 0, gaps = 0;
+  for (const ChildReport& c : *reports) {
+    received += c.received;
+    dropped += c.dropped;
+    gaps += c.gaps;
+  }
+  Result r;
+  r.scenario = "e2e";
+  r.subject = "qlaster";
+  r.Param("consumers", int64_t{n}).Param("mode", ModeName(mode)).Param("rate", rate);
+  std::vector<double> samples = MergeSamples(*reports);
+  r.latency = Latency::FromSamples(samples);
+  r.records_per_s = static_cast<double>(published) / secs;
+  const double per_consumer = static_cast<double>(received) / n;
+  r.Metric("received_per_consumer", per_consumer)
+      .Metric("received_per_s_per_consumer", per_consumer / secs)
+      .Metric("dropped", static_cast<double>(dropped))
+      .Metric("gaps", static_cast<double>(gaps))
+      .Metric("sender_cpu_ns_per_update",
+              published > 0 ? cpu_ns / static_cast<double>(published) : 0)
+      .Metric("sender_cpu_percent", 100.0 * cpu_ns / 1e9 / secs);
+  return std::vector<Result>{r};
+}
+
+}  // namespace qlaster::bench

@@ -1,0 +1,473 @@
+// Round trips between two processes over qlaster and over the baselines. See pingpong.h.
+#include "tools/bench/pingpong.h"
+
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <x86intrin.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "qlaster/consumer.hpp"
+#include "sender/sender.h"
+#include "shm/event_fd.h"
+#include "shm/status_macros.h"
+#include "tests/child_process.h"
+#include "tools/bench/tsc_clock.h"
+
+namespace qlaster::bench {
+namespace {
+
+using testing::ChildProcess;
+using testing::DescribeWaitStatus;
+
+// A side that sees nothing from the other for this long reports a stalled peer.
+constexpr absl::Duration kStall = absl::Seconds(5);
+constexpr uint32_t kRecordType = shm::kFirstUserRecordType;
+
+// Exit codes of the echo processes, so that a failure says what went wrong there.
+constexpr int kChildOk = 0;
+constexpr int kChildStalled = 3;
+constexpr int kChildBroken = 4;
+
+// The echo process dies with the parent, whatever the parent dies of.
+void ChildSetup(int cpu) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  (void)PinToCpu(cpu);
+}
+
+int TotalRoundTrips(const PingPongOptions& o) { return o.warmup + o.iterations; }
+
+// Checks the echo process after the parent saw nothing for a while, or after the run.
+absl::Status ChildStatus(ChildProcess& child, bool expect_exit) {
+  absl::StatusOr<int> status = child.Wait(expect_exit ? kStall : absl::ZeroDuration());
+  if (!status.ok()) {
+    return expect_exit ? absl::DeadlineExceededError("the echo process did not finish")
+                       : absl::OkStatus();
+  }
+  if (WIFEXITED(*status) && WEXITSTATUS(*status) == kChildOk && expect_exit) return absl::OkStatus();
+  const char* why = WIFEXITED(*status) && WEXITSTATUS(*status) == kChildStalled
+                        ? " (it waited 5 s for the parent)"
+                        : "";
+  return absl::InternalError(absl::StrCat("the echo process ", DescribeWaitStatus(*status), why));
+}
+
+// Times warmup + iterations calls of round_trip(i), i = 1, 2, ...; one-way = half of each.
+template <typename RoundTrip>
+absl::StatusOr<Samples> TimeRoundTrips(const PingPongOptions& o, ChildProcess& child,
+                                       RoundTrip&& round_trip) {
+  QLASTER_RETURN_IF_ERROR(PinToCpu(o.parent_cpu));
+  std::vector<double> samples;
+  samples.reserve(o.iterations);
+  const double ns_per_tick = TscClock::NsPerTick();
+  const uint64_t period = o.rate > 0 ? static_cast<uint64_t>(1e9 / o.rate / ns_per_tick) : 0;
+  uint64_t next = TscClock::Now();
+  const uint64_t total = TotalRoundTrips(o);
+  for (uint64_t i = 1; i <= total; ++i) {
+    if (period != 0) {
+      // A steady rate: start each round trip on its own deadline (never in a burst to
+      // catch up after a slow one).
+      uint64_t now;
+      while ((now = TscClock::Now()) < next) _mm_pause();
+      next = std::max(next + period, now);
+    }
+    const uint64_t t0 = TscClock::Now();
+    absl::Status s = round_trip(i);
+    const uint64_t t1 = TscClock::Now();
+    if (!s.ok()) {
+      QLASTER_RETURN_IF_ERROR(ChildStatus(child, false));
+      return s;
+    }
+    if (i > static_cast<uint64_t>(o.warmup)) {
+      samples.push_back(static_cast<double>(t1 - t0) * ns_per_tick / 2);
+    }
+  }
+  QLASTER_RETURN_IF_ERROR(ChildStatus(child, true));
+  return samples;
+}
+
+// Spins (no pause: the raw limit) until pred() or kStall; false on a stall.
+template <typename Pred>
+bool SpinUntil(Pred&& pred) {
+  uint64_t start = 0;
+  for (;;) {
+    for (int k = 0; k < 1 << 16; ++k) {
+      if (pred()) return true;
+    }
+    const uint64_t now = TscClock::Now();
+    if (start == 0) start = now;
+    if (TscClock::ToNs(now - start) > absl::ToDoubleNanoseconds(kStall)) return pred();
+  }
+}
+
+// Shared memory for the cache-line ping-pong: the two lines on separate 128-byte blocks
+// (adjacent-line prefetch pairs lines).
+struct alignas(128) PaddedCounter {
+  std::atomic<uint64_t> value{0};
+};
+struct Lines {
+  PaddedCounter ping;
+  PaddedCounter pong;
+};
+
+// SIGCHLD interrupts the parent's blocking read(2) on an eventfd (no SA_RESTART), so a
+// dead echo process is an error rather than a hang.
+class InterruptOnChildExit {
+ public:
+  InterruptOnChildExit() {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGCHLD, &sa, &old_);
+  }
+  ~InterruptOnChildExit() { ::sigaction(SIGCHLD, &old_, nullptr); }
+
+ private:
+  struct sigaction old_;
+};
+
+// Waits for a record on `ring` in `mode`, with kStall as the bound.
+absl::Status WaitRecord(shm::RingConsumer& ring, const shm::EventFd& doorbell, shm::WaitMode mode,
+                        shm::RingRecord* record) {
+  for (;;) {
+    shm::ReadResult r = ring.TryRead(record);
+    if (r == shm::ReadResult::kOk) return absl::OkStatus();
+    if (r != shm::ReadResult::kEmpty) return absl::DataLossError(absl::StrCat("ring: ", ring.error().ToString()));
+    if (ring.Wait(doorbell, mode, kStall) != shm::WaitResult::kReady) {
+      return absl::DeadlineExceededError("no record from the other process for 5 s");
+    }
+  }
+}
+
+// Claims, fills from `src` (size bytes, the first 8 replaced by `seq`), publishes, wakes.
+bool WriteRecord(shm::RingProducer& ring, const shm::EventFd& doorbell, const uint8_t* src,
+                 uint64_t size, uint64_t seq) {
+  uint8_t* at = nullptr;
+  const absl::Time deadline = absl::Now() + kStall;
+  while (ring.TryClaim(kRecordType, static_cast<uint32_t>(size), &at) != shm::WriteResult::kOk) {
+    if (absl::Now() > deadline) return false;
+  }
+  std::memcpy(at, src, size);
+  std::memcpy(at, &seq, sizeof(seq));
+  ring.Publish();
+  ring.WakeIfSleeping(doorbell);
+  return true;
+}
+
+uint64_t FirstWord(absl::Span<const uint8_t> payload) {
+  uint64_t v = 0;
+  std::memcpy(&v, payload.data(), std::min(payload.size(), sizeof(v)));
+  return v;
+}
+
+// The two rings and doorbells of a qlaster round trip, created before the fork.
+struct RingPair {
+  shm::RingProducer out;  // parent -> child
+  shm::RingConsumer out_reader;
+  shm::EventFd out_bell;
+  shm::RingProducer back;  // child -> parent
+  shm::RingConsumer back_reader;
+  shm::EventFd back_bell;
+
+  static absl::StatusOr<RingPair> Create(const std::string& dir, uint64_t capacity) {
+    absl::StatusOr<shm::RingProducer> out = shm::RingProducer::Create({.dir = dir, .capacity = capacity});
+    if (!out.ok()) return out.status();
+    absl::StatusOr<shm::RingProducer> back = shm::RingProducer::Create({.dir = dir, .capacity = capacity});
+    if (!back.ok()) return back.status();
+    absl::StatusOr<shm::RingConsumer> out_reader = shm::RingConsumer::Attach(UniqueFd(::dup(out->fd())));
+    if (!out_reader.ok()) return out_reader.status();
+    absl::StatusOr<shm::RingConsumer> back_reader = shm::RingConsumer::Attach(UniqueFd(::dup(back->fd())));
+    if (!back_reader.ok()) return back_reader.status();
+    absl::StatusOr<shm::EventFd> out_bell = shm::EventFd::Create();
+    if (!out_bell.ok()) return out_bell.status();
+    absl::StatusOr<shm::EventFd> back_bell = shm::EventFd::Create();
+    if (!back_bell.ok()) return back_bell.status();
+    return RingPair{*std::move(out), *std::move(out_reader), *std::move(out_bell),
+                    *std::move(back), *std::move(back_reader), *std::move(back_bell)};
+  }
+};
+
+// How the timing side waits for the echo. In spin-then-sleep mode it spins: a closed
+// loop whose two sides both spin-then-sleep falls into a stable state where each side
+// sleeps while the other wakes up (a round trip longer than the spin makes the next one
+// find the other side asleep), which a consumer of a steady feed never sees. Spinning
+// here keeps the feed the consumer sees steady, so the hybrid numbers describe a
+// spin-then-sleep consumer under a steady rate, as the scenario intends.
+shm::WaitMode EchoWaitMode(shm::WaitMode mode) {
+  return mode == shm::WaitMode::kSpinThenSleep ? shm::WaitMode::kSpin : mode;
+}
+
+// A ring large enough for a few records of `size` bytes.
+uint64_t RingCapacityFor(uint64_t size) { return std::max<uint64_t>(1 << 20, 8 * (size + 64)); }
+
+}  // namespace
+
+namespace {
+
+// Repeats read(2) or write(2) until n bytes moved; false on EOF or an error.
+template <typename Buffer, typename Io>
+bool MoveFull(Buffer* buf, size_t n, Io io) {
+  auto* p = reinterpret_cast<std::conditional_t<std::is_const_v<Buffer>, const uint8_t, uint8_t>*>(buf);
+  while (n > 0) {
+    ssize_t r = io(p, n);
+    if (r > 0) {
+      p += r;
+      n -= static_cast<size_t>(r);
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ReadFull(int fd, void* buf, size_t n) {
+  return MoveFull(buf, n, [fd](uint8_t* p, size_t k) { return ::read(fd, p, k); });
+}
+
+bool WriteFull(int fd, const void* buf, size_t n) {
+  return MoveFull(buf, n, [fd](const uint8_t* p, size_t k) { return ::write(fd, p, k); });
+}
+
+absl::StatusOr<Samples> CachelinePingPong(const PingPongOptions& o) {
+  void* mem = ::mmap(nullptr, sizeof(Lines), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return absl::InternalError(absl::StrCat("mmap: ", std::strerror(errno)));
+  std::unique_ptr<void, void (*)(void*)> unmap(mem, [](void* p) { ::munmap(p, sizeof(Lines)); });
+  Lines* lines = new (mem) Lines;
+  const uint64_t total = TotalRoundTrips(o);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    for (uint64_t i = 1; i <= total; ++i) {
+      if (!SpinUntil([&] { return lines->ping.value.load(std::memory_order_acquire) == i; })) return kChildStalled;
+      lines->pong.value.store(i, std::memory_order_release);
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  return TimeRoundTrips(o, *child, [&](uint64_t i) {
+    lines->ping.value.store(i, std::memory_order_release);
+    if (!SpinUntil([&] { return lines->pong.value.load(std::memory_order_acquire) == i; })) {
+      return absl::DeadlineExceededError("cache-line ping-pong: no answer for 5 s");
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Samples> EventfdPingPong(const PingPongOptions& o) {
+  UniqueFd ping(::eventfd(0, EFD_CLOEXEC));
+  UniqueFd pong(::eventfd(0, EFD_CLOEXEC));
+  if (!ping.valid() || !pong.valid()) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  const uint64_t total = TotalRoundTrips(o);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    uint64_t v = 1;
+    for (uint64_t i = 1; i <= total; ++i) {
+      if (!ReadFull(ping.get(), &v, sizeof(v))) return kChildBroken;
+      v = 1;
+      if (!WriteFull(pong.get(), &v, sizeof(v))) return kChildBroken;
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  InterruptOnChildExit interrupt;
+  return TimeRoundTrips(o, *child, [&](uint64_t) {
+    uint64_t v = 1;
+    if (::write(ping.get(), &v, sizeof(v)) != sizeof(v)) return absl::InternalError("eventfd write failed");
+    for (;;) {
+      if (::read(pong.get(), &v, sizeof(v)) == sizeof(v)) return absl::OkStatus();
+      if (errno != EINTR) return absl::InternalError(absl::StrCat("eventfd read: ", std::strerror(errno)));
+      // SIGCHLD (or another signal): go on only while the echo process lives.
+      int status;
+      if (::waitpid(child->pid(), &status, WNOHANG) != 0) return absl::InternalError("eventfd ping-pong: the echo process ended");
+    }
+  });
+}
+
+absl::StatusOr<Samples> UnixSocketPingPong(const PingPongOptions& o) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return absl::InternalError(absl::StrCat("socketpair: ", std::strerror(errno)));
+  }
+  UniqueFd parent_end(fds[0]);
+  UniqueFd child_end(fds[1]);
+  const uint64_t total = TotalRoundTrips(o);
+  const uint32_t size = static_cast<uint32_t>(o.size);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    parent_end.Reset();
+    std::vector<uint8_t> buf(sizeof(uint32_t) + size);
+    for (uint64_t i = 1; i <= total; ++i) {
+      // As a bot reads a framed feed: the length, then the message, then answers.
+      uint32_t len;
+      if (!ReadFull(child_end.get(), &len, sizeof(len)) || len != size) return kChildBroken;
+      if (!ReadFull(child_end.get(), buf.data() + sizeof(len), len)) return kChildBroken;
+      std::memcpy(buf.data(), &len, sizeof(len));
+      if (!WriteFull(child_end.get(), buf.data(), buf.size())) return kChildBroken;
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  child_end.Reset();
+  std::vector<uint8_t> out(sizeof(uint32_t) + size, 0x5a);
+  std::memcpy(out.data(), &size, sizeof(size));
+  std::vector<uint8_t> in(out.size());
+  return TimeRoundTrips(o, *child, [&](uint64_t) {
+    if (!WriteFull(parent_end.get(), out.data(), out.size()) ||
+        !ReadFull(parent_end.get(), in.data(), sizeof(uint32_t)) ||
+        !ReadFull(parent_end.get(), in.data() + sizeof(uint32_t), size)) {
+      return absl::InternalError("unix socket ping-pong: the echo process closed the socket");
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
+  if (o.size < sizeof(uint64_t)) return absl::InvalidArgumentError("ring ping-pong: size below 8 bytes");
+  absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, RingCapacityFor(o.size));
+  if (!rings.ok()) return rings.status();
+  RingPair& r = *rings;
+  const uint64_t total = TotalRoundTrips(o);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    for (uint64_t i = 1; i <= total; ++i) {
+      shm::RingRecord rec;
+      if (!WaitRecord(r.out_reader, r.out_bell, o.mode, &rec).ok()) return kChildStalled;
+      if (FirstWord(rec.payload) != i) return kChildBroken;
+      // Echo the whole payload: the consumer reads every byte, as a socket reader does.
+      if (!WriteRecord(r.back, r.back_bell, rec.payload.data(), rec.payload.size(), i)) return kChildStalled;
+      r.out_reader.Release();
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  std::vector<uint8_t> payload(o.size, 0x5a);
+  return TimeRoundTrips(o, *child, [&](uint64_t i) -> absl::Status {
+    if (!WriteRecord(r.out, r.out_bell, payload.data(), payload.size(), i)) {
+      return absl::DeadlineExceededError("ring ping-pong: the ring stayed full for 5 s");
+    }
+    shm::RingRecord rec;
+    QLASTER_RETURN_IF_ERROR(WaitRecord(r.back_reader, r.back_bell, EchoWaitMode(o.mode), &rec));
+    if (FirstWord(rec.payload) != i) return absl::DataLossError("ring ping-pong: wrong echo");
+    r.back_reader.Release();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
+  testing::TempDir dir;
+  if (dir.path().empty()) return absl::InternalError("cannot create a temporary directory");
+  const std::string socket_path = dir.path() + "/sender.sock";
+  absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, 1 << 20);
+  if (!rings.ok()) return rings.status();
+  RingPair& r = *rings;
+  KeyBytes key;
+  key.fill(0xb5);
+  const uint64_t total = TotalRoundTrips(o);
+
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    ConsumerOptions options;
+    options.name = "qlaster-bench";
+    options.ring_bytes = RingCapacityFor(o.size + 512);
+    options.wait_mode = o.mode == shm::WaitMode::kSpin    ? WaitMode::kSpin
+                        : o.mode == shm::WaitMode::kSleep ? WaitMode::kSleep
+                                                          : WaitMode::kSpinThenSleep;
+    options.auto_reconnect = false;
+    absl::StatusOr<Consumer> consumer = absl::UnavailableError("not connected");
+    const absl::Time deadline = absl::Now() + kStall;
+    while (!(consumer = Consumer::Connect(socket_path, options)).ok()) {
+      if (absl::Now() > deadline) return kChildStalled;
+      absl::SleepFor(absl::Milliseconds(1));  // polling for the socket, bounded by the deadline
+    }
+    const KeyBytes keys[] = {key};
+    if (!consumer->Subscribe(keys).ok()) return kChildBroken;
+    const uint64_t ready = 0;
+    if (!WriteRecord(r.back, r.back_bell, reinterpret_cast<const uint8_t*>(&ready), sizeof(ready), 0)) {
+      return kChildStalled;
+    }
+    uint64_t echoed = 0;
+    bool broken = false;
+    while (echoed < total && !broken) {
+      if (!consumer->Wait(kStall).ok()) return kChildStalled;
+      absl::StatusOr<int> n = consumer->Poll([&](const Event& e) {
+        if (const AccountEvent* a = e.account()) {
+          const uint64_t v = a->write_version;
+          if (!WriteRecord(r.back, r.back_bell, reinterpret_cast<const uint8_t*>(&v), sizeof(v), v)) broken = true;
+          echoed = a->write_version;
+        } else if (e.kind == EventKind::kGap || e.kind == EventKind::kDisconnected) {
+          broken = true;
+        }
+      });
+      if (!n.ok()) return kChildBroken;
+    }
+    return broken ? kChildBroken : kChildOk;
+  });
+  if (!child.ok()) return child.status();
+
+  // The parent's threads start only now, after the fork.
+  sender::SenderOptions options;
+  options.control.socket_path = socket_path;
+  options.control.shm_dir = o.shm_dir;
+  options.control.verbose = false;
+  options.handle_signals = false;
+  absl::StatusOr<std::unique_ptr<sender::Sender>> sender = sender::Sender::Create(options);
+  if (!sender.ok()) return sender.status();
+  absl::Status run_status;
+  std::thread control([&] { run_status = (*sender)->Run(nullptr); });
+  struct Stopper {
+    sender::Sender* s;
+    std::thread* t;
+    ~Stopper() {
+      s->Stop();
+      t->join();
+    }
+  } stopper{sender->get(), &control};
+  sender::Dispatcher& dispatcher = (*sender)->dispatcher();
+
+  // Until the consumer says it is subscribed, adopt the tables the control thread builds.
+  const absl::Time deadline = absl::Now() + kStall;
+  shm::RingRecord rec;
+  for (;;) {
+    dispatcher.Poll();
+    shm::ReadResult rr = r.back_reader.TryRead(&rec);
+    if (rr == shm::ReadResult::kOk) break;
+    if (rr != shm::ReadResult::kEmpty || absl::Now() > deadline) {
+      QLASTER_RETURN_IF_ERROR(ChildStatus(*child, false));
+      return absl::DeadlineExceededError("the consumer did not subscribe within 5 s");
+    }
+    std::this_thread::yield();
+  }
+  r.back_reader.Release();
+
+  AccountUpdate update;
+  update.pubkey = key;
+  update.owner.fill(0x0b);
+  update.lamports = 1;
+  update.data.assign(o.size, 0x5a);
+  return TimeRoundTrips(o, *child, [&](uint64_t i) -> absl::Status {
+    update.write_version = i;
+    QLASTER_RETURN_IF_ERROR(dispatcher.PublishAccount(update));
+    QLASTER_RETURN_IF_ERROR(WaitRecord(r.back_reader, r.back_bell, EchoWaitMode(o.mode), &rec));
+    if (FirstWord(rec.payload) != i) return absl::DataLossError("sender->callback: wrong echo");
+    r.back_reader.Release();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace qlaster::bench

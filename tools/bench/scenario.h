@@ -1,0 +1,100 @@
+// qlaster-bench scenarios: what each one measures, and the shape of what it reports.
+//
+// A scenario runs real code paths (real processes, real /dev/shm rings), measures its
+// baselines in the same run, and returns Results. main.cc prints them as a table, writes
+// them as JSON (--json) and draws them (--plot). Every latency result keeps its samples'
+// percentile curve for the plot; every qlaster result carries the baselines it is
+// compared with, so a ratio holds on a noisy machine.
+//
+// Child processes are forked (not exec'd) before the parent starts any thread, so a
+// scenario may fork freely at its start; see tests/child_process.h.
+#ifndef QLASTER_TOOLS_BENCH_SCENARIO_H_
+#define QLASTER_TOOLS_BENCH_SCENARIO_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "shm/spsc_ring.h"
+
+namespace qlaster::bench {
+
+// What the command line asked for. Unset optionals mean "the scenario's default sweep".
+struct Config {
+  std::optional<uint64_t> size;           // --size: one record/update size instead of the sweep
+  std::optional<shm::WaitMode> mode;      // --mode: one wait mode instead of all
+  std::optional<int> consumers;           // --consumers: one consumer count instead of the sweep
+  std::optional<int64_t> keys;            // --keys: one key count instead of the sweep
+  std::vector<int> cpus;                  // --cpus: CPUs to pin to, in order (parent first)
+  bool quick = false;                     // --quick: tiny counts, for smoke runs (numbers meaningless)
+  std::optional<double> rate;             // --rate: updates/s where a scenario paces its publisher
+  absl::Duration duration = absl::ZeroDuration();  // --duration: e2e run length (0: default)
+  std::string sender_binary;              // the qlaster-sender next to qlaster-bench
+  std::string shm_dir = "/dev/shm";       // --shm_dir: where rings live
+
+  // The CPU for participant `i` (0 = the parent), or -1 (do not pin) when --cpus is empty.
+  int Cpu(size_t i) const { return cpus.empty() ? -1 : cpus[i % cpus.size()]; }
+};
+
+// A latency distribution, ns.
+struct Latency {
+  uint64_t samples = 0;
+  double min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, p9999 = 0, max = 0, mean = 0;
+  // (percentile, ns) at points spaced evenly in "nines" (50, 90, 99, ...) for plotting.
+  std::vector<std::pair<double, double>> curve;
+
+  // Summarizes `samples_ns` (sorted in place). Empty input gives samples == 0.
+  static Latency FromSamples(std::vector<double>& samples_ns);
+};
+
+using ParamValue = std::variant<int64_t, double, std::string>;
+
+struct Result {
+  std::string scenario;  // "latency", "throughput", "fanout", "filter", "e2e"
+  // What was measured: "qlaster" for our code, or a baseline's name ("cacheline",
+  // "eventfd", "unix_socket", "memcpy").
+  std::string subject;
+  std::vector<std::pair<std::string, ParamValue>> params;  // size, mode, consumers, ...
+  std::optional<Latency> latency;
+  std::optional<double> records_per_s;
+  std::optional<double> bytes_per_s;
+  std::optional<double> ns_per_op;  // a cost per operation (filter), median of repetitions
+  // Further measured numbers: "sender_cpu_ns_per_update", "dropped", ...
+  std::vector<std::pair<std::string, double>> metrics;
+  // Baselines measured in the same run, compared with this result.
+  std::vector<Result> baseline;
+
+  Result& Param(std::string key, ParamValue v) {
+    params.emplace_back(std::move(key), std::move(v));
+    return *this;
+  }
+  Result& Metric(std::string key, double v) {
+    metrics.emplace_back(std::move(key), v);
+    return *this;
+  }
+  // The parameter named `key`, or nullptr.
+  const ParamValue* FindParam(const std::string& key) const;
+};
+
+// "spin", "hybrid" (spin-then-sleep) or "sleep".
+const char* ModeName(shm::WaitMode mode);
+
+// The scenarios. Each returns its results in the order they should be printed, or an
+// error that says what failed (a child that died, a ring that could not be created).
+absl::StatusOr<std::vector<Result>> RunLatency(const Config& config);
+absl::StatusOr<std::vector<Result>> RunThroughput(const Config& config);
+absl::StatusOr<std::vector<Result>> RunFanout(const Config& config);
+absl::StatusOr<std::vector<Result>> RunFilter(const Config& config);
+absl::StatusOr<std::vector<Result>> RunE2e(const Config& config);
+
+// Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
+absl::Status PinToCpu(int cpu);
+
+}  // namespace qlaster::bench
+
+#endif  // QLASTER_TOOLS_BENCH_SCENARIO_H_
