@@ -905,6 +905,10 @@ absl::Status Consumer::Wait(absl::Duration timeout) {
                              : s.options.wait_mode == WaitMode::kSleep
                                  ? shm::WaitMode::kSleep
                                  : shm::WaitMode::kSpinThenSleep;
+  // Whether the last ring wait ended without data (the socket became readable, or the
+  // slice ran out): then the socket is read at once. Otherwise it is looked at no more
+  // often than Poll looks at it, so a Wait per update does not cost a recvmsg per update.
+  bool look_at_socket = false;
   for (;;) {
     if (s.disconnect_pending || s.reconnect_pending) return absl::OkStatus();
     const absl::Time now = absl::Now();
@@ -921,7 +925,12 @@ absl::Status Consumer::Wait(absl::Duration timeout) {
       continue;
     }
     if (s.peer_gone) return absl::OkStatus();  // Poll drains, then reports
-    s.ServiceControl();
+    if (look_at_socket) {
+      s.MaybeService(0);
+    } else {
+      s.MaybeService(kServiceWhenEmptyNs);
+    }
+    look_at_socket = false;
     if (s.peer_gone || s.conn.ring->HasData()) return absl::OkStatus();
     const absl::Duration left = deadline - now;
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("Wait timed out");
@@ -932,6 +941,7 @@ absl::Status Consumer::Wait(absl::Duration timeout) {
         s.conn.ring->Wait(s.conn.doorbell, mode, slice, s.options.spin, s.conn.sock.get());
     if (r != shm::WaitResult::kTimeout) return absl::OkStatus();
     // Timed out, or the socket woke us: the loop services it.
+    look_at_socket = true;
   }
 }
 

@@ -70,7 +70,8 @@ class BenchCliTest(unittest.TestCase):
 
     def test_throughput_results_have_rates_and_baselines(self):
         rows = self.by("throughput")
-        self.assertEqual([r["size"] for r in rows], [32, 256, 4096, 65536, 1048576])
+        sizes = [32, 256, 4096, 65536, 1048576]
+        self.assertEqual([(r["size"], r["batch"]) for r in rows], [(s, b) for s in sizes for b in (1, 32)])
         for r in rows:
             self.assertGreater(r["records_per_s"], 0)
             self.assertAlmostEqual(r["bytes_per_s"], r["records_per_s"] * r["size"], delta=r["bytes_per_s"] * 1e-6)

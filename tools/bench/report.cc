@@ -83,10 +83,11 @@ std::string JsonObject(const Result& r, bool nested) {
   return absl::StrCat("{", absl::StrJoin(fields, ", "), "}");
 }
 
-// The headline number of a result, for ratios: p50 for latency, else the rate or cost.
+// The headline number of a result, for ratios: the rate where there is one (a fan-out's
+// latency at full speed is queueing, not speed), else p50, else the cost per operation.
 std::optional<double> Headline(const Result& r) {
-  if (r.latency) return r.latency->p50;
   if (r.records_per_s) return r.records_per_s;
+  if (r.latency) return r.latency->p50;
   if (r.bytes_per_s) return r.bytes_per_s;
   return r.ns_per_op;
 }
