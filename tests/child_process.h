@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <cstdio>
@@ -115,11 +117,19 @@ class ChildProcess {
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/qlaster-test-XXXXXX");
-    path_ = ::mkdtemp(templ.data()) != nullptr ? templ : "";
+  // path() is empty if the directory could not be made; Create() says why instead.
+  TempDir() : path_(Make()) {}
+  static absl::StatusOr<TempDir> Create() {
+    TempDir dir;
+    if (dir.path_.empty()) {
+      return absl::InternalError(absl::StrCat("cannot create a directory under ", Base(), ": ",
+                                              std::strerror(errno)));
+    }
+    return dir;
   }
+  TempDir(TempDir&& o) noexcept : path_(std::exchange(o.path_, std::string())) {}
+  TempDir& operator=(TempDir&&) = delete;
+  TempDir(const TempDir&) = delete;
   ~TempDir() {
     std::error_code ec;
     if (!path_.empty()) std::filesystem::remove_all(path_, ec);
@@ -127,6 +137,14 @@ class TempDir {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string Base() {
+    const char* base = std::getenv("TMPDIR");
+    return base != nullptr && *base != '\0' ? base : "/tmp";
+  }
+  static std::string Make() {
+    std::string templ = Base() + "/qlaster-XXXXXX";
+    return ::mkdtemp(templ.data()) != nullptr ? templ : "";
+  }
   std::string path_;
 };
 

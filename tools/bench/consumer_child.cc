@@ -176,25 +176,6 @@ SharedBoard::~SharedBoard() {
   if (board_ != nullptr) ::munmap(board_, sizeof(ChildBoard));
 }
 
-absl::StatusOr<BenchTempDir> BenchTempDir::Create() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ =
-      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/qlaster-bench-XXXXXX");
-  if (::mkdtemp(templ.data()) == nullptr) {
-    return ErrnoStatus(errno, absl::StrCat("mkdtemp ", templ));
-  }
-  return BenchTempDir(std::move(templ));
-}
-
-BenchTempDir::~BenchTempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
-AffinityGuard::AffinityGuard() { ok_ = ::sched_getaffinity(0, sizeof(saved_), &saved_) == 0; }
-AffinityGuard::~AffinityGuard() {
-  if (ok_) ::sched_setaffinity(0, sizeof(saved_), &saved_);
-}
 
 void Reservoir::Add(double v) {
   ++seen_;

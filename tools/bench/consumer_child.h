@@ -61,32 +61,6 @@ class SharedBoard {
   ChildBoard* board_;
 };
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class BenchTempDir {
- public:
-  static absl::StatusOr<BenchTempDir> Create();
-  BenchTempDir(BenchTempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
-  BenchTempDir& operator=(BenchTempDir&&) = delete;
-  ~BenchTempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  explicit BenchTempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-// Restores the calling thread's CPU affinity on destruction (scenarios pin the main thread).
-class AffinityGuard {
- public:
-  AffinityGuard();
-  ~AffinityGuard();
-  AffinityGuard(const AffinityGuard&) = delete;
-  AffinityGuard& operator=(const AffinityGuard&) = delete;
-
- private:
-  cpu_set_t saved_;
-  bool ok_;
-};
 
 // Counts and latency samples of one child; also the format of its result file.
 struct ChildReport {

@@ -35,6 +35,7 @@
 #include "absl/time/clock.h"
 #include "shm/status_macros.h"
 #include "shm/unique_fd.h"
+#include "tests/child_process.h"
 #include "tools/bench/consumer_child.h"
 #include "tools/bench/scenario.h"
 #include "wire/base58.h"
@@ -151,7 +152,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   absl::StatusOr<KeyBytes> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
   if (!vote.ok() || !token.ok()) return absl::InternalError("cannot decode the program ids");
 
-  absl::StatusOr<BenchTempDir> dir = BenchTempDir::Create();
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();

@@ -36,6 +36,7 @@
 #include "sender/sender.h"
 #include "shm/status_macros.h"
 #include "shm/unique_fd.h"
+#include "tests/child_process.h"
 #include "tools/bench/consumer_child.h"
 #include "tools/bench/scenario.h"
 
@@ -153,7 +154,7 @@ size_t SampleCap(int consumers) {
 }
 
 absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<BenchTempDir> dir = BenchTempDir::Create();
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
@@ -280,7 +281,7 @@ int SocketReader(int fd, int cpu, size_t cap, const std::string& path, ChildBoar
 }
 
 absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<BenchTempDir> dir = BenchTempDir::Create();
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();

@@ -110,22 +110,6 @@ void RunInterleaved(const std::vector<TimedLoop*>& loops, const Timing& t) {
   }
 }
 
-// Restores the calling thread's CPU affinity when it goes out of scope, so pinning for
-// this scenario does not leak into the next one of `qlaster-bench all`.
-class AffinityGuard {
- public:
-  AffinityGuard() { saved_ = ::sched_getaffinity(0, sizeof(set_), &set_) == 0; }
-  ~AffinityGuard() {
-    if (saved_) ::sched_setaffinity(0, sizeof(set_), &set_);
-  }
-  AffinityGuard(const AffinityGuard&) = delete;
-  AffinityGuard& operator=(const AffinityGuard&) = delete;
-
- private:
-  cpu_set_t set_;
-  bool saved_ = false;
-};
-
 std::string Where(const char* what, int consumers, int64_t keys) {
   return absl::StrCat("filter ", what, " consumers=", consumers, " keys=", keys);
 }

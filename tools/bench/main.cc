@@ -137,7 +137,11 @@ int Main(int argc, char** argv) {
   int rc = 0;
   for (const ScenarioEntry* s : chosen) {
     std::fprintf(stderr, "qlaster-bench: running %s\n", s->name);
-    absl::StatusOr<std::vector<Result>> results = s->run(*config);
+    absl::StatusOr<std::vector<Result>> results;
+    {
+      AffinityGuard affinity;  // a scenario's pinning ends with it
+      results = s->run(*config);
+    }
     if (!results.ok()) {
       std::fprintf(stderr, "qlaster-bench: %s failed: %s\n", s->name, results.status().ToString().c_str());
       rc = 1;

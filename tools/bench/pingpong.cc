@@ -370,9 +370,9 @@ absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
 }
 
 absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
-  testing::TempDir dir;
-  if (dir.path().empty()) return absl::InternalError("cannot create a temporary directory");
-  const std::string socket_path = dir.path() + "/sender.sock";
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  if (!dir.ok()) return dir.status();
+  const std::string socket_path = dir->path() + "/sender.sock";
   absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, 1 << 20);
   if (!rings.ok()) return rings.status();
   RingPair& r = *rings;

@@ -167,6 +167,11 @@ absl::Status PinToCpu(int cpu) {
   return absl::OkStatus();
 }
 
+AffinityGuard::AffinityGuard() { ok_ = ::sched_getaffinity(0, sizeof(saved_), &saved_) == 0; }
+AffinityGuard::~AffinityGuard() {
+  if (ok_) ::sched_setaffinity(0, sizeof(saved_), &saved_);
+}
+
 std::string FormatNs(double ns) {
   if (ns < 1e3) return absl::StrFormat("%.0f ns", ns);
   if (ns < 1e6) return absl::StrFormat("%.2f us", ns / 1e3);

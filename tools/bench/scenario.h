@@ -11,6 +11,8 @@
 #ifndef QLASTER_TOOLS_BENCH_SCENARIO_H_
 #define QLASTER_TOOLS_BENCH_SCENARIO_H_
 
+#include <sched.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -94,6 +96,20 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);
+
+// Restores the calling thread's CPU affinity on destruction (scenarios pin the main
+// thread; main.cc puts one around each scenario).
+class AffinityGuard {
+ public:
+  AffinityGuard();
+  ~AffinityGuard();
+  AffinityGuard(const AffinityGuard&) = delete;
+  AffinityGuard& operator=(const AffinityGuard&) = delete;
+
+ private:
+  cpu_set_t saved_;
+  bool ok_;
+};
 
 }  // namespace qlaster::bench
 

@@ -4,15 +4,16 @@
 //   qlaster      a 16 MiB qlaster ring in /dev/shm. With batch=1 the producer does what
 //                the sender's dispatcher does per update: claim, copy the record in,
 //                publish, check whether the consumer sleeps. With batch=32 it claims and
-//                copies 32 records, then publishes them and checks once (the ring API
-//                allows it; the dispatcher does not batch yet). The consumer (spinning
-//                unless --mode) checks each record's sequence number and copies it out,
-//                releasing every 64.
+//                copies up to 32 records (at most 64 KiB), then publishes them and checks
+//                once: the ring API allows it; the dispatcher does not batch yet. The
+//                consumer (spinning unless --mode) checks each record's sequence number
+//                and copies it out, releasing every 64.
 //   memcpy       one thread copying the same sizes between two buffers: the copy floor.
 //   unix_socket  the same records, framed with a 4-byte length, one write(2) each, read
 //                by the other process in 256 KiB reads.
-// One untimed repetition first warms the memory up. A repetition ends when the consumer has read and released (or, for the socket,
-// acknowledged) every record, so time spent buffered counts.
+// One untimed repetition first warms the memory up. A repetition ends when the consumer
+// has read and released (or, for the socket, acknowledged) every record, so time spent
+// buffered counts.
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -41,8 +42,9 @@ using testing::DescribeWaitStatus;
 constexpr uint64_t kRingBytes = 16 << 20;
 constexpr int kReleaseEvery = 64;
 // The batched producer publishes (one release store) and checks for a sleeping consumer
-// once per this many records.
+// once per this many records, or sooner once this many bytes wait.
 constexpr uint64_t kBatch = 32;
+constexpr uint64_t kBatchBytes = 64 << 10;
 constexpr absl::Duration kStall = absl::Seconds(10);
 
 struct Plan {
@@ -141,6 +143,7 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, shm::WaitMode
   uint64_t seq = 0;
   for (int rep = -1; rep < p.repetitions; ++rep) {  // rep -1 warms up (page faults), untimed
     const uint64_t t0 = TscClock::Now();
+    uint64_t pending = 0, pending_bytes = 0;
     for (uint64_t i = 0; i < p.records; ++i, ++seq) {
       uint8_t* at;
       shm::WriteResult w;
@@ -155,7 +158,9 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, shm::WaitMode
       if (w != shm::WriteResult::kOk) return absl::InternalError("throughput: the ring refused a record");
       std::memcpy(at, src.data(), p.size);
       std::memcpy(at, &seq, sizeof(seq));
-      if ((i + 1) % batch == 0 || i + 1 == p.records) {
+      if (++pending == batch || (pending_bytes += p.size) >= kBatchBytes || i + 1 == p.records) {
+        pending = 0;
+        pending_bytes = 0;
         producer->Publish();
         producer->WakeIfSleeping(*bell);
       }
