@@ -35,7 +35,7 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
     case shm::WriteResult::kOk:
       ring_.Publish();
       end_position_[sequence % kLagWindow].store(ring_.published_position(), std::memory_order_relaxed);
-      delivered_.fetch_add(1, std::memory_order_relaxed);
+      BumpCounter(delivered_);
       ring_fill_.store(ring_.published_position() - ring_.consumer_position(),
                        std::memory_order_relaxed);
       return false;
@@ -54,7 +54,7 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
       }
       end_position_[sequence % kLagWindow].store(0, std::memory_order_relaxed);
       ++pending_drops_;
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+      BumpCounter(dropped_);
       return false;
   }
   return false;

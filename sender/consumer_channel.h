@@ -21,6 +21,12 @@
 
 namespace qlaster::sender {
 
+// Counters written only by the dispatch thread and read by others: a relaxed load and
+// store, not a locked read-modify-write (~8 ns per update).
+inline void BumpCounter(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 class ConsumerChannel {
  public:
   ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,

@@ -1,27 +1,9 @@
 // Dispatcher: encode once, look up, copy into each matching ring; table adoption.
 #include "sender/dispatcher.h"
 
-#include <time.h>
-
 #include "absl/strings/str_cat.h"
 
 namespace qlaster::sender {
-
-namespace {
-
-uint64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Counters written only by the dispatch thread: a relaxed load and store, not a locked
-// read-modify-write.
-void Bump(std::atomic<uint64_t>& counter) {
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-}  // namespace
 
 Dispatcher::Dispatcher(const shm::EventFd* notify, Lz4Policy lz4) : notify_(notify), lz4_(lz4) {}
 
@@ -35,11 +17,11 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
                                                    kMaxAccountDataSize));
   }
   Poll();
-  Bump(counters_.published);
+  BumpCounter(counters_.published);
   if (current_ == nullptr) return absl::OkStatus();
   current_->index->MatchAccount(update.pubkey, update.owner, &matches_);
   if (matches_.empty()) {
-    Bump(counters_.rejected);
+    BumpCounter(counters_.rejected);
     return absl::OkStatus();
   }
   // Encoded (and compressed) only once someone wants it, and only once for all of them.
@@ -56,11 +38,11 @@ absl::Status Dispatcher::PublishTransaction(const TransactionUpdate& update) {
                                                    kMaxTransactionSize));
   }
   Poll();
-  Bump(counters_.published);
+  BumpCounter(counters_.published);
   if (current_ == nullptr) return absl::OkStatus();
   current_->index->MatchTransaction(update.is_vote, &matches_);
   if (matches_.empty()) {
-    Bump(counters_.rejected);
+    BumpCounter(counters_.rejected);
     return absl::OkStatus();
   }
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Transaction(update);
@@ -71,7 +53,7 @@ absl::Status Dispatcher::PublishTransaction(const TransactionUpdate& update) {
 
 void Dispatcher::PublishSlot(const SlotUpdate& update) {
   Poll();
-  Bump(counters_.published);
+  BumpCounter(counters_.published);
   if (current_ == nullptr) return;
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Slot(update);
   if (!encoded.ok()) return;  // a slot update has no variable part: cannot fail
@@ -80,13 +62,13 @@ void Dispatcher::PublishSlot(const SlotUpdate& update) {
 
 template <typename Set>
 void Dispatcher::Deliver(const EncodedUpdate& update, const Set& matches) {
-  const uint64_t now = NowNs();
+  const uint64_t now = clock_.Now();
   bool evicted = false;
   for (ConsumerSlot slot : matches) {
     ConsumerChannel* channel = current_->channels[slot];
     if (channel == nullptr) continue;
     if (channel->Deliver(update, now)) {
-      Bump(counters_.evicted);
+      BumpCounter(counters_.evicted);
       evicted = true;
     }
     // Wake right after each write: the first consumer need not wait for the others.

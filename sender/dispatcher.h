@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "sender/routing_table.h"
+#include "sender/wall_clock.h"
 #include "shm/event_fd.h"
 #include "wire/frame.h"
 #include "wire/lz4_policy.h"
@@ -78,6 +79,7 @@ class Dispatcher {
   const shm::EventFd* notify_;
   const Lz4Policy lz4_;
   DispatcherCounters counters_;
+  WallClock clock_;  // the updates' timestamps
 
   // Dispatch-thread state.
   RoutingTable* current_ = nullptr;
