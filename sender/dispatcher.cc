@@ -71,13 +71,29 @@ void Dispatcher::Deliver(const EncodedUpdate& update, const Set& matches) {
       BumpCounter(counters_.evicted);
       evicted = true;
     }
-    // Wake right after each write: the first consumer need not wait for the others.
-    channel->Wake();
+    if (batch_depth_ == 0) {
+      // Wake right after each write: the first consumer need not wait for the others.
+      channel->Wake();
+    } else if (!pending_wake_flag_[slot]) {
+      pending_wake_flag_[slot] = true;
+      pending_wake_.push_back(slot);
+    }
   }
   if (evicted) notify_->Notify();
 }
 
+void Dispatcher::WakePending() {
+  for (ConsumerSlot slot : pending_wake_) {
+    pending_wake_flag_[slot] = false;
+    if (ConsumerChannel* channel = current_->channels[slot]) channel->Wake();
+  }
+  pending_wake_.clear();
+}
+
 void Dispatcher::Adopt() {
+  // The pending wake-ups name channels of the current table, which may be freed once the
+  // next one is in use: make them first.
+  WakePending();
   RoutingTable* next = next_.load(std::memory_order_acquire);
   for (size_t slot = 0; slot < kMaxConsumerSlots; ++slot) {
     if (next->channels[slot] != nullptr) {

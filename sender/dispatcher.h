@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "sender/routing_table.h"
@@ -49,6 +51,31 @@ class Dispatcher {
   absl::Status PublishTransaction(const TransactionUpdate& update);
   void PublishSlot(const SlotUpdate& update);
 
+  // Batches. Between BeginBatch() and EndBatch() every update is still published to the
+  // rings at once (a spinning consumer sees it immediately), but the check for a sleeping
+  // consumer (a full barrier per ring, and an eventfd write per sleeper) is made once per
+  // consumer, at EndBatch(): a sleeper is woken once for the batch, not once per update.
+  // Sources open a batch for updates that arrive together (the frames an ingest drain
+  // finds, a burst of the synthetic feed) and close it before they wait. Nestable.
+  void BeginBatch() { ++batch_depth_; }
+  void EndBatch() {
+    if (batch_depth_ > 0 && --batch_depth_ == 0) WakePending();
+  }
+  // Holds a batch open for a scope.
+  class Batch {
+   public:
+    explicit Batch(Dispatcher& d) : d_(&d) { d_->BeginBatch(); }
+    ~Batch() { Close(); }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    void Close() {
+      if (d_ != nullptr) std::exchange(d_, nullptr)->EndBatch();
+    }
+
+   private:
+    Dispatcher* d_;
+  };
+
   // Adopts a newly installed table, if any. A feeding thread with nothing to publish calls
   // this at least every millisecond, so that subscription changes take effect and freed
   // consumers are released promptly.
@@ -72,6 +99,8 @@ class Dispatcher {
 
  private:
   void Adopt();
+  // Wakes (if asleep) every consumer written to since the batch began.
+  void WakePending();
   // Delivers to the consumers in `matches` (already in ascending order).
   template <typename Set>
   void Deliver(const EncodedUpdate& update, const Set& matches);
@@ -80,6 +109,9 @@ class Dispatcher {
   const Lz4Policy lz4_;
   DispatcherCounters counters_;
   WallClock clock_;  // the updates' timestamps
+  int batch_depth_ = 0;
+  std::vector<ConsumerSlot> pending_wake_;        // slots written in the open batch
+  std::vector<bool> pending_wake_flag_ = std::vector<bool>(kMaxConsumerSlots);
 
   // Dispatch-thread state.
   RoutingTable* current_ = nullptr;

@@ -200,7 +200,12 @@ absl::Status IngestSource::Run(Dispatcher& dispatcher, const std::atomic<bool>& 
   // Short sleeps should be short: the default 50 us timer slack would dwarf 10 us polls.
   ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
   while (!stop.load(std::memory_order_relaxed)) {
-    if (Drain(dispatcher) == 0) {
+    // The frames one drain finds arrived together: sleeping consumers are woken once for
+    // them, after the last (spinning consumers see each update as it is published).
+    Dispatcher::Batch batch(dispatcher);
+    const size_t drained = Drain(dispatcher);
+    batch.Close();
+    if (drained == 0) {
       dispatcher.Poll();
       if (options_.poll_interval > absl::ZeroDuration()) {
         absl::SleepFor(options_.poll_interval);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 
@@ -95,6 +96,9 @@ void SyntheticSource::Log(int64_t real_elapsed_ns) {
   logged_bytes_ = bytes;
 }
 
+// Most updates published in one batch before sleeping consumers are woken.
+constexpr int kMaxBatchUpdates = 64;
+
 absl::Status SyntheticSource::Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) {
   // Waits are short sleeps; the default 50 us timer slack would stretch each of them.
   ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
@@ -104,6 +108,18 @@ absl::Status SyntheticSource::Run(Dispatcher& dispatcher, const std::atomic<bool
   const int64_t log_every_ns = absl::ToInt64Nanoseconds(options_.log_interval);
   const int64_t start_ns = MonotonicNanos();
   int64_t next_log_ns = log_every_ns;
+  // A burst (events already due when the previous one is published) is one batch:
+  // sleeping consumers are woken once for it, when the source is about to wait.
+  bool in_batch = false;
+  int batch_updates = 0;
+  auto end_batch = [&] {
+    if (in_batch) dispatcher.EndBatch();
+    in_batch = false;
+  };
+  struct OnExit {
+    std::function<void()> f;
+    ~OnExit() { f(); }
+  } close_batch{end_batch};
   while (!stop.load(std::memory_order_relaxed)) {
     const SyntheticEventKind kind = feed_.Advance();
     const int64_t due_ns = feed_.at_nanos();
@@ -123,6 +139,7 @@ absl::Status SyntheticSource::Run(Dispatcher& dispatcher, const std::atomic<bool
     }
     int64_t elapsed_ns = MonotonicNanos() - start_ns;
     if (!options_.max_speed) {
+      if (due_ns - elapsed_ns > absl::ToInt64Nanoseconds(kSyntheticSpinAhead)) end_batch();
       while (due_ns - elapsed_ns > absl::ToInt64Nanoseconds(kSyntheticSpinAhead)) {
         dispatcher.Poll();
         if (stop.load(std::memory_order_relaxed)) return absl::OkStatus();
@@ -132,7 +149,14 @@ absl::Status SyntheticSource::Run(Dispatcher& dispatcher, const std::atomic<bool
         elapsed_ns = MonotonicNanos() - start_ns;
       }
     }
+    if (!in_batch) {
+      dispatcher.BeginBatch();
+      in_batch = true;
+      batch_updates = 0;
+    }
     Publish(dispatcher, kind);
+    // A long burst (or --max_speed, which never waits) still wakes sleepers regularly.
+    if (++batch_updates == kMaxBatchUpdates) end_batch();
     if (options_.verbose && elapsed_ns >= next_log_ns) {
       Log(elapsed_ns);
       next_log_ns = elapsed_ns + log_every_ns;

@@ -35,6 +35,10 @@ class OneConsumerDispatcher {
     absl::StatusOr<shm::RingConsumer> reader = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
     if (!reader.ok()) return reader.status();
     self->reader_.emplace(*std::move(reader));
+    self->doorbell_ = shm::EventFd(UniqueFd(::dup(doorbell->fd())));
+    absl::StatusOr<shm::MappedRegion> header = shm::MappedRegion::Map(ring->fd(), sizeof(shm::RingHeader));
+    if (!header.ok()) return header.status();
+    self->header_ = *std::move(header);
     self->registry_.Find(self->id_)->channel = std::make_shared<ConsumerChannel>(
         self->id_, "test", *std::move(ring), *std::move(doorbell), policy);
     return self;
@@ -53,6 +57,12 @@ class OneConsumerDispatcher {
   Registry& registry() { return registry_; }
   uint64_t consumer_id() const { return id_; }
   shm::RingConsumer& reader() { return *reader_; }
+  // The consumer's doorbell, as the consumer holds it.
+  const shm::EventFd& doorbell() const { return doorbell_; }
+  // Says in the ring, as a consumer about to block would, that the consumer sleeps.
+  void MarkConsumerSleeping() {
+    reinterpret_cast<shm::RingHeader*>(header_.data())->consumer_sleeping.store(1);
+  }
 
  private:
   OneConsumerDispatcher() = default;
@@ -61,6 +71,8 @@ class OneConsumerDispatcher {
   Registry registry_{RegistryLimits{}};
   uint64_t id_ = 0;
   std::optional<shm::RingConsumer> reader_;
+  shm::EventFd doorbell_;
+  shm::MappedRegion header_;
 };
 
 }  // namespace qlaster::sender::testing

@@ -15,6 +15,11 @@
 // consumer has seen one (a marker may be dropped too while a ring is full). At max speed
 // the latency includes the queueing in the rings: it is the latency under saturation.
 //
+// Each case runs twice: publishing update by update (batch=1: a wake check per update,
+// as a source that delivers one update at a time gets) and in Dispatcher batches of
+// kBatch updates (a sleeping consumer is woken once per batch, as the ingest and
+// synthetic sources do for updates that arrive together).
+//
 // Baseline `unix_socket`: the same updates written by the parent to N SOCK_SEQPACKET
 // socketpairs (non-blocking: a full socket buffer drops the update, counted like
 // drop-and-count) and read by N processes blocking in recv(2), one syscall per update on
@@ -46,10 +51,13 @@ namespace {
 constexpr uint64_t kEndSlot = ~uint64_t{0} - 1;
 constexpr uint64_t kDefaultSize = 256;
 
+constexpr uint64_t kBatch = 32;
+
 struct FanoutRun {
   int consumers;
   shm::WaitMode mode;
   uint64_t size;
+  uint64_t batch;         // updates per Dispatcher batch (1: no batch, a wake check each)
   uint64_t max_updates;   // publishing stops at this count ...
   absl::Duration window;  // ... or after this long
 };
@@ -215,8 +223,11 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
     if ((config.rate || published % 256 == 0) && absl::Now() >= deadline) break;
     if (config.rate) PaceUntil(start + interval * static_cast<double>(published));
     update.write_version = published;
-    QLASTER_RETURN_IF_ERROR(dispatcher.PublishAccount(update));
+    if (run.batch > 1 && published % run.batch == 0) dispatcher.BeginBatch();
+    const absl::Status s = dispatcher.PublishAccount(update);
     ++published;
+    if (run.batch > 1 && (published % run.batch == 0 || !s.ok())) dispatcher.EndBatch();
+    QLASTER_RETURN_IF_ERROR(s);
   }
   const absl::Duration elapsed = absl::Now() - start;
 
@@ -234,6 +245,7 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
   r.subject = "qlaster";
   r.Param("consumers", int64_t{run.consumers})
       .Param("mode", ModeName(run.mode))
+      .Param("batch", static_cast<int64_t>(run.batch))
       .Param("size", static_cast<int64_t>(run.size));
   Summarize(r, *reports, published, elapsed, start_ns);
   return r;
@@ -371,6 +383,7 @@ absl::StatusOr<std::vector<Result>> RunFanout(const Config& config) {
     const FanoutRun run{.consumers = n,
                         .mode = shm::WaitMode::kSleep,
                         .size = size,
+                        .batch = 1,
                         .max_updates = config.quick ? 4'000u : 20'000'000u,
                         .window = config.quick ? absl::Seconds(1) : absl::Seconds(2.5)};
     absl::StatusOr<Result> baseline = RunUnixSocket(config, run);
@@ -380,16 +393,19 @@ absl::StatusOr<std::vector<Result>> RunFanout(const Config& config) {
           absl::StrCat("unix_socket baseline, consumers=", n, ": ", baseline.status().message()));
     }
     for (shm::WaitMode mode : modes) {
-      FanoutRun m = run;
-      m.mode = mode;
-      absl::StatusOr<Result> r = RunQlaster(config, m);
-      if (!r.ok()) {
-        return absl::Status(
-            r.status().code(),
-            absl::StrCat("consumers=", n, " mode=", ModeName(mode), ": ", r.status().message()));
+      for (uint64_t batch : {uint64_t{1}, kBatch}) {
+        FanoutRun m = run;
+        m.mode = mode;
+        m.batch = batch;
+        absl::StatusOr<Result> r = RunQlaster(config, m);
+        if (!r.ok()) {
+          return absl::Status(r.status().code(),
+                              absl::StrCat("consumers=", n, " mode=", ModeName(mode), " batch=", batch,
+                                           ": ", r.status().message()));
+        }
+        r->baseline.push_back(*baseline);
+        results.push_back(*std::move(r));
       }
-      r->baseline.push_back(*baseline);
-      results.push_back(*std::move(r));
     }
   }
   return results;
