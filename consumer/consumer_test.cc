@@ -141,27 +141,17 @@ AccountUpdate Account(const KeyBytes& pubkey, const KeyBytes& owner, uint64_t la
   return a;
 }
 
-std::string MakeTempDir() {
-  char tmpl[] = "/tmp/qlaster-consumer-test-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return "";
-  return tmpl;
-}
-
 // ------------------------------------------------------------------ real sender
 
 class ConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir();
+    dir_ = tmp_.path();
     ASSERT_FALSE(dir_.empty());
     path_ = dir_ + "/sender.sock";
   }
 
-  void TearDown() override {
-    StopSender();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { StopSender(); }
 
   void StartSender(sender::ControlOptions control = {}) {
     sender::SenderOptions options;
@@ -200,6 +190,7 @@ class ConsumerTest : public ::testing::Test {
     return Consumer::Connect(path_, std::move(options));
   }
 
+  qlaster::testing::TempDir tmp_;
   std::string dir_;
   std::string path_;
   std::unique_ptr<sender::Sender> sender_;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "tests/child_process.h"
 #include "sender/testing/one_consumer_dispatcher.h"
 
 namespace qlaster::sender {
@@ -26,10 +27,8 @@ Pubkey Key(uint8_t b) {
 class ReplaySourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/qlaster-replay-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     path_ = dir_ + "/r.qlrec";
 
     auto harness = testing::OneConsumerDispatcher::Create(32 << 20);
@@ -40,7 +39,6 @@ class ReplaySourceTest : public ::testing::Test {
     id_ = harness_->consumer_id();
   }
 
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // The consumer wants accounts owned by Key(9), all transactions (and slots).
   // `adopt`: adopt the new table here; false when a running source is the dispatch thread.
@@ -142,6 +140,7 @@ class ReplaySourceTest : public ::testing::Test {
     return source.ok() ? *std::move(source) : nullptr;
   }
 
+  qlaster::testing::TempDir tmp_;
   std::string dir_;
   std::string path_;
   std::unique_ptr<testing::OneConsumerDispatcher> harness_;

@@ -29,6 +29,13 @@ class WallClock {
     if (use_tsc_) Anchor(Ticks());
   }
 
+  // CLOCK_REALTIME itself, ns (one clock_gettime).
+  static uint64_t RealtimeNs() {
+    timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+  }
+
   uint64_t Now() {
     if (!use_tsc_) return RealtimeNs();
     const uint64_t ticks = Ticks();
@@ -39,12 +46,6 @@ class WallClock {
 
  private:
   static constexpr uint64_t kReanchorNs = 1'000'000;
-
-  static uint64_t RealtimeNs() {
-    timespec ts;
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-  }
 
 #if defined(__x86_64__)
   static uint64_t Ticks() { return __rdtsc(); }

@@ -2,20 +2,12 @@
 // and never runs ahead of it by more than the re-anchoring allows.
 #include "sender/wall_clock.h"
 
-#include <time.h>
-
 #include <algorithm>
 
 #include "gtest/gtest.h"
 
 namespace qlaster::sender {
 namespace {
-
-uint64_t RealtimeNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 TEST(WallClockTest, TracksRealtimeAcrossManyReanchors) {
   WallClock clock;
@@ -24,13 +16,13 @@ TEST(WallClockTest, TracksRealtimeAcrossManyReanchors) {
   // is loose (20 us) because a preempted thread can sit between the readings; the point is
   // that the clock is the wall clock, not a count since start.
   int64_t worst = 0;
-  const uint64_t end = RealtimeNs() + 50'000'000;
+  const uint64_t end = WallClock::RealtimeNs() + 50'000'000;
   uint64_t previous = 0;
   int backwards = 0;
-  while (RealtimeNs() < end) {
-    const uint64_t before = RealtimeNs();
+  while (WallClock::RealtimeNs() < end) {
+    const uint64_t before = WallClock::RealtimeNs();
     const uint64_t now = clock.Now();
-    const uint64_t after = RealtimeNs();
+    const uint64_t after = WallClock::RealtimeNs();
     int64_t off = 0;
     if (now < before) off = static_cast<int64_t>(before - now);
     if (now > after) off = static_cast<int64_t>(now - after);

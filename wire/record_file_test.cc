@@ -15,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/child_process.h"
 
 namespace qlaster {
 namespace {
@@ -40,13 +41,10 @@ TEST(Crc32cTest, ExtendsAcrossSplits) {
 class RecordFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr ? base : "/tmp") + "/qlaster-rec-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     path_ = dir_ + "/test.qlrec";
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Frames of varied sizes (the reader does not decode them; any bytes do).
   static std::vector<std::vector<uint8_t>> Frames(int n) {
@@ -92,6 +90,7 @@ class RecordFileTest : public ::testing::Test {
     }
   }
 
+  qlaster::testing::TempDir tmp_;
   std::string dir_;
   std::string path_;
 };

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "sender/wall_clock.h"
 #include "shm/status_macros.h"
 #include "tools/bench/scenario.h"
 
@@ -135,11 +136,7 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
 
 }  // namespace
 
-uint64_t RealtimeNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t RealtimeNs() { return sender::WallClock::RealtimeNs(); }
 
 uint64_t SelfCpuNs() {
   rusage ru{};

@@ -96,6 +96,33 @@ void PaceUntil(absl::Time target) {
   }
 }
 
+// What one publishing run did: how many updates, over how long, from when (realtime).
+struct Published {
+  uint64_t count = 0;
+  absl::Duration elapsed;
+  uint64_t start_ns = 0;
+};
+
+// Calls publish(i) for i = 0, 1, ... as fast as it can (or at --rate) until
+// run.max_updates or run.window; stops at the first error.
+template <typename Publish>
+absl::StatusOr<Published> PublishFor(const Config& config, const FanoutRun& run, Publish&& publish) {
+  Published p;
+  p.start_ns = RealtimeNs();
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + run.window;
+  const absl::Duration interval =
+      config.rate ? absl::Seconds(1.0 / *config.rate) : absl::ZeroDuration();
+  while (p.count < run.max_updates) {
+    if ((config.rate || p.count % 256 == 0) && absl::Now() >= deadline) break;
+    if (config.rate) PaceUntil(start + interval * static_cast<double>(p.count));
+    QLASTER_RETURN_IF_ERROR(publish(p.count));
+    ++p.count;
+  }
+  p.elapsed = absl::Now() - start;
+  return p;
+}
+
 // Runs Sender::Run(nullptr) on a thread; stops and joins it on destruction.
 class SenderThread {
  public:
@@ -213,23 +240,23 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
   update.lamports = 1;
   update.slot = 1;
   update.data = NoiseBytes(run.size);
-  const uint64_t start_ns = RealtimeNs();
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + run.window;
-  const absl::Duration interval =
-      config.rate ? absl::Seconds(1.0 / *config.rate) : absl::ZeroDuration();
-  uint64_t published = 0;
-  while (published < run.max_updates) {
-    if ((config.rate || published % 256 == 0) && absl::Now() >= deadline) break;
-    if (config.rate) PaceUntil(start + interval * static_cast<double>(published));
-    update.write_version = published;
-    if (run.batch > 1 && published % run.batch == 0) dispatcher.BeginBatch();
+  // In batches of run.batch (when > 1); a batch the window cuts short is closed after.
+  bool in_batch = false;
+  absl::StatusOr<Published> published = PublishFor(config, run, [&](uint64_t i) {
+    update.write_version = i;
+    if (run.batch > 1 && !in_batch) {
+      dispatcher.BeginBatch();
+      in_batch = true;
+    }
     const absl::Status s = dispatcher.PublishAccount(update);
-    ++published;
-    if (run.batch > 1 && (published % run.batch == 0 || !s.ok())) dispatcher.EndBatch();
-    QLASTER_RETURN_IF_ERROR(s);
-  }
-  const absl::Duration elapsed = absl::Now() - start;
+    if (in_batch && (i + 1) % run.batch == 0) {
+      dispatcher.EndBatch();
+      in_batch = false;
+    }
+    return s;
+  });
+  if (in_batch) dispatcher.EndBatch();
+  if (!published.ok()) return published.status();
 
   const SlotUpdate end{.slot = kEndSlot, .parent = kEndSlot - 1, .status = SlotStatus::kProcessed};
   dispatcher.PublishSlot(end);
@@ -247,7 +274,7 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
       .Param("mode", ModeName(run.mode))
       .Param("batch", static_cast<int64_t>(run.batch))
       .Param("size", static_cast<int64_t>(run.size));
-  Summarize(r, *reports, published, elapsed, start_ns);
+  Summarize(r, *reports, published->count, published->elapsed, published->start_ns);
   return r;
 }
 
@@ -323,25 +350,17 @@ absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run)
       children.WaitReady(*board->get(), absl::Seconds(60), [] { return absl::OkStatus(); }));
 
   std::vector<uint8_t> record = NoiseBytes(std::max<uint64_t>(run.size, sizeof(SocketRecord)));
-  const uint64_t start_ns = RealtimeNs();
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + run.window;
-  const absl::Duration interval =
-      config.rate ? absl::Seconds(1.0 / *config.rate) : absl::ZeroDuration();
-  uint64_t published = 0;
-  while (published < run.max_updates) {
-    if ((config.rate || published % 256 == 0) && absl::Now() >= deadline) break;
-    if (config.rate) PaceUntil(start + interval * static_cast<double>(published));
-    const SocketRecord head{.sequence = published, .timestamp_ns = RealtimeNs()};
+  absl::StatusOr<Published> published = PublishFor(config, run, [&](uint64_t i) {
+    const SocketRecord head{.sequence = i, .timestamp_ns = RealtimeNs()};
     std::memcpy(record.data(), &head, sizeof(head));
     for (const UniqueFd& fd : ours) {
       const ssize_t n = ::send(fd.get(), record.data(), record.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN) return ErrnoStatus(errno, "send to a unix_socket reader");
       // EAGAIN: the reader's buffer is full; the update is dropped for it (and counted).
     }
-    ++published;
-  }
-  const absl::Duration elapsed = absl::Now() - start;
+    return absl::OkStatus();
+  });
+  if (!published.ok()) return published.status();
 
   const SocketRecord end{.sequence = ~uint64_t{0}, .timestamp_ns = 0};
   std::memcpy(record.data(), &end, sizeof(end));
@@ -366,7 +385,7 @@ absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run)
   r.Param("consumers", int64_t{run.consumers})
       .Param("mode", "blocking")
       .Param("size", static_cast<int64_t>(run.size));
-  Summarize(r, *reports, published, elapsed, start_ns);
+  Summarize(r, *reports, published->count, published->elapsed, published->start_ns);
   return r;
 }
 
