@@ -28,9 +28,10 @@
 #include "gtest/gtest.h"
 #include "sender/sender.h"
 #include "shm/event_fd.h"
-#include "shm/fd_passing.h"
+#include "base/fd_passing.h"
 #include "shm/spsc_ring.h"
-#include "tests/child_process.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 #include "wire/control_framing.h"
 #include "wire/frame.h"
 
@@ -190,7 +191,7 @@ class ConsumerTest : public ::testing::Test {
     return Consumer::Connect(path_, std::move(options));
   }
 
-  qlaster::testing::TempDir tmp_;
+  qlaster::TempDir tmp_;
   std::string dir_;
   std::string path_;
   std::unique_ptr<sender::Sender> sender_;
@@ -694,8 +695,8 @@ TEST_F(ConsumerTest, ConsumerIsMovable) {
 // ------------------------------------------------------- a sender in another process
 
 TEST_F(ConsumerTest, KilledSenderProcessIsReportedAsDisconnected) {
-  absl::StatusOr<qlaster::testing::ChildProcess> child =
-      qlaster::testing::ChildProcess::Spawn({QLASTER_TEST_PUBLISHER, "--socket", path_});
+  absl::StatusOr<qlaster::ChildProcess> child =
+      qlaster::ChildProcess::Spawn({QLASTER_TEST_PUBLISHER, "--socket", path_});
   ASSERT_TRUE(child.ok()) << child.status();
   absl::StatusOr<Consumer> c = absl::UnavailableError("not yet");
   const absl::Time end = absl::Now() + kDeadline;

@@ -25,8 +25,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "shm/fd_passing.h"
-#include "shm/status_macros.h"
+#include "base/fd_passing.h"
+#include "base/status_macros.h"
 
 namespace qlaster::sender {
 

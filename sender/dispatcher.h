@@ -19,7 +19,7 @@
 
 #include "absl/status/status.h"
 #include "sender/routing_table.h"
-#include "sender/wall_clock.h"
+#include "base/wall_clock.h"
 #include "shm/event_fd.h"
 #include "wire/frame.h"
 #include "wire/lz4_policy.h"

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 #include "wire/frame.h"
 
 namespace qlaster::sender {

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
+#include "base/paths.h"
 #include "sender/ingest_source.h"
 #include "sender/replay_source.h"
 #include "sender/sender.h"
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
 
   SenderOptions options;
   ControlOptions& c = options.control;
-  c.socket_path = absl::GetFlag(FLAGS_socket).empty() ? DefaultSocketPath() : absl::GetFlag(FLAGS_socket);
+  c.socket_path = absl::GetFlag(FLAGS_socket).empty() ? qlaster::DefaultSocketPath() : absl::GetFlag(FLAGS_socket);
   unsigned mode = 0;
   if (std::sscanf(absl::GetFlag(FLAGS_socket_mode).c_str(), "%o", &mode) != 1 || mode > 0777) {
     return Fail("--socket_mode must be an octal mode such as 0660");

@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 #include "sender/testing/one_consumer_dispatcher.h"
 
 namespace qlaster::sender {
@@ -140,7 +141,7 @@ class ReplaySourceTest : public ::testing::Test {
     return source.ok() ? *std::move(source) : nullptr;
   }
 
-  qlaster::testing::TempDir tmp_;
+  qlaster::TempDir tmp_;
   std::string dir_;
   std::string path_;
   std::unique_ptr<testing::OneConsumerDispatcher> harness_;

@@ -17,14 +17,6 @@ namespace qlaster::sender {
 
 namespace asio = boost::asio;
 
-std::string DefaultSocketPath() {
-  if (const char* s = std::getenv("QLASTER_SOCKET"); s != nullptr && *s != '\0') return s;
-  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d != nullptr && *d != '\0') {
-    return absl::StrCat(d, "/qlaster/sender.sock");
-  }
-  return "/run/qlaster/sender.sock";
-}
-
 struct Sender::Impl {
   explicit Impl(SenderOptions opts, shm::EventFd notify_fd)
       : options(std::move(opts)),

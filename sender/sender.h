@@ -24,10 +24,6 @@ struct SenderOptions {
   bool handle_signals = true;  // SIGINT/SIGTERM stop Run()
 };
 
-// The socket path a sender and its consumers use when none is given: $QLASTER_SOCKET,
-// else $XDG_RUNTIME_DIR/qlaster/sender.sock, else /run/qlaster/sender.sock.
-std::string DefaultSocketPath();
-
 class Sender {
  public:
   // Binds the control socket (see ControlServer::Listen for its errors).

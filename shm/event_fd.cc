@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster::shm {
 

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "shm/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace qlaster::shm {
 

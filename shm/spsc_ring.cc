@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster::shm {
 

@@ -29,7 +29,7 @@
 #include "shm/event_fd.h"
 #include "shm/mapped_region.h"
 #include "shm/ring_layout.h"
-#include "shm/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace qlaster::shm {
 

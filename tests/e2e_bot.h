@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "shm/unique_fd.h"
-#include "tests/child_process.h"
+#include "base/unique_fd.h"
+#include "base/process.h"
 
 namespace qlaster::testing {
 

@@ -26,7 +26,6 @@
 namespace qlaster {
 namespace {
 
-using testing::ChildProcess;
 using testing::SenderProcess;
 
 constexpr uint64_t kSentinel = 999'999;
@@ -192,7 +191,7 @@ class IngestExamplesTest : public ::testing::TestWithParam<std::string> {
     if (!child.ok()) return child.status().ToString();
     auto status = child->Wait(absl::Seconds(60));
     if (!status.ok()) return status.status().ToString();
-    return testing::DescribeWaitStatus(*status);
+    return DescribeWaitStatus(*status);
   }
 
   std::string SenderStderr() const {
@@ -224,7 +223,7 @@ class IngestExamplesTest : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(testing::ConnectUnix(sender_->socket_path()).valid());
   }
 
-  testing::TempDir dir_;
+  TempDir dir_;
   std::string stderr_path_;
   std::unique_ptr<SenderProcess> sender_;
 };

@@ -26,7 +26,6 @@
 namespace qlaster {
 namespace {
 
-using testing::ChildProcess;
 using testing::SenderProcess;
 
 // ----------------------------------------------------------------- a small JSON reader
@@ -219,7 +218,7 @@ struct Inspect {
   std::string Finish(absl::Duration timeout = absl::Seconds(60)) {
     auto status = process->Wait(timeout);
     if (!status.ok()) return status.status().ToString();
-    return testing::DescribeWaitStatus(*status);
+    return DescribeWaitStatus(*status);
   }
 };
 
@@ -327,7 +326,7 @@ class InspectTest : public ::testing::Test {
     Write(EncodedUpdate::Slot(f.slot));
   }
 
-  testing::TempDir dir_;
+  TempDir dir_;
   std::unique_ptr<SenderProcess> sender_;
   std::optional<testing::IngestWriter> writer_;
 };

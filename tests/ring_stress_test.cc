@@ -10,7 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "shm/spsc_ring.h"
-#include "tests/child_process.h"
+#include "base/process.h"
 #include "tests/stress_records.h"
 
 namespace qlaster {
@@ -28,7 +28,7 @@ TEST(RingStressTest, TenMillionRandomRecordsCrossProcessesIntact) {
   ASSERT_TRUE(ring.ok()) << ring.status();
   auto doorbell = shm::EventFd::Create();
   ASSERT_TRUE(doorbell.ok()) << doorbell.status();
-  auto child = testing::ChildProcess::Spawn(
+  auto child = ChildProcess::Spawn(
       {QLASTER_STRESS_CONSUMER, std::to_string(records), std::to_string(seed)},
       {{ring->fd(), 3}, {doorbell->fd(), 4}});
   ASSERT_TRUE(child.ok()) << child.status();
@@ -52,7 +52,7 @@ TEST(RingStressTest, TenMillionRandomRecordsCrossProcessesIntact) {
         ASSERT_LT(absl::Now(), deadline) << "stuck at record " << seq;
         int status;
         ASSERT_EQ(::waitpid(child->pid(), &status, WNOHANG), 0)
-            << "consumer died: " << testing::DescribeWaitStatus(status);
+            << "consumer died: " << DescribeWaitStatus(status);
       }
       sched_yield();
     }
@@ -67,7 +67,7 @@ TEST(RingStressTest, TenMillionRandomRecordsCrossProcessesIntact) {
   ring->Close(&*doorbell);
   auto status = child->Wait(absl::Minutes(5));
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(*status, 0) << "consumer " << testing::DescribeWaitStatus(*status);
+  EXPECT_EQ(*status, 0) << "consumer " << DescribeWaitStatus(*status);
 }
 
 }  // namespace

@@ -18,14 +18,13 @@
 #include "tests/ingest_writer.h"
 #include "tests/sender_process.h"
 #include "tests/stress_records.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 #include "wire/base58.h"
 #include "wire/control_framing.h"
 
 namespace qlaster {
 namespace {
 
-using testing::ChildProcess;
 using testing::SenderProcess;
 
 Pubkey Key(uint8_t tag, uint8_t n = 0) {
@@ -109,7 +108,7 @@ class SenderE2eTest : public ::testing::Test {
   }
 
   static constexpr uint64_t kSentinel = 999'999;
-  testing::TempDir dir_;
+  TempDir dir_;
   std::unique_ptr<SenderProcess> sender_;
   std::unique_ptr<SenderProcess> restarted_;
   std::optional<testing::IngestWriter> writer_;

@@ -72,7 +72,7 @@ class SenderHostileClientTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
+  TempDir dir_;
   std::unique_ptr<SenderProcess> sender_;
   UniqueFd good_;
   ControlFrameReader good_reader_;
@@ -173,13 +173,13 @@ TEST_F(SenderHostileClientTest, StatsRequestWithoutHelloIsAnswered) {
 }
 
 TEST_F(SenderHostileClientTest, SecondSenderOnTheSamePathRefusesToStart) {
-  auto second = testing::ChildProcess::Spawn(
+  auto second = ChildProcess::Spawn(
       {QLASTER_SENDER_BINARY, "--socket=" + sender_->socket_path(),
        "--source=ingest:" + sender_->ingest_name(), "--quiet"});
   ASSERT_TRUE(second.ok()) << second.status();
   auto status = second->Wait(absl::Seconds(10));
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(testing::DescribeWaitStatus(*status), "exited 2");
+  EXPECT_EQ(DescribeWaitStatus(*status), "exited 2");
   ExpectGoodClientServed();
 }
 
@@ -199,7 +199,7 @@ TEST_F(SenderHostileClientTest, StaleSocketOfAKilledSenderIsReplaced) {
 TEST_F(SenderHostileClientTest, CleanShutdownTellsConsumersAndRemovesTheSocket) {
   auto status = sender_->Terminate();
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(*status, 0) << testing::DescribeWaitStatus(*status);
+  EXPECT_EQ(*status, 0) << DescribeWaitStatus(*status);
   EXPECT_FALSE(std::filesystem::exists(sender_->socket_path()));
   for (;;) {
     auto msg = ReadControl(good_.get(), good_reader_, absl::Seconds(10));
@@ -218,7 +218,7 @@ namespace qlaster {
 namespace {
 
 TEST(SenderAllowListTest, PeerOutsideTheAllowListGetsNotAllowed) {
-  testing::TempDir dir;
+  TempDir dir;
   const std::string other = std::to_string(::getuid() + 4242);
   auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
                                               {"--allow_uid=" + other, "--allow_gid=" + std::to_string(::getgid() + 4242)});
@@ -234,7 +234,7 @@ TEST(SenderAllowListTest, PeerOutsideTheAllowListGetsNotAllowed) {
 }
 
 TEST(SenderAllowListTest, PeerOnTheAllowListIsServed) {
-  testing::TempDir dir;
+  TempDir dir;
   auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
                                               {"--allow_uid=" + std::to_string(::getuid())});
   ASSERT_TRUE(sender.ok()) << sender.status();
@@ -248,7 +248,7 @@ TEST(SenderAllowListTest, PeerOnTheAllowListIsServed) {
 }
 
 TEST(SenderKeepaliveTest, ConsumerThatNeverAnswersIsEvictedAsIdle) {
-  testing::TempDir dir;
+  TempDir dir;
   auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(),
                                               {"--ping_interval=50ms", "--idle_timeout=300ms"});
   ASSERT_TRUE(sender.ok()) << sender.status();
@@ -270,7 +270,7 @@ TEST(SenderKeepaliveTest, ConsumerThatNeverAnswersIsEvictedAsIdle) {
 }
 
 TEST(SenderSocketTest, SocketFileGetsTheConfiguredMode) {
-  testing::TempDir dir;
+  TempDir dir;
   auto sender = testing::SenderProcess::Start(QLASTER_SENDER_BINARY, dir.path(), {"--socket_mode=0600"});
   ASSERT_TRUE(sender.ok()) << sender.status();
   struct stat st;

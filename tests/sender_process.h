@@ -17,8 +17,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "shm/unique_fd.h"
-#include "tests/child_process.h"
+#include "base/unique_fd.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 
 namespace qlaster::testing {
 

@@ -22,7 +22,7 @@ step() { printf '\n=== %s\n' "$*"; }
 configure_build() {  # DIR CMAKE_ARGS...
   local dir=$1
   shift
-  cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1 ||
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DQLASTER_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
     { cat "$dir.configure.log"; return 1; }
   cmake --build "$dir" -j "$JOBS"
 }
@@ -59,12 +59,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_ctest "$BUILD_ROOT/asan" || status=1
 
 step "TSan build and the concurrency suites"
-configure_build "$BUILD_ROOT/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_SANITIZE=thread -DQLASTER_BENCH=OFF
+configure_build "$BUILD_ROOT/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_SANITIZE=thread -DQLASTER_BUILD_BENCH=OFF
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "$BUILD_ROOT/tsan" -L concurrency || status=1
 
 step "libFuzzer targets, $FUZZ_RUNS runs each"
-CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_ROOT/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DQLASTER_FUZZ=ON -DQLASTER_BENCH=OFF >"$BUILD_ROOT/fuzz.configure.log" 2>&1 ||
+CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_ROOT/fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQLASTER_WERROR=ON \
+  -DQLASTER_FUZZ=ON -DQLASTER_BUILD_BENCH=OFF >"$BUILD_ROOT/fuzz.configure.log" 2>&1 ||
   { cat "$BUILD_ROOT/fuzz.configure.log"; exit 1; }
 cmake --build "$BUILD_ROOT/fuzz" -j "$JOBS" --target qlaster_fuzzers
 for fuzzer in "$BUILD_ROOT"/fuzz/tests/fuzz/fuzz_*; do

@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_format.h"
 #include "flatbuffers/flatbuffers.h"
-#include "shm/fd_passing.h"
-#include "shm/status_macros.h"
+#include "base/fd_passing.h"
+#include "base/status_macros.h"
 
 namespace qlaster {
 namespace {

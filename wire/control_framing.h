@@ -35,7 +35,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "proto/qlaster_generated.h"
-#include "shm/unique_fd.h"
+#include "base/unique_fd.h"
 #include "wire/types.h"
 
 namespace qlaster {

@@ -18,8 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/qlaster_generated.h"
-#include "shm/fd_passing.h"
-#include "shm/unique_fd.h"
+#include "base/fd_passing.h"
+#include "base/unique_fd.h"
 
 namespace qlaster {
 namespace {

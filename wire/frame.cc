@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster {
 namespace {

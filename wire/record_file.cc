@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster {
 namespace {

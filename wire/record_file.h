@@ -56,7 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "shm/unique_fd.h"
+#include "base/unique_fd.h"
 #include "wire/updates.h"
 
 namespace qlaster {

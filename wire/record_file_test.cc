@@ -15,7 +15,8 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 
 namespace qlaster {
 namespace {
@@ -90,7 +91,7 @@ class RecordFileTest : public ::testing::Test {
     }
   }
 
-  qlaster::testing::TempDir tmp_;
+  qlaster::TempDir tmp_;
   std::string dir_;
   std::string path_;
 };

@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "sender/dispatcher.h"
 #include "sender/registry.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster::sender::testing {
 

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "sender/wall_clock.h"
-#include "shm/status_macros.h"
+#include "base/wall_clock.h"
+#include "base/status_macros.h"
 #include "tools/bench/scenario.h"
 
 namespace qlaster::bench {
@@ -136,7 +136,7 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
 
 }  // namespace
 
-uint64_t RealtimeNs() { return sender::WallClock::RealtimeNs(); }
+uint64_t RealtimeNs() { return WallClock::RealtimeNs(); }
 
 uint64_t SelfCpuNs() {
   rusage ru{};
@@ -238,8 +238,8 @@ absl::Status ChildSet::Fork(std::vector<std::string> names, std::vector<std::str
   names_ = std::move(names);
   paths_ = std::move(result_paths);
   for (size_t i = 0; i < names_.size(); ++i) {
-    absl::StatusOr<testing::ChildProcess> child =
-        testing::ChildProcess::Fork([&body, i] { return body(i); });
+    absl::StatusOr<ChildProcess> child =
+        ChildProcess::Fork([&body, i] { return body(i); });
     if (!child.ok()) {
       return absl::Status(child.status().code(),
                           absl::StrCat("fork of ", names_[i], ": ", child.status().message()));
@@ -253,7 +253,7 @@ absl::Status ChildSet::Fork(std::vector<std::string> names, std::vector<std::str
 
 std::string ChildSet::Describe(size_t i, int status) const {
   std::string what =
-      absl::StrCat(names_[i], " (pid ", pids_[i], ") ", testing::DescribeWaitStatus(status));
+      absl::StrCat(names_[i], " (pid ", pids_[i], ") ", DescribeWaitStatus(status));
   if (std::FILE* f = std::fopen((paths_[i] + ".err").c_str(), "r")) {
     char buf[1024];
     const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);

@@ -26,7 +26,7 @@
 #include "absl/time/time.h"
 #include "qlaster/consumer.hpp"
 #include "shm/spsc_ring.h"
-#include "tests/child_process.h"
+#include "base/process.h"
 
 namespace qlaster::bench {
 
@@ -142,7 +142,7 @@ class ChildSet {
 
  private:
   std::string Describe(size_t i, int status) const;
-  std::vector<testing::ChildProcess> procs_;
+  std::vector<ChildProcess> procs_;
   std::vector<pid_t> pids_;
   std::vector<std::optional<int>> status_;
   std::vector<std::string> names_;

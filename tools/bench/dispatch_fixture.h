@@ -31,7 +31,7 @@
 #include "sender/registry.h"
 #include "shm/event_fd.h"
 #include "shm/spsc_ring.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 #include "wire/random_key.h"
 #include "wire/updates.h"
 

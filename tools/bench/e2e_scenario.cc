@@ -33,9 +33,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "shm/status_macros.h"
-#include "shm/unique_fd.h"
-#include "tests/child_process.h"
+#include "base/status_macros.h"
+#include "base/unique_fd.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 #include "tools/bench/consumer_child.h"
 #include "tools/bench/scenario.h"
 #include "wire/base58.h"
@@ -152,7 +153,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   absl::StatusOr<KeyBytes> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
   if (!vote.ok() || !token.ok()) return absl::InternalError("cannot decode the program ids");
 
-  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  absl::StatusOr<TempDir> dir = TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
@@ -192,10 +193,10 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   const std::string log_path = dir->path() + "/sender.log";
   UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!log) return ErrnoStatus(errno, absl::StrCat("open ", log_path));
-  absl::StatusOr<testing::ChildProcess> spawned =
-      testing::ChildProcess::Spawn(argv, {{log.get(), 2}});
+  absl::StatusOr<ChildProcess> spawned =
+      ChildProcess::Spawn(argv, {{log.get(), 2}});
   if (!spawned.ok()) return spawned.status();
-  std::optional<testing::ChildProcess> sender(*std::move(spawned));
+  std::optional<ChildProcess> sender(*std::move(spawned));
   const pid_t sender_pid = sender->pid();
   auto sender_failed = [&](const std::string& how) {
     return absl::InternalError(absl::StrCat("qlaster-sender (pid ", sender_pid, ") ", how,
@@ -205,7 +206,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
     absl::StatusOr<int> st = sender->Wait(absl::ZeroDuration());
     if (absl::IsDeadlineExceeded(st.status())) return absl::OkStatus();
     if (!st.ok()) return st.status();
-    return sender_failed(testing::DescribeWaitStatus(*st));
+    return sender_failed(DescribeWaitStatus(*st));
   };
   QLASTER_RETURN_IF_ERROR(children.WaitReady(*board->get(), absl::Seconds(60), sender_alive));
 
@@ -232,7 +233,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   absl::StatusOr<int> exit = sender->Wait(absl::Seconds(10));
   if (!exit.ok()) return sender_failed("did not exit within 10s of SIGTERM");
   if (!WIFEXITED(*exit) || WEXITSTATUS(*exit) != 0) {
-    return sender_failed(absl::StrCat(testing::DescribeWaitStatus(*exit), " on SIGTERM"));
+    return sender_failed(absl::StrCat(DescribeWaitStatus(*exit), " on SIGTERM"));
   }
 
   const double secs = absl::ToDoubleSeconds(after->at - before->at);

@@ -39,9 +39,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "sender/sender.h"
-#include "shm/status_macros.h"
-#include "shm/unique_fd.h"
-#include "tests/child_process.h"
+#include "base/status_macros.h"
+#include "base/unique_fd.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 #include "tools/bench/consumer_child.h"
 #include "tools/bench/scenario.h"
 
@@ -189,7 +190,7 @@ size_t SampleCap(int consumers) {
 }
 
 absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  absl::StatusOr<TempDir> dir = TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
@@ -320,7 +321,7 @@ int SocketReader(int fd, int cpu, size_t cap, const std::string& path, ChildBoar
 }
 
 absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  absl::StatusOr<TempDir> dir = TempDir::Create();
   if (!dir.ok()) return dir.status();
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();

@@ -43,7 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 #include "tools/bench/dispatch_fixture.h"
 #include "tools/bench/scenario.h"
 #include "wire/random_key.h"

@@ -23,15 +23,14 @@
 #include "qlaster/consumer.hpp"
 #include "sender/sender.h"
 #include "shm/event_fd.h"
-#include "shm/status_macros.h"
-#include "tests/child_process.h"
+#include "base/status_macros.h"
+#include "base/process.h"
+#include "base/temp_dir.h"
 #include "tools/bench/tsc_clock.h"
 
 namespace qlaster::bench {
 namespace {
 
-using testing::ChildProcess;
-using testing::DescribeWaitStatus;
 
 // A side that sees nothing from the other for this long reports a stalled peer.
 constexpr absl::Duration kStall = absl::Seconds(5);
@@ -370,7 +369,7 @@ absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
 }
 
 absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
-  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create();
+  absl::StatusOr<TempDir> dir = TempDir::Create();
   if (!dir.ok()) return dir.status();
   const std::string socket_path = dir->path() + "/sender.sock";
   absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, 1 << 20);

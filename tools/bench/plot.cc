@@ -38,7 +38,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 #include "tools/bench/report.h"
 
 extern char** environ;

@@ -7,7 +7,7 @@
 // compared with, so a ratio holds on a noisy machine.
 //
 // Child processes are forked (not exec'd) before the parent starts any thread, so a
-// scenario may fork freely at its start; see tests/child_process.h.
+// scenario may fork freely at its start; see base/process.h.
 #ifndef QLASTER_TOOLS_BENCH_SCENARIO_H_
 #define QLASTER_TOOLS_BENCH_SCENARIO_H_
 

@@ -27,8 +27,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "shm/event_fd.h"
-#include "shm/status_macros.h"
-#include "tests/child_process.h"
+#include "base/status_macros.h"
+#include "base/process.h"
 #include "tools/bench/pingpong.h"
 #include "tools/bench/scenario.h"
 #include "tools/bench/tsc_clock.h"
@@ -36,8 +36,6 @@
 namespace qlaster::bench {
 namespace {
 
-using testing::ChildProcess;
-using testing::DescribeWaitStatus;
 
 constexpr uint64_t kRingBytes = 16 << 20;
 constexpr int kReleaseEvery = 64;

@@ -77,14 +77,6 @@ bool WriteLine(const std::string& text) {
 
 }  // namespace
 
-std::string DefaultSocketPath() {
-  if (const char* s = std::getenv("QLASTER_SOCKET"); s != nullptr && *s != '\0') return s;
-  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d != nullptr && *d != '\0') {
-    return absl::StrCat(d, "/qlaster/sender.sock");
-  }
-  return "/run/qlaster/sender.sock";
-}
-
 int RunWatch(const InspectOptions& o) {
   InstallSignals();
   ConsumerOptions co;

@@ -44,11 +44,6 @@ struct InspectOptions {
   bool overwrite = false;        // the record file may exist
 };
 
-// The sender's socket when --socket is not given, as the sender chooses it:
-// $QLASTER_SOCKET, else $XDG_RUNTIME_DIR/qlaster/sender.sock, else
-// /run/qlaster/sender.sock.
-std::string DefaultSocketPath();
-
 // Connects, subscribes, and shows (and records) what arrives until --count, --duration,
 // SIGINT or SIGTERM. Writes to stdout; one-line errors to stderr. Returns the exit code.
 // Installs handlers for SIGINT and SIGTERM, and ignores SIGPIPE.

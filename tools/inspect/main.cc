@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
 
   qlaster::inspect::InspectOptions o;
   o.socket_path = absl::GetFlag(FLAGS_socket);
-  if (o.socket_path.empty()) o.socket_path = qlaster::inspect::DefaultSocketPath();
+  if (o.socket_path.empty()) o.socket_path = qlaster::DefaultSocketPath();
   std::string error;
   if (!ParseKeys("account", absl::GetFlag(FLAGS_account), &o.accounts, &error) ||
       !ParseKeys("owner", absl::GetFlag(FLAGS_owner), &o.owners, &error)) {

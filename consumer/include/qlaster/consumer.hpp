@@ -87,6 +87,11 @@ enum class SlotState : uint8_t {
 // "processed", "confirmed", ... ("unknown" for a value outside the enum).
 std::string_view SlotStateName(SlotState state);
 
+// The socket a sender listens on when nobody says otherwise, as the sender chooses it:
+// $QLASTER_SOCKET, else $XDG_RUNTIME_DIR/qlaster/sender.sock, else
+// /run/qlaster/sender.sock.
+std::string DefaultSocketPath();
+
 struct ConsumerOptions {
   // Shown by the sender and qlaster-inspect; at most 64 bytes, no control characters.
   // Empty: the sender names the consumer.

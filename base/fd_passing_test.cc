@@ -1,6 +1,6 @@
 // Tests for SCM_RIGHTS fd passing: the received fds are the sent objects, carry
 // FD_CLOEXEC, and no path (truncation, too many fds, foreign cmsgs) leaks a descriptor.
-#include "shm/fd_passing.h"
+#include "base/fd_passing.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>

@@ -13,8 +13,8 @@
 //
 // Both functions are thread-compatible: do not call them concurrently on the same socket
 // in the same direction. Depends on libc and Abseil only.
-#ifndef QLASTER_SHM_FD_PASSING_H_
-#define QLASTER_SHM_FD_PASSING_H_
+#ifndef QLASTER_BASE_FD_PASSING_H_
+#define QLASTER_BASE_FD_PASSING_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "shm/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace qlaster {
 
@@ -67,4 +67,4 @@ absl::StatusOr<ReceivedMessage> ReceiveWithFds(int sock, absl::Span<uint8_t> buf
 
 }  // namespace qlaster
 
-#endif  // QLASTER_SHM_FD_PASSING_H_
+#endif  // QLASTER_BASE_FD_PASSING_H_

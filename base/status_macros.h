@@ -1,16 +1,17 @@
 // Status helpers shared by every qlaster library. Abseil 20220623 has no status macros,
-// so the one we use is defined here, once.
-#ifndef QLASTER_SHM_STATUS_MACROS_H_
-#define QLASTER_SHM_STATUS_MACROS_H_
+// so the two we use are defined here, once.
+#ifndef QLASTER_BASE_STATUS_MACROS_H_
+#define QLASTER_BASE_STATUS_MACROS_H_
 
 #include <cerrno>
 #include <cstring>
 #include <string>
-
-#include "absl/strings/string_view.h"
+#include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if not ok.
 #define QLASTER_RETURN_IF_ERROR(expr)                 \
@@ -18,6 +19,18 @@
     ::absl::Status qlaster_status_ = (expr);          \
     if (!qlaster_status_.ok()) return qlaster_status_; \
   } while (0)
+
+// QLASTER_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>); returns
+// its status from the enclosing function if not ok, else moves the value into `lhs`,
+// which may be a declaration (`auto x`, `const Foo& y` is not allowed) or an lvalue.
+#define QLASTER_ASSIGN_OR_RETURN(lhs, expr) \
+  QLASTER_ASSIGN_OR_RETURN_IMPL_(QLASTER_STATUS_CONCAT_(qlaster_statusor_, __LINE__), lhs, expr)
+#define QLASTER_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
+  auto statusor = (expr);                                   \
+  if (!statusor.ok()) return std::move(statusor).status();  \
+  lhs = *std::move(statusor)
+#define QLASTER_STATUS_CONCAT_(a, b) QLASTER_STATUS_CONCAT_IMPL_(a, b)
+#define QLASTER_STATUS_CONCAT_IMPL_(a, b) a##b
 
 namespace qlaster {
 
@@ -49,4 +62,4 @@ inline absl::Status ErrnoStatus(int err, absl::string_view what) {
 
 }  // namespace qlaster
 
-#endif  // QLASTER_SHM_STATUS_MACROS_H_
+#endif  // QLASTER_BASE_STATUS_MACROS_H_

@@ -1,7 +1,7 @@
 // UniqueFd: sole owner of a file descriptor. Move-only; closes on destruction, so an error
 // path can never leak an fd.
-#ifndef QLASTER_SHM_UNIQUE_FD_H_
-#define QLASTER_SHM_UNIQUE_FD_H_
+#ifndef QLASTER_BASE_UNIQUE_FD_H_
+#define QLASTER_BASE_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -41,4 +41,4 @@ class UniqueFd {
 
 }  // namespace qlaster
 
-#endif  // QLASTER_SHM_UNIQUE_FD_H_
+#endif  // QLASTER_BASE_UNIQUE_FD_H_

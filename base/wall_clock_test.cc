@@ -1,12 +1,12 @@
 // WallClock against CLOCK_REALTIME: the TSC extrapolation stays close to the real clock
 // and never runs ahead of it by more than the re-anchoring allows.
-#include "sender/wall_clock.h"
+#include "base/wall_clock.h"
 
 #include <algorithm>
 
 #include "gtest/gtest.h"
 
-namespace qlaster::sender {
+namespace qlaster {
 namespace {
 
 TEST(WallClockTest, TracksRealtimeAcrossManyReanchors) {
@@ -36,4 +36,4 @@ TEST(WallClockTest, TracksRealtimeAcrossManyReanchors) {
 }
 
 }  // namespace
-}  // namespace qlaster::sender
+}  // namespace qlaster

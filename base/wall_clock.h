@@ -9,8 +9,8 @@
 // nanoseconds. Without an invariant TSC it is clock_gettime.
 //
 // Thread-compatible: one WallClock per thread (the dispatcher owns one).
-#ifndef QLASTER_SENDER_WALL_CLOCK_H_
-#define QLASTER_SENDER_WALL_CLOCK_H_
+#ifndef QLASTER_BASE_WALL_CLOCK_H_
+#define QLASTER_BASE_WALL_CLOCK_H_
 
 #include <time.h>
 
@@ -21,7 +21,7 @@
 #include <x86intrin.h>
 #endif
 
-namespace qlaster::sender {
+namespace qlaster {
 
 class WallClock {
  public:
@@ -95,6 +95,6 @@ class WallClock {
   double ns_per_tick_ = 1.0;
 };
 
-}  // namespace qlaster::sender
+}  // namespace qlaster
 
-#endif  // QLASTER_SENDER_WALL_CLOCK_H_
+#endif  // QLASTER_BASE_WALL_CLOCK_H_

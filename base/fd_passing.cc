@@ -1,6 +1,6 @@
 // sendmsg/recvmsg with SCM_RIGHTS, written so that no received descriptor can leak on any
 // path. See fd_passing.h.
-#include "shm/fd_passing.h"
+#include "base/fd_passing.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "shm/status_macros.h"
+#include "base/status_macros.h"
 
 namespace qlaster {
 namespace {

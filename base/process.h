@@ -1,11 +1,11 @@
-// ChildProcess: a real process started by a test, always cleaned up.
+// ChildProcess: a process this one started, always cleaned up.
 //
-// Tests (and qlaster-bench) that span processes start their peers with posix_spawn (or
-// fork, for a function of the same binary), hand them fds at fixed
-// numbers, wait for them with a deadline (never a fixed sleep), and kill them if the test
-// ends early: the destructor sends SIGKILL and reaps.
-#ifndef QLASTER_TESTS_CHILD_PROCESS_H_
-#define QLASTER_TESTS_CHILD_PROCESS_H_
+// Tests, qlaster-bench and the soak tools start their peers with posix_spawn (or fork, for
+// a function of the same binary), hand them fds at fixed numbers, wait for them with a
+// deadline (never a fixed sleep), and kill them if they end early: the destructor sends
+// SIGKILL and reaps.
+#ifndef QLASTER_BASE_PROCESS_H_
+#define QLASTER_BASE_PROCESS_H_
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -15,7 +15,6 @@
 #include <csignal>
 #include <cstring>
 #include <cstdlib>
-#include <filesystem>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -30,7 +29,7 @@
 
 extern char** environ;
 
-namespace qlaster::testing {
+namespace qlaster {
 
 class ChildProcess {
  public:
@@ -114,40 +113,6 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  // path() is empty if the directory could not be made; Create() says why instead.
-  TempDir() : path_(Make()) {}
-  static absl::StatusOr<TempDir> Create() {
-    TempDir dir;
-    if (dir.path_.empty()) {
-      return absl::InternalError(absl::StrCat("cannot create a directory under ", Base(), ": ",
-                                              std::strerror(errno)));
-    }
-    return dir;
-  }
-  TempDir(TempDir&& o) noexcept : path_(std::exchange(o.path_, std::string())) {}
-  TempDir& operator=(TempDir&&) = delete;
-  TempDir(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  static std::string Base() {
-    const char* base = std::getenv("TMPDIR");
-    return base != nullptr && *base != '\0' ? base : "/tmp";
-  }
-  static std::string Make() {
-    std::string templ = Base() + "/qlaster-XXXXXX";
-    return ::mkdtemp(templ.data()) != nullptr ? templ : "";
-  }
-  std::string path_;
-};
-
 // "exited 0", "exited 3", "killed by signal 9".
 inline std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return absl::StrCat("exited ", WEXITSTATUS(status));
@@ -155,6 +120,6 @@ inline std::string DescribeWaitStatus(int status) {
   return absl::StrCat("wait status ", status);
 }
 
-}  // namespace qlaster::testing
+}  // namespace qlaster
 
-#endif  // QLASTER_TESTS_CHILD_PROCESS_H_
+#endif  // QLASTER_BASE_PROCESS_H_
