@@ -1,6 +1,9 @@
 // Sender: wiring of dispatcher, control server, source thread and signals.
 #include "sender/sender.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <csignal>
 #include <future>
 #include <cstdlib>
@@ -12,10 +15,26 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace qlaster::sender {
 
 namespace asio = boost::asio;
+
+namespace {
+
+absl::Status PinThisThread(int cpu) {
+  if (cpu < 0) return absl::OkStatus();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set); rc != 0) {
+    return ErrnoStatus(rc, absl::StrCat("pinning the dispatch thread to CPU ", cpu));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 struct Sender::Impl {
   explicit Impl(SenderOptions opts, shm::EventFd notify_fd)
@@ -96,7 +115,8 @@ absl::Status Sender::Run(Source* source) {
   }
   if (source != nullptr) {
     s.source_thread = std::thread([&s, source] {
-      absl::Status status = source->Run(s.dispatcher, s.stop_source);
+      absl::Status status = PinThisThread(s.options.dispatch_cpu);
+      if (status.ok()) status = source->Run(s.dispatcher, s.stop_source);
       asio::post(s.io, [&s, status] {
         if (!status.ok()) {
           s.source_status = status;

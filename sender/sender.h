@@ -22,6 +22,8 @@ struct SenderOptions {
   ControlOptions control;
   Lz4Policy lz4;
   bool handle_signals = true;  // SIGINT/SIGTERM stop Run()
+  // The CPU the dispatch thread (the sources and the dispatcher) runs on; -1: any.
+  int dispatch_cpu = -1;
 };
 
 class Sender {

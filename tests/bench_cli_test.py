@@ -44,7 +44,7 @@ class BenchCliTest(unittest.TestCase):
 
     def test_all_scenarios_succeed(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
-        for scenario in ("latency", "throughput", "fanout", "filter", "e2e"):
+        for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay"):
             self.assertIn("== " + scenario, self.proc.stdout)
 
     def by(self, scenario):
@@ -76,6 +76,27 @@ class BenchCliTest(unittest.TestCase):
             self.assertGreater(r["records_per_s"], 0)
             self.assertAlmostEqual(r["bytes_per_s"], r["records_per_s"] * r["size"], delta=r["bytes_per_s"] * 1e-6)
             self.assertEqual({b["subject"] for b in r["baseline"]}, {"memcpy", "unix_socket"})
+
+    def test_ingest_has_latency_against_a_cacheline_round_trip_and_throughput(self):
+        rows = self.by("ingest")
+        latency = [r for r in rows if r["measure"] == "latency"]
+        self.assertEqual({r["ingest_poll"] for r in latency}, {"spin", "10us"})
+        for r in latency:
+            self.assertEqual(r["samples"], 1000)
+            self.assertLessEqual(r["p50_ns"], r["p99_ns"])
+            self.assertEqual([b["subject"] for b in r["baseline"]], ["cacheline_round_trip"])
+        throughput = [r for r in rows if r["measure"] == "throughput"]
+        self.assertEqual({r["size"] for r in throughput}, {165, 3762})
+        for r in throughput:
+            self.assertGreater(r["records_per_s"], 0)
+            self.assertEqual(r["received"] + r["dropped"], 5000)
+
+    def test_replay_reports_the_source_and_the_consumer(self):
+        rows = self.by("replay")
+        self.assertEqual({r["size"] for r in rows}, {165, 1048576})
+        for r in rows:
+            self.assertEqual(r["published"], 216)  # 200 accounts and 16 end markers
+            self.assertEqual(r["consumer_received"] + r["dropped"], 200)
 
     def test_other_scenarios_report(self):
         for scenario in ("fanout", "filter", "e2e"):

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <new>
 
@@ -82,7 +83,13 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
         if (e.kind == EventKind::kSlot) ++report.slots;
         if (report.first_ns == 0) report.first_ns = now;
         report.last_ns = now;
-        reservoir.Add(now > e.timestamp_ns ? static_cast<double>(now - e.timestamp_ns) : 0.0);
+        uint64_t since = e.timestamp_ns;
+        if (spec.latency_from_data) {
+          const AccountEvent* a = e.account();
+          if (a == nullptr || a->data.size() < sizeof(since)) return;
+          std::memcpy(&since, a->data.data(), sizeof(since));
+        }
+        reservoir.Add(now > since ? static_cast<double>(now - since) : 0.0);
         return;
       }
       case EventKind::kGap:

@@ -107,6 +107,10 @@ struct ConsumerChildSpec {
   TransactionFilter transactions = TransactionFilter::kNone;
   std::optional<uint64_t> end_slot;  // a slot update with this number ends the run
   size_t max_samples = 1'000'000;
+  // Latency from the first 8 bytes of each account's data (a CLOCK_REALTIME stamp its
+  // writer put there, for a path that starts before the sender) instead of from the
+  // sender's timestamp. Updates without 8 bytes of data count, with no sample.
+  bool latency_from_data = false;
   absl::Duration connect_deadline = absl::Seconds(30);  // for the sender to start listening
   absl::Duration run_deadline = absl::Seconds(300);     // safety net: give up after this
   ChildBoard* board = nullptr;

@@ -6,7 +6,7 @@
 //   qlaster-bench all [...]          every scenario, about 10 minutes
 //   qlaster-bench micro [--benchmark_filter=...]   the Google Benchmark micro-benchmarks
 //
-// SCENARIO: latency, throughput, fanout, filter, e2e (see BENCHMARKS.md).
+// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay (see BENCHMARKS.md).
 // Exit codes: 0 done, 1 a scenario failed, 64 a usage error.
 #include <unistd.h>
 
@@ -50,7 +50,8 @@ struct ScenarioEntry {
 
 constexpr ScenarioEntry kScenarios[] = {
     {"latency", RunLatency}, {"throughput", RunThroughput}, {"fanout", RunFanout},
-    {"filter", RunFilter},   {"e2e", RunE2e},
+    {"filter", RunFilter},   {"e2e", RunE2e},         {"ingest", RunIngest},
+    {"replay", RunReplay},
 };
 
 absl::StatusOr<Config> ConfigFromFlags() {
@@ -112,10 +113,10 @@ int Main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "micro") return RunMicro(argc, argv);
   absl::SetProgramUsageMessage(
       "qlaster-bench SCENARIO|all|micro [flags]\n"
-      "  SCENARIO: latency, throughput, fanout, filter, e2e");
+      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() != 2) {
-    std::fprintf(stderr, "qlaster-bench: expected one scenario (latency, throughput, fanout, filter, e2e, all, micro)\n");
+    std::fprintf(stderr, "qlaster-bench: expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)\n");
     return kExitUsage;
   }
   const std::string which = positional[1];
@@ -124,7 +125,7 @@ int Main(int argc, char** argv) {
     if (which == "all" || which == s.name) chosen.push_back(&s);
   }
   if (chosen.empty()) {
-    std::fprintf(stderr, "qlaster-bench: unknown scenario '%s' (latency, throughput, fanout, filter, e2e, all, micro)\n",
+    std::fprintf(stderr, "qlaster-bench: unknown scenario '%s' (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)\n",
                  which.c_str());
     return kExitUsage;
   }

@@ -93,6 +93,8 @@ absl::StatusOr<std::vector<Result>> RunThroughput(const Config& config);
 absl::StatusOr<std::vector<Result>> RunFanout(const Config& config);
 absl::StatusOr<std::vector<Result>> RunFilter(const Config& config);
 absl::StatusOr<std::vector<Result>> RunE2e(const Config& config);
+absl::StatusOr<std::vector<Result>> RunIngest(const Config& config);
+absl::StatusOr<std::vector<Result>> RunReplay(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);
