@@ -70,13 +70,13 @@ bool ToFilter(int tx, std::optional<qlaster::TransactionFilter>* out) {
   }
 }
 
-// qlaster::KeyBytes is a std::array of 32 bytes: an array of them is the n * 32 bytes the
+// qlaster::Pubkey is a std::array of 32 bytes: an array of them is the n * 32 bytes the
 // caller passes, with no padding.
-static_assert(sizeof(qlaster::KeyBytes) == 32 && alignof(qlaster::KeyBytes) == 1);
+static_assert(sizeof(qlaster::Pubkey) == 32 && alignof(qlaster::Pubkey) == 1);
 
-std::span<const qlaster::KeyBytes> Keys(const uint8_t* bytes, size_t n) {
+std::span<const qlaster::Pubkey> Keys(const uint8_t* bytes, size_t n) {
   if (n == 0 || bytes == nullptr) return {};
-  return {reinterpret_cast<const qlaster::KeyBytes*>(bytes), n};
+  return {reinterpret_cast<const qlaster::Pubkey*>(bytes), n};
 }
 
 enum class Op { kAdd, kRemove, kReplace };

@@ -66,18 +66,6 @@ int64_t MonotonicNs() {
       .count();
 }
 
-fb::TransactionFilter ToWire(TransactionFilter f) {
-  switch (f) {
-    case TransactionFilter::kAll:
-      return fb::TransactionFilter::All;
-    case TransactionFilter::kNonVote:
-      return fb::TransactionFilter::NonVote;
-    case TransactionFilter::kNone:
-      break;
-  }
-  return fb::TransactionFilter::None;
-}
-
 absl::StatusCode CodeFor(fb::ErrorCode code) {
   switch (code) {
     case fb::ErrorCode::VersionMismatch:
@@ -122,8 +110,8 @@ std::string DescribeEviction(const EvictedMsg& e) {
 
 // Splits a change into messages of at most kMaxSubscribeKeys keys. For Replace, the first
 // message replaces and the rest add; the transaction filter rides in the first message.
-std::vector<SubscribeMsg> SplitChange(fb::SubscribeOp op, std::span<const KeyBytes> pubkeys,
-                                      std::span<const KeyBytes> owners,
+std::vector<SubscribeMsg> SplitChange(fb::SubscribeOp op, std::span<const Pubkey> pubkeys,
+                                      std::span<const Pubkey> owners,
                                       std::optional<TransactionFilter> tx) {
   std::vector<SubscribeMsg> out;
   size_t p = 0, o = 0;
@@ -139,7 +127,7 @@ std::vector<SubscribeMsg> SplitChange(fb::SubscribeOp op, std::span<const KeyByt
     m.owners.assign(owners.begin() + o, owners.begin() + o + no);
     o += no;
     if (out.empty() && tx.has_value()) {
-      m.transactions = ToWire(*tx);
+      m.transactions = *tx;
       m.set_transactions = true;
     }
     out.push_back(std::move(m));
@@ -149,25 +137,6 @@ std::vector<SubscribeMsg> SplitChange(fb::SubscribeOp op, std::span<const KeyByt
 
 }  // namespace
 
-std::string_view SlotStateName(SlotState state) {
-  switch (state) {
-    case SlotState::kProcessed:
-      return "processed";
-    case SlotState::kConfirmed:
-      return "confirmed";
-    case SlotState::kRooted:
-      return "rooted";
-    case SlotState::kFirstShredReceived:
-      return "first_shred_received";
-    case SlotState::kCompleted:
-      return "completed";
-    case SlotState::kCreatedBank:
-      return "created_bank";
-    case SlotState::kDead:
-      return "dead";
-  }
-  return "unknown";
-}
 
 // ---------------------------------------------------------------------------- Impl
 
@@ -207,8 +176,8 @@ struct Consumer::Impl {
   absl::Duration backoff;
 
   // The library's copy of the subscription, replayed on reconnection.
-  absl::flat_hash_set<KeyBytes> pubkeys;
-  absl::flat_hash_set<KeyBytes> owners;
+  absl::flat_hash_set<Pubkey> pubkeys;
+  absl::flat_hash_set<Pubkey> owners;
   TransactionFilter transactions = TransactionFilter::kNone;
   uint64_t next_request_id = 1;
 
@@ -261,8 +230,8 @@ struct Consumer::Impl {
   // ---- subscriptions
 
   void ApplyLocal(const SubscribeMsg& msg, std::optional<TransactionFilter> tx);
-  absl::StatusOr<SubscribeResult> Change(fb::SubscribeOp op, std::span<const KeyBytes> pks,
-                                         std::span<const KeyBytes> ows,
+  absl::StatusOr<SubscribeResult> Change(fb::SubscribeOp op, std::span<const Pubkey> pks,
+                                         std::span<const Pubkey> ows,
                                          std::optional<TransactionFilter> tx);
   absl::StatusOr<uint64_t> Replay();
 
@@ -311,10 +280,8 @@ absl::Status Consumer::Impl::Establish(absl::Time deadline) {
   HelloMsg hello{.protocol_version = kProtocolVersion,
                  .consumer_name = options.name,
                  .ring_bytes = options.ring_bytes,
-                 .overflow = options.overflow == OverflowPolicy::kDropAndCount
-                                 ? fb::OverflowPolicy::DropAndCount
-                                 : fb::OverflowPolicy::Evict,
-                 .wait_mode = static_cast<fb::WaitMode>(options.wait_mode)};
+                 .overflow = options.overflow,
+                 .wait_mode = options.wait_mode};
   QLASTER_RETURN_IF_ERROR(ValidateControl(hello));
   QLASTER_RETURN_IF_ERROR(WriteControl(sock.get(), EncodeControl(hello)));
 
@@ -575,8 +542,8 @@ void Consumer::Impl::ApplyLocal(const SubscribeMsg& msg, std::optional<Transacti
 }
 
 absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
-                                                       std::span<const KeyBytes> pks,
-                                                       std::span<const KeyBytes> ows,
+                                                       std::span<const Pubkey> pks,
+                                                       std::span<const Pubkey> ows,
                                                        std::optional<TransactionFilter> tx) {
   if (state == State::kClosed) return absl::FailedPreconditionError("the consumer is closed");
   std::vector<SubscribeMsg> msgs = SplitChange(op, pks, ows, tx);
@@ -612,8 +579,8 @@ absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
 }
 
 absl::StatusOr<uint64_t> Consumer::Impl::Replay() {
-  std::vector<KeyBytes> pks(pubkeys.begin(), pubkeys.end());
-  std::vector<KeyBytes> ows(owners.begin(), owners.end());
+  std::vector<Pubkey> pks(pubkeys.begin(), pubkeys.end());
+  std::vector<Pubkey> ows(owners.begin(), owners.end());
   std::vector<SubscribeMsg> msgs = SplitChange(fb::SubscribeOp::Replace, pks, ows, transactions);
   uint64_t effective = 0;
   for (SubscribeMsg& m : msgs) {
@@ -711,7 +678,7 @@ absl::StatusOr<int> Consumer::Impl::Deliver(absl::Span<const uint8_t> payload,
   } else if (const SlotView* s = frame->slot()) {
     e.kind = EventKind::kSlot;
     e.body =
-        SlotEvent{.slot = s->slot, .parent = s->parent, .state = static_cast<SlotState>(s->status)};
+        SlotEvent{.slot = s->slot, .parent = s->parent, .state = static_cast<SlotStatus>(s->status)};
   } else {
     return absl::DataLossError("record of no known kind");
   }
@@ -803,22 +770,22 @@ absl::StatusOr<Consumer> Consumer::Connect(std::string path, ConsumerOptions opt
   return Consumer(std::move(impl));
 }
 
-absl::StatusOr<SubscribeResult> Consumer::Subscribe(std::span<const KeyBytes> pubkeys,
-                                                    std::span<const KeyBytes> owners,
+absl::StatusOr<SubscribeResult> Consumer::Subscribe(std::span<const Pubkey> pubkeys,
+                                                    std::span<const Pubkey> owners,
                                                     std::optional<TransactionFilter> tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
   return impl_->Change(fb::SubscribeOp::Add, pubkeys, owners, tx);
 }
 
-absl::StatusOr<SubscribeResult> Consumer::Unsubscribe(std::span<const KeyBytes> pubkeys,
-                                                      std::span<const KeyBytes> owners,
+absl::StatusOr<SubscribeResult> Consumer::Unsubscribe(std::span<const Pubkey> pubkeys,
+                                                      std::span<const Pubkey> owners,
                                                       std::optional<TransactionFilter> tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
   return impl_->Change(fb::SubscribeOp::Remove, pubkeys, owners, tx);
 }
 
-absl::StatusOr<SubscribeResult> Consumer::Replace(std::span<const KeyBytes> pubkeys,
-                                                  std::span<const KeyBytes> owners,
+absl::StatusOr<SubscribeResult> Consumer::Replace(std::span<const Pubkey> pubkeys,
+                                                  std::span<const Pubkey> owners,
                                                   TransactionFilter tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
   return impl_->Change(fb::SubscribeOp::Replace, pubkeys, owners, tx);
@@ -901,10 +868,10 @@ absl::Status Consumer::Wait(absl::Duration timeout) {
     return absl::FailedPreconditionError("the consumer is closed");
   const absl::Time deadline =
       timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
-  const shm::WaitMode mode = s.options.wait_mode == WaitMode::kSpin ? shm::WaitMode::kSpin
+  const WaitMode mode = s.options.wait_mode == WaitMode::kSpin ? WaitMode::kSpin
                              : s.options.wait_mode == WaitMode::kSleep
-                                 ? shm::WaitMode::kSleep
-                                 : shm::WaitMode::kSpinThenSleep;
+                                 ? WaitMode::kSleep
+                                 : WaitMode::kSpinThenSleep;
   // Whether the last ring wait ended without data (the socket became readable, or the
   // slice ran out): then the socket is read at once. Otherwise it is looked at no more
   // often than Poll looks at it, so a Wait per update does not cost a recvmsg per update.
@@ -936,7 +903,7 @@ absl::Status Consumer::Wait(absl::Duration timeout) {
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("Wait timed out");
     // A spinning wait does not watch the socket: come up for air to answer pings.
     const absl::Duration slice =
-        std::min(left, mode == shm::WaitMode::kSpin ? absl::Milliseconds(10) : absl::Seconds(1));
+        std::min(left, mode == WaitMode::kSpin ? absl::Milliseconds(10) : absl::Seconds(1));
     const shm::WaitResult r =
         s.conn.ring->Wait(s.conn.doorbell, mode, slice, s.options.spin, s.conn.sock.get());
     if (r != shm::WaitResult::kTimeout) return absl::OkStatus();

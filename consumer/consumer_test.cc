@@ -42,8 +42,8 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kDeadline = absl::Seconds(20);
 
-KeyBytes Key(uint8_t b) {
-  KeyBytes k;
+Pubkey Key(uint8_t b) {
+  Pubkey k;
   k.fill(b);
   return k;
 }
@@ -129,7 +129,7 @@ struct Events {
   }
 };
 
-AccountUpdate Account(const KeyBytes& pubkey, const KeyBytes& owner, uint64_t lamports,
+AccountUpdate Account(const Pubkey& pubkey, const Pubkey& owner, uint64_t lamports,
                       std::vector<uint8_t> data = {1, 2, 3}) {
   AccountUpdate a;
   a.pubkey = pubkey;
@@ -247,8 +247,8 @@ TEST_F(ConsumerTest, DeliversExactlyTheSubscribedAccountsInOrderWithIntactBytes)
   StartSender();
   absl::StatusOr<Consumer> c = Connect({.ring_bytes = 32 << 20});
   ASSERT_TRUE(c.ok()) << c.status();
-  const KeyBytes a = Key(0xA1), b = Key(0xB2), other = Key(0xC3);
-  const KeyBytes owner = Key(0x0F), foreign_owner = Key(0xEE);
+  const Pubkey a = Key(0xA1), b = Key(0xB2), other = Key(0xC3);
+  const Pubkey owner = Key(0x0F), foreign_owner = Key(0xEE);
   absl::StatusOr<SubscribeResult> sub = c->Subscribe({{a}}, {{owner}});
   ASSERT_TRUE(sub.ok()) << sub.status();
   EXPECT_EQ(sub->pubkeys, 1u);
@@ -382,17 +382,17 @@ TEST_F(ConsumerTest, SlotUpdatesArriveWithoutSubscribing) {
   EXPECT_EQ(got[2].slot, (SlotUpdate{50, 49, SlotStatus::kRooted}));
   EXPECT_EQ(got[3].slot, (SlotUpdate{51, 50, SlotStatus::kDead}));
   EXPECT_EQ(got[3].sequence, 4u);
-  EXPECT_EQ(SlotStateName(SlotState::kRooted), "rooted");
+  EXPECT_EQ(SlotStatusName(SlotStatus::kRooted), "rooted");
 }
 
 TEST_F(ConsumerTest, UnsubscribeAndReplaceTakeEffectAfterTheAcknowledgedSequence) {
   StartSender();
   absl::StatusOr<Consumer> c = Connect();
   ASSERT_TRUE(c.ok()) << c.status();
-  const KeyBytes a = Key(1), b = Key(2), x = Key(3), owner = Key(9);
+  const Pubkey a = Key(1), b = Key(2), x = Key(3), owner = Key(9);
   ASSERT_TRUE(c->Subscribe({{a, b}}).ok());
   auto publish_all = [&](uint64_t round) {
-    for (const KeyBytes& k : {a, b, x}) PublishAccount(Account(k, owner, round));
+    for (const Pubkey& k : {a, b, x}) PublishAccount(Account(k, owner, round));
   };
   Events events;
   publish_all(1);
@@ -423,7 +423,7 @@ TEST_F(ConsumerTest, UnsubscribeAndReplaceTakeEffectAfterTheAcknowledgedSequence
 
   for (const Got& g : events.all) {
     ASSERT_EQ(g.kind, EventKind::kAccount);
-    const KeyBytes& k = g.account.pubkey;
+    const Pubkey& k = g.account.pubkey;
     if (g.sequence > after_second_replace) {
       EXPECT_EQ(k, x) << "seq " << g.sequence;
     } else if (g.sequence > after_replace) {
@@ -443,7 +443,7 @@ TEST_F(ConsumerTest, DropAndCountReportsTheExactGapAndKeepsGoing) {
       Connect({.ring_bytes = 4096, .overflow = OverflowPolicy::kDropAndCount});
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->ring_bytes(), 4096u);
-  const KeyBytes a = Key(0x42);
+  const Pubkey a = Key(0x42);
   ASSERT_TRUE(c->Subscribe({{a}}).ok());
 
   // The consumer reads nothing while 100 updates of ~330 bytes go to a 4 KiB ring.
@@ -497,7 +497,7 @@ TEST_F(ConsumerTest, EvictedSlowConsumerIsToldWhyThenReconnectsAndResubscribes) 
   StartSender();
   absl::StatusOr<Consumer> c = Connect({.ring_bytes = 4096, .overflow = OverflowPolicy::kEvict});
   ASSERT_TRUE(c.ok()) << c.status();
-  const KeyBytes a = Key(0x42);
+  const Pubkey a = Key(0x42);
   ASSERT_TRUE(c->Subscribe({{a}}, {}, TransactionFilter::kNonVote).ok());
   const uint64_t first_id = c->consumer_id();
   Publish([&](sender::Dispatcher& d) {
@@ -570,13 +570,13 @@ TEST_F(ConsumerTest, SenderRestartIsSurvivedAutomaticallyWithTheWholeSubscriptio
   ASSERT_TRUE(c.ok()) << c.status();
   // More keys than one Subscribe message holds: a Replace and Adds on replay. The owner
   // goes after all the pubkeys, so it is in the second message.
-  std::vector<KeyBytes> many(150'000);
+  std::vector<Pubkey> many(150'000);
   for (size_t i = 0; i < many.size(); ++i) {
     many[i].fill(0);
     std::memcpy(many[i].data(), &i, sizeof(i));
     many[i][31] = 0xCC;
   }
-  const KeyBytes owner = Key(0x77);
+  const Pubkey owner = Key(0x77);
   absl::StatusOr<SubscribeResult> r = c->Subscribe(many, {{owner}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->messages, 2u);
@@ -618,7 +618,7 @@ TEST_F(ConsumerTest, LimitExceededIsResourceExhaustedAndTheConnectionStaysUsable
   StartSender(control);
   absl::StatusOr<Consumer> c = Connect();
   ASSERT_TRUE(c.ok()) << c.status();
-  std::vector<KeyBytes> keys;
+  std::vector<Pubkey> keys;
   for (uint8_t i = 0; i < 11; ++i) keys.push_back(Key(i + 1));
   absl::StatusOr<SubscribeResult> r = c->Subscribe(keys);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();

@@ -48,7 +48,7 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
       ring_.Publish();
       // An update larger than the ring the consumer asked for is dropped and counted under
       // either policy: waiting cannot make it fit, and the consumer is not slow.
-      if (r == shm::WriteResult::kFull && policy_ == fb::OverflowPolicy::Evict) {
+      if (r == shm::WriteResult::kFull && policy_ == OverflowPolicy::kEvict) {
         Evict(fb::EvictReason::Slow);
         return true;
       }

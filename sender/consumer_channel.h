@@ -30,7 +30,7 @@ inline void BumpCounter(std::atomic<uint64_t>& counter) {
 class ConsumerChannel {
  public:
   ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,
-                  shm::EventFd doorbell, fb::OverflowPolicy policy)
+                  shm::EventFd doorbell, OverflowPolicy policy)
       : consumer_id_(consumer_id),
         name_(std::move(name)),
         ring_(std::move(ring)),
@@ -64,7 +64,7 @@ class ConsumerChannel {
   int ring_fd() const { return ring_.fd(); }
   int doorbell_fd() const { return doorbell_.fd(); }
   uint64_t ring_bytes() const { return ring_.capacity(); }
-  fb::OverflowPolicy policy() const { return policy_; }
+  OverflowPolicy policy() const { return policy_; }
 
   bool evicted() const { return evicted_.load(std::memory_order_acquire); }
   // Meaningful once evicted() is true.
@@ -90,7 +90,7 @@ class ConsumerChannel {
   const std::string name_;
   shm::RingProducer ring_;
   shm::EventFd doorbell_;
-  const fb::OverflowPolicy policy_;
+  const OverflowPolicy policy_;
 
   // Dispatch-thread state.
   uint64_t next_sequence_ = 1;

@@ -10,7 +10,7 @@ namespace {
 
 class ConsumerChannelTest : public ::testing::Test {
  protected:
-  void Make(fb::OverflowPolicy policy) {
+  void Make(OverflowPolicy policy) {
     auto ring = shm::RingProducer::Create({.capacity = 4096});
     ASSERT_TRUE(ring.ok());
     auto doorbell = shm::EventFd::Create();
@@ -40,7 +40,7 @@ class ConsumerChannelTest : public ::testing::Test {
 };
 
 TEST_F(ConsumerChannelTest, StampsConsecutiveSequencesAndCountsLag) {
-  Make(fb::OverflowPolicy::Evict);
+  Make(OverflowPolicy::kEvict);
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(channel_->Deliver(slot_, 0));
   EXPECT_EQ(channel_->LagRecords(), 10u);
   shm::RingRecord r;
@@ -55,7 +55,7 @@ TEST_F(ConsumerChannelTest, StampsConsecutiveSequencesAndCountsLag) {
 }
 
 TEST_F(ConsumerChannelTest, FullRingEvictsUnderEvictPolicy) {
-  Make(fb::OverflowPolicy::Evict);
+  Make(OverflowPolicy::kEvict);
   bool evicted = false;
   int n = 0;
   while (!evicted && n < 1000) {
@@ -73,7 +73,7 @@ TEST_F(ConsumerChannelTest, FullRingEvictsUnderEvictPolicy) {
 }
 
 TEST_F(ConsumerChannelTest, FullRingDropsAndThenReportsTheGap) {
-  Make(fb::OverflowPolicy::DropAndCount);
+  Make(OverflowPolicy::kDropAndCount);
   int n = 0;
   while (channel_->dropped() == 0 && n < 1000) {
     EXPECT_FALSE(channel_->Deliver(slot_, 0)) << "drop-and-count never evicts";
@@ -94,7 +94,7 @@ TEST_F(ConsumerChannelTest, FullRingDropsAndThenReportsTheGap) {
 }
 
 TEST_F(ConsumerChannelTest, UpdateLargerThanTheRingIsDroppedNotEvicted) {
-  Make(fb::OverflowPolicy::Evict);
+  Make(OverflowPolicy::kEvict);
   AccountUpdate big;
   big.data.assign(8192, 1);
   auto encoded = EncodedUpdate::Account(big);

@@ -346,7 +346,7 @@ void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
   ++changes;
   ScheduleRebuild();
   Log(absl::StrFormat("connection %s: ring %d bytes, %s", s.Describe(), channel->ring_bytes(),
-                      hello.overflow == fb::OverflowPolicy::Evict ? "evict when slow"
+                      hello.overflow == OverflowPolicy::kEvict ? "evict when slow"
                                                                   : "drop and count when slow"));
 }
 

@@ -33,14 +33,14 @@ class IngestSourceTest : public ::testing::Test {
     writer_.emplace(*std::move(writer));
 
     // One consumer that wants accounts owned by Key(9), all transactions, and slots.
-    auto harness = testing::OneConsumerDispatcher::Create(1 << 20, fb::OverflowPolicy::Evict);
+    auto harness = testing::OneConsumerDispatcher::Create(1 << 20, OverflowPolicy::kEvict);
     ASSERT_TRUE(harness.ok()) << harness.status();
     harness_ = *std::move(harness);
     dispatcher_ = &harness_->dispatcher();
     consumer_ = &harness_->reader();
     SubscribeMsg sub;
     sub.owners = {Key(9)};
-    sub.transactions = fb::TransactionFilter::All;
+    sub.transactions = TransactionFilter::kAll;
     sub.set_transactions = true;
     ASSERT_TRUE(harness_->Subscribe(sub).ok());
   }

@@ -14,7 +14,7 @@
 #include "sender/replay_source.h"
 #include "sender/sender.h"
 #include "sender/synthetic_source.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 
 ABSL_FLAG(std::string, socket, "",
           "control socket path (default: $QLASTER_SOCKET, $XDG_RUNTIME_DIR/qlaster/sender.sock, "

@@ -12,16 +12,6 @@ namespace {
 ConsumerSlot SlotOf(uint64_t id) { return static_cast<ConsumerSlot>(id & 0xffffffffu); }
 uint32_t GenerationOf(uint64_t id) { return static_cast<uint32_t>(id >> 32); }
 
-TransactionFilter FromWire(fb::TransactionFilter f) {
-  switch (f) {
-    case fb::TransactionFilter::All:
-      return TransactionFilter::kAll;
-    case fb::TransactionFilter::NonVote:
-      return TransactionFilter::kNonVote;
-    default:
-      return TransactionFilter::kNone;
-  }
-}
 
 }  // namespace
 
@@ -70,7 +60,7 @@ absl::Status Registry::ApplySubscribe(uint64_t id, const SubscribeMsg& msg) {
   if (msg.op == fb::SubscribeOp::Replace) {
     next.pubkeys.insert(msg.pubkeys.begin(), msg.pubkeys.end());
     next.owners.insert(msg.owners.begin(), msg.owners.end());
-    next.transactions = FromWire(msg.transactions);
+    next.transactions = msg.transactions;
   } else {
     next = e->filter;
     if (msg.op == fb::SubscribeOp::Add) {
@@ -80,7 +70,7 @@ absl::Status Registry::ApplySubscribe(uint64_t id, const SubscribeMsg& msg) {
       for (const Pubkey& k : msg.pubkeys) next.pubkeys.erase(k);
       for (const Pubkey& k : msg.owners) next.owners.erase(k);
     }
-    if (msg.set_transactions) next.transactions = FromWire(msg.transactions);
+    if (msg.set_transactions) next.transactions = msg.transactions;
   }
   const size_t keys = KeyCount(next);
   if (keys > limits_.max_keys_per_consumer) {

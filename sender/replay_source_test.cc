@@ -46,7 +46,7 @@ class ReplaySourceTest : public ::testing::Test {
   void Subscribe(bool adopt = true) {
     SubscribeMsg sub;
     sub.owners = {Key(9)};
-    sub.transactions = fb::TransactionFilter::All;
+    sub.transactions = TransactionFilter::kAll;
     sub.set_transactions = true;
     ASSERT_TRUE(harness_->Subscribe(sub, adopt).ok());
   }

@@ -58,11 +58,6 @@ struct PubkeyHash {
 };
 static_assert(sizeof(size_t) == sizeof(uint64_t), "PubkeyHash feeds 64-bit hashes to BloomFilter");
 
-enum class TransactionFilter : uint8_t {
-  kNone,     // no transactions
-  kAll,      // every transaction, votes included
-  kNonVote,  // every transaction except votes
-};
 
 // One consumer's subscription, as the control plane keeps it.
 struct ConsumerFilter {

@@ -12,7 +12,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 
 namespace qlaster::sender {
 namespace {

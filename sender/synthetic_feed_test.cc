@@ -504,7 +504,7 @@ class SyntheticSourceTest : public ::testing::Test {
     SubscribeMsg sub;
     sub.pubkeys = SyntheticFeed::HotAccounts(SyntheticOptions{});
     sub.owners = {VoteProgramId()};
-    sub.transactions = fb::TransactionFilter::All;
+    sub.transactions = TransactionFilter::kAll;
     sub.set_transactions = true;
     ASSERT_TRUE(harness_->Subscribe(sub).ok());
   }

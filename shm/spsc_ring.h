@@ -30,6 +30,7 @@
 #include "shm/mapped_region.h"
 #include "shm/ring_layout.h"
 #include "base/unique_fd.h"
+#include "qlaster/types.hpp"
 
 namespace qlaster::shm {
 
@@ -47,11 +48,6 @@ enum class ReadResult : uint8_t {
   kCorrupt,  // the shared memory holds something impossible; see RingConsumer::error()
 };
 
-enum class WaitMode : uint8_t {
-  kSpin,           // never sleeps: lowest latency, burns a core
-  kSpinThenSleep,  // spins for a while, then sleeps on the eventfd (default)
-  kSleep,          // sleeps on the eventfd at once
-};
 
 enum class WaitResult : uint8_t { kReady, kTimeout, kClosed };
 

@@ -20,7 +20,7 @@
 #include "absl/flags/parse.h"
 #include "qlaster/consumer.hpp"
 #include "tests/stress_records.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 
 ABSL_FLAG(std::string, socket, "", "sender socket");
 ABSL_FLAG(std::string, name, "e2e", "consumer name");
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "connect: %s\n", consumer.status().ToString().c_str());
     return 2;
   }
-  std::vector<qlaster::KeyBytes> accounts, owners;
+  std::vector<qlaster::Pubkey> accounts, owners;
   for (const auto& s : absl::GetFlag(FLAGS_account)) accounts.push_back(*qlaster::DecodePubkey(s));
   for (const auto& s : absl::GetFlag(FLAGS_owner)) owners.push_back(*qlaster::DecodePubkey(s));
   const std::string tx = absl::GetFlag(FLAGS_transactions);

@@ -20,7 +20,7 @@
 #include "tests/e2e_bot.h"
 #include "tests/sender_process.h"
 #include "tests/stress_records.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 #include "wire/types.h"
 
 namespace qlaster {

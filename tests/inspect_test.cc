@@ -20,7 +20,7 @@
 #include "sender/sender.h"
 #include "tests/ingest_writer.h"
 #include "tests/sender_process.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 #include "wire/record_file.h"
 
 namespace qlaster {

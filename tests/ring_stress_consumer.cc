@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
       case shm::ReadResult::kEmpty:
         ring->Release();
         unreleased = 0;
-        if (ring->Wait(doorbell, shm::WaitMode::kSpinThenSleep, absl::Seconds(60)) ==
+        if (ring->Wait(doorbell, WaitMode::kSpinThenSleep, absl::Seconds(60)) ==
             shm::WaitResult::kTimeout) {
           std::fprintf(stderr, "no record for 60 s after %" PRIu64 "\n", expected - 1);
           return 3;

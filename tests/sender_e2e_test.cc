@@ -19,7 +19,7 @@
 #include "tests/sender_process.h"
 #include "tests/stress_records.h"
 #include "base/status_macros.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 #include "wire/control_framing.h"
 
 namespace qlaster {

@@ -95,17 +95,36 @@ std::vector<Pubkey> CopyKeys(const flatbuffers::Vector<const fb::Pubkey*>* keys)
   return out;
 }
 
+// The public enums carry the schema's values (checked below), so translating is a cast;
+// ValidateControl then rejects values neither defines.
+static_assert(static_cast<uint8_t>(OverflowPolicy::kEvict) == static_cast<uint8_t>(fb::OverflowPolicy::Evict));
+static_assert(static_cast<uint8_t>(OverflowPolicy::kDropAndCount) ==
+              static_cast<uint8_t>(fb::OverflowPolicy::DropAndCount));
+static_assert(static_cast<uint8_t>(WaitMode::kSpinThenSleep) == static_cast<uint8_t>(fb::WaitMode::SpinThenSleep));
+static_assert(static_cast<uint8_t>(WaitMode::kSpin) == static_cast<uint8_t>(fb::WaitMode::Spin));
+static_assert(static_cast<uint8_t>(WaitMode::kSleep) == static_cast<uint8_t>(fb::WaitMode::Sleep));
+static_assert(static_cast<uint8_t>(TransactionFilter::kNone) == static_cast<uint8_t>(fb::TransactionFilter::None));
+static_assert(static_cast<uint8_t>(TransactionFilter::kAll) == static_cast<uint8_t>(fb::TransactionFilter::All));
+static_assert(static_cast<uint8_t>(TransactionFilter::kNonVote) ==
+              static_cast<uint8_t>(fb::TransactionFilter::NonVote));
+
+template <typename To, typename From>
+To Cast(From v) {
+  return static_cast<To>(static_cast<std::underlying_type_t<From>>(v));
+}
+
 ControlMsg ToMsg(const fb::Hello& t) {
   return HelloMsg{t.protocol_version(), CopyString(t.consumer_name()), t.ring_bytes(),
-                  t.overflow(), t.wait_mode()};
+                  Cast<OverflowPolicy>(t.overflow()), Cast<WaitMode>(t.wait_mode())};
 }
 ControlMsg ToMsg(const fb::Ready& t) {
   return ReadyMsg{t.protocol_version(), t.consumer_id(), t.ring_bytes(),
                   CopyString(t.sender_name())};
 }
 ControlMsg ToMsg(const fb::Subscribe& t) {
-  return SubscribeMsg{t.request_id(),       t.op(),           CopyKeys(t.pubkeys()),
-                      CopyKeys(t.owners()), t.transactions(), t.set_transactions()};
+  return SubscribeMsg{t.request_id(),       t.op(),
+                      CopyKeys(t.pubkeys()), CopyKeys(t.owners()),
+                      Cast<TransactionFilter>(t.transactions()), t.set_transactions()};
 }
 ControlMsg ToMsg(const fb::SubscribeAck& t) {
   return SubscribeAckMsg{t.request_id(), t.pubkeys(), t.owners(), t.effective_sequence()};
@@ -162,8 +181,9 @@ absl::Status CheckEnum(std::string_view field, Enum value, Enum max) {
 
 absl::Status Validate(const HelloMsg& m) {
   QLASTER_RETURN_IF_ERROR(CheckName("Hello.consumer_name", m.consumer_name));
-  QLASTER_RETURN_IF_ERROR(CheckEnum("Hello.overflow", m.overflow, fb::OverflowPolicy::MAX));
-  return CheckEnum("Hello.wait_mode", m.wait_mode, fb::WaitMode::MAX);
+  QLASTER_RETURN_IF_ERROR(
+      CheckEnum("Hello.overflow", m.overflow, Cast<OverflowPolicy>(fb::OverflowPolicy::MAX)));
+  return CheckEnum("Hello.wait_mode", m.wait_mode, Cast<WaitMode>(fb::WaitMode::MAX));
 }
 absl::Status Validate(const ReadyMsg& m) {
   return CheckName("Ready.sender_name", m.sender_name);
@@ -171,7 +191,7 @@ absl::Status Validate(const ReadyMsg& m) {
 absl::Status Validate(const SubscribeMsg& m) {
   QLASTER_RETURN_IF_ERROR(CheckEnum("Subscribe.op", m.op, fb::SubscribeOp::MAX));
   QLASTER_RETURN_IF_ERROR(
-      CheckEnum("Subscribe.transactions", m.transactions, fb::TransactionFilter::MAX));
+      CheckEnum("Subscribe.transactions", m.transactions, Cast<TransactionFilter>(fb::TransactionFilter::MAX)));
   const size_t keys = m.pubkeys.size() + m.owners.size();
   if (keys > kMaxSubscribeKeys) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -228,7 +248,8 @@ std::vector<uint8_t> EncodeControl(const HelloMsg& msg) {
   flatbuffers::FlatBufferBuilder fbb(128 + msg.consumer_name.size());
   const auto body =
       fb::CreateHello(fbb, msg.protocol_version, fbb.CreateString(msg.consumer_name),
-                      msg.ring_bytes, msg.overflow, msg.wait_mode);
+                      msg.ring_bytes, Cast<fb::OverflowPolicy>(msg.overflow),
+                      Cast<fb::WaitMode>(msg.wait_mode));
   return Frame(fbb, fb::ControlBody::Hello, body.Union());
 }
 
@@ -245,7 +266,8 @@ std::vector<uint8_t> EncodeControl(const SubscribeMsg& msg) {
   const auto pubkeys = CreateKeys(fbb, msg.pubkeys);
   const auto owners = CreateKeys(fbb, msg.owners);
   const auto body = fb::CreateSubscribe(fbb, msg.request_id, msg.op, pubkeys, owners,
-                                        msg.transactions, msg.set_transactions);
+                                        Cast<fb::TransactionFilter>(msg.transactions),
+                                        msg.set_transactions);
   return Frame(fbb, fb::ControlBody::Subscribe, body.Union());
 }
 

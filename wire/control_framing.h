@@ -70,14 +70,15 @@ static_assert(kMaxStatsConsumers * 256 + 4096 <= kMaxControlFrameSize);
 
 // ------------------------------------------------------------------- messages
 // One plain struct per ControlBody member; fields as in proto/qlaster.fbs, which documents
-// their meaning. Enums are the schema's own (qlaster::fb::*, scoped).
+// their meaning. Enums are the public vocabulary's (qlaster/types.hpp) where one exists,
+// else the schema's own (qlaster::fb::*, scoped).
 
 struct HelloMsg {
   uint32_t protocol_version = kProtocolVersion;
   std::string consumer_name;
   uint64_t ring_bytes = 0;
-  fb::OverflowPolicy overflow = fb::OverflowPolicy::Evict;
-  fb::WaitMode wait_mode = fb::WaitMode::SpinThenSleep;
+  OverflowPolicy overflow = OverflowPolicy::kEvict;
+  WaitMode wait_mode = WaitMode::kSpinThenSleep;
   friend bool operator==(const HelloMsg&, const HelloMsg&) = default;
 };
 
@@ -95,7 +96,7 @@ struct SubscribeMsg {
   fb::SubscribeOp op = fb::SubscribeOp::Add;
   std::vector<Pubkey> pubkeys;
   std::vector<Pubkey> owners;
-  fb::TransactionFilter transactions = fb::TransactionFilter::None;
+  TransactionFilter transactions = TransactionFilter::kNone;
   // With op Add/Remove, `transactions` applies only when this is set.
   bool set_transactions = false;
   friend bool operator==(const SubscribeMsg&, const SubscribeMsg&) = default;

@@ -35,14 +35,14 @@ Pubkey Key(uint8_t seed) {
 // One message of every type, with every field away from its default.
 std::vector<ControlMsg> AllMessages() {
   return {
-      HelloMsg{kProtocolVersion, "bot-1", 1 << 24, fb::OverflowPolicy::DropAndCount,
-               fb::WaitMode::Sleep},
+      HelloMsg{kProtocolVersion, "bot-1", 1 << 24, OverflowPolicy::kDropAndCount,
+               WaitMode::kSleep},
       ReadyMsg{kProtocolVersion, (7ull << 32) | 3, 1 << 24, "sender-a"},
       SubscribeMsg{42,
                    fb::SubscribeOp::Replace,
                    {Key(1), Key(2), Key(3)},
                    {Key(9)},
-                   fb::TransactionFilter::NonVote,
+                   TransactionFilter::kNonVote,
                    true},
       SubscribeAckMsg{42, 3, 1, 123456789},
       PingMsg{0xdeadbeefcafef00d},
@@ -319,11 +319,11 @@ TEST_F(ControlFramingTest, OverlongErrorMessageIsInvalidArgument) {
 
 TEST_F(ControlFramingTest, UnknownEnumValueIsInvalidArgument) {
   HelloMsg hello;
-  hello.overflow = static_cast<fb::OverflowPolicy>(9);
+  hello.overflow = static_cast<OverflowPolicy>(9);
   EXPECT_EQ(DecodeCode(EncodeControl(hello)), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(last_status_.message(), HasSubstr("Hello.overflow"));
   SubscribeMsg sub;
-  sub.transactions = static_cast<fb::TransactionFilter>(3);
+  sub.transactions = static_cast<TransactionFilter>(3);
   EXPECT_EQ(DecodeCode(EncodeControl(sub)), absl::StatusCode::kInvalidArgument);
   EvictedMsg evicted;
   evicted.reason = static_cast<fb::EvictReason>(200);

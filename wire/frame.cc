@@ -48,7 +48,7 @@ static_assert(static_cast<uint8_t>(SlotStatus::kCreatedBank) ==
               static_cast<uint8_t>(fb::SlotStatus::CreatedBank));
 static_assert(static_cast<uint8_t>(SlotStatus::kDead) ==
               static_cast<uint8_t>(fb::SlotStatus::Dead));
-constexpr uint8_t kMaxSlotStatus = static_cast<uint8_t>(fb::SlotStatus::MAX);
+static_assert(kMaxSlotStatus == static_cast<uint8_t>(fb::SlotStatus::MAX));
 
 // Byte offsets of the bool fields inside their structs. The generated accessors turn any
 // non-zero byte into true; the decoder wants the raw byte to reject garbage (frame_test

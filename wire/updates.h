@@ -55,17 +55,6 @@ struct TransactionUpdate {
   friend bool operator==(const TransactionUpdate&, const TransactionUpdate&) = default;
 };
 
-// Mirrors fb::SlotStatus value for value (frame.cc static_asserts it), so the public type
-// does not expose FlatBuffers.
-enum class SlotStatus : uint8_t {
-  kProcessed = 0,
-  kConfirmed = 1,
-  kRooted = 2,  // finalized
-  kFirstShredReceived = 3,
-  kCompleted = 4,
-  kCreatedBank = 5,
-  kDead = 6,
-};
 
 // A slot's status change.
 struct SlotUpdate {

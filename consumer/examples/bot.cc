@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s SOCKET PUBKEY_HEX32\n", argv[0]);
     return 2;
   }
-  qlaster::KeyBytes account{};
+  qlaster::Pubkey account{};
   for (size_t i = 0; i < account.size(); ++i) {
     account[i] = static_cast<uint8_t>(std::strtoul(std::string(argv[2] + 2 * i, 2).c_str(), nullptr, 16));
   }

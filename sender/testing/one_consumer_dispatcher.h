@@ -19,7 +19,7 @@ namespace qlaster::sender::testing {
 class OneConsumerDispatcher {
  public:
   static absl::StatusOr<std::unique_ptr<OneConsumerDispatcher>> Create(
-      uint64_t ring_bytes, fb::OverflowPolicy policy = fb::OverflowPolicy::DropAndCount) {
+      uint64_t ring_bytes, OverflowPolicy policy = OverflowPolicy::kDropAndCount) {
     auto self = std::unique_ptr<OneConsumerDispatcher>(new OneConsumerDispatcher());
     absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
     if (!notify.ok()) return notify.status();

@@ -155,13 +155,13 @@ uint64_t SelfCpuNs() {
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
-WaitMode ToConsumerMode(shm::WaitMode mode) {
+WaitMode ToConsumerMode(WaitMode mode) {
   switch (mode) {
-    case shm::WaitMode::kSpin:
+    case WaitMode::kSpin:
       return WaitMode::kSpin;
-    case shm::WaitMode::kSleep:
+    case WaitMode::kSleep:
       return WaitMode::kSleep;
-    case shm::WaitMode::kSpinThenSleep:
+    case WaitMode::kSpinThenSleep:
       break;
   }
   return WaitMode::kSpinThenSleep;

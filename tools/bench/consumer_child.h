@@ -35,7 +35,7 @@ uint64_t RealtimeNs();
 uint64_t SelfCpuNs();
 
 // The consumer library's spelling of a ring wait mode.
-WaitMode ToConsumerMode(shm::WaitMode mode);
+WaitMode ToConsumerMode(WaitMode mode);
 
 // Lives in a MAP_SHARED page: lock-free atomics work across processes.
 struct ChildBoard {
@@ -103,7 +103,7 @@ struct ConsumerChildSpec {
   int cpu = -1;
   WaitMode wait_mode = WaitMode::kSpinThenSleep;
   uint64_t ring_bytes = 0;
-  std::vector<KeyBytes> owners;
+  std::vector<Pubkey> owners;
   TransactionFilter transactions = TransactionFilter::kNone;
   std::optional<uint64_t> end_slot;  // a slot update with this number ends the run
   size_t max_samples = 1'000'000;

@@ -131,7 +131,7 @@ class DispatchFixture {
         reader_.emplace(*std::move(reader));
       }
       registry_.Find(*id)->channel = std::make_shared<ConsumerChannel>(
-          *id, "bench", *std::move(ring), *std::move(doorbell), fb::OverflowPolicy::DropAndCount);
+          *id, "bench", *std::move(ring), *std::move(doorbell), OverflowPolicy::kDropAndCount);
       SubscribeMsg sub;
       const int64_t mine = keys / consumers;
       sub.pubkeys.reserve(static_cast<size_t>(mine) + 1);

@@ -39,7 +39,7 @@
 #include "base/temp_dir.h"
 #include "tools/bench/consumer_child.h"
 #include "tools/bench/scenario.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 #include "wire/control_framing.h"
 
 namespace qlaster::bench {
@@ -128,7 +128,7 @@ std::string LogTail(const std::string& path) {
   return text.empty() ? "(empty)" : text;
 }
 
-absl::StatusOr<KeyBytes> Key(const char* base58) {
+absl::StatusOr<Pubkey> Key(const char* base58) {
   absl::StatusOr<Pubkey> k = DecodePubkey(base58);
   if (!k.ok()) return k.status();
   return *k;
@@ -141,7 +141,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   const absl::Duration duration = config.duration > absl::ZeroDuration()
                                       ? config.duration
                                       : (config.quick ? absl::Seconds(1) : absl::Seconds(10));
-  const shm::WaitMode mode = config.mode.value_or(shm::WaitMode::kSpinThenSleep);
+  const WaitMode mode = config.mode.value_or(WaitMode::kSpinThenSleep);
   const double nominal = kDefaultAccountsPerSecond + kDefaultTransactionsPerSecond;
   const double rate = config.rate.value_or(nominal);
   if (::access(config.sender_binary.c_str(), X_OK) != 0) {
@@ -149,8 +149,8 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
         absl::StrCat("qlaster-sender not found at ", config.sender_binary,
                      " (build the qlaster-sender target, or pass --sender)"));
   }
-  absl::StatusOr<KeyBytes> vote = Key("Vote111111111111111111111111111111111111111");
-  absl::StatusOr<KeyBytes> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
+  absl::StatusOr<Pubkey> vote = Key("Vote111111111111111111111111111111111111111");
+  absl::StatusOr<Pubkey> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
   if (!vote.ok() || !token.ok()) return absl::InternalError("cannot decode the program ids");
 
   absl::StatusOr<TempDir> dir = TempDir::Create();

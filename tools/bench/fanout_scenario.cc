@@ -56,15 +56,15 @@ constexpr uint64_t kBatch = 32;
 
 struct FanoutRun {
   int consumers;
-  shm::WaitMode mode;
+  WaitMode mode;
   uint64_t size;
   uint64_t batch;         // updates per Dispatcher batch (1: no batch, a wake check each)
   uint64_t max_updates;   // publishing stops at this count ...
   absl::Duration window;  // ... or after this long
 };
 
-KeyBytes BenchOwner() {
-  KeyBytes k{};
+Pubkey BenchOwner() {
+  Pubkey k{};
   const char tag[] = "qlaster-bench fanout owner";
   std::memcpy(k.data(), tag, sizeof(tag) - 1);
   return k;
@@ -396,12 +396,12 @@ absl::StatusOr<std::vector<Result>> RunFanout(const Config& config) {
   const uint64_t size = config.size.value_or(kDefaultSize);
   std::vector<int> counts = config.quick ? std::vector<int>{1, 4} : std::vector<int>{1, 4, 16, 64};
   if (config.consumers) counts = {*config.consumers};
-  std::vector<shm::WaitMode> modes = {shm::WaitMode::kSpinThenSleep, shm::WaitMode::kSleep};
+  std::vector<WaitMode> modes = {WaitMode::kSpinThenSleep, WaitMode::kSleep};
   if (config.mode) modes = {*config.mode};
   std::vector<Result> results;
   for (int n : counts) {
     const FanoutRun run{.consumers = n,
-                        .mode = shm::WaitMode::kSleep,
+                        .mode = WaitMode::kSleep,
                         .size = size,
                         .batch = 1,
                         .max_updates = config.quick ? 4'000u : 20'000'000u,
@@ -412,7 +412,7 @@ absl::StatusOr<std::vector<Result>> RunFanout(const Config& config) {
           baseline.status().code(),
           absl::StrCat("unix_socket baseline, consumers=", n, ": ", baseline.status().message()));
     }
-    for (shm::WaitMode mode : modes) {
+    for (WaitMode mode : modes) {
       for (uint64_t batch : {uint64_t{1}, kBatch}) {
         FanoutRun m = run;
         m.mode = mode;

@@ -49,8 +49,8 @@ namespace {
 
 constexpr uint64_t kEndSlot = ~uint64_t{0} - 1;
 
-KeyBytes BenchOwner() {
-  KeyBytes k{};
+Pubkey BenchOwner() {
+  Pubkey k{};
   const char tag[] = "qlaster-bench ingest owner";
   std::memcpy(k.data(), tag, sizeof(tag) - 1);
   return k;
@@ -126,7 +126,7 @@ absl::Status RunClient(const ClientSpec& spec) {
     }
     absl::SleepFor(absl::Milliseconds(1));  // polling for the socket, bounded by the deadline
   }
-  const KeyBytes owners[] = {BenchOwner()};
+  const Pubkey owners[] = {BenchOwner()};
   QLASTER_RETURN_IF_ERROR(consumer->Subscribe({}, owners).status());
 
   UniqueFd fd(::shm_open(("/" + spec.ring_name).c_str(), O_RDWR | O_CLOEXEC, 0));

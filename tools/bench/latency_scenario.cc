@@ -28,10 +28,10 @@ struct Counts {
 };
 
 // Round trips per measurement: enough for a meaningful p99.99 in about a second each.
-Counts CountsFor(const Config& c, shm::WaitMode mode, bool spinning_baseline) {
+Counts CountsFor(const Config& c, WaitMode mode, bool spinning_baseline) {
   if (c.quick) return {100, 1'000};  // halves for the baselines: 2 x 500
-  if (spinning_baseline || mode == shm::WaitMode::kSpin) return {20'000, 200'000};
-  if (mode == shm::WaitMode::kSpinThenSleep) return {10'000, 100'000};
+  if (spinning_baseline || mode == WaitMode::kSpin) return {20'000, 200'000};
+  if (mode == WaitMode::kSpinThenSleep) return {10'000, 100'000};
   return {5'000, 50'000};
 }
 
@@ -54,8 +54,8 @@ absl::StatusOr<std::vector<Result>> RunLatency(const Config& config) {
     }
     sizes = {*config.size};
   }
-  std::vector<shm::WaitMode> modes = {shm::WaitMode::kSpin, shm::WaitMode::kSpinThenSleep,
-                                      shm::WaitMode::kSleep};
+  std::vector<WaitMode> modes = {WaitMode::kSpin, WaitMode::kSpinThenSleep,
+                                      WaitMode::kSleep};
   if (config.mode) modes = {*config.mode};
 
   std::vector<Result> results;
@@ -70,12 +70,12 @@ absl::StatusOr<std::vector<Result>> RunLatency(const Config& config) {
     // are pooled: a neighbour that slows the machine for a while weighs on both sides.
     std::vector<Samples> base(3);
     auto measure_baselines = [&]() -> absl::Status {
-      Counts n = CountsFor(config, shm::WaitMode::kSpin, true);
+      Counts n = CountsFor(config, WaitMode::kSpin, true);
       o.warmup = n.warmup / 2;
       o.iterations = n.iterations / 2;
       absl::StatusOr<Samples> cacheline = CachelinePingPong(o);
       if (!cacheline.ok()) return cacheline.status();
-      n = CountsFor(config, shm::WaitMode::kSleep, false);
+      n = CountsFor(config, WaitMode::kSleep, false);
       o.warmup = n.warmup / 2;
       o.iterations = n.iterations / 2;
       absl::StatusOr<Samples> eventfd = EventfdPingPong(o);
@@ -90,12 +90,12 @@ absl::StatusOr<std::vector<Result>> RunLatency(const Config& config) {
     if (absl::Status s = measure_baselines(); !s.ok()) return s;
 
     const size_t first = results.size();
-    for (shm::WaitMode mode : modes) {
+    for (WaitMode mode : modes) {
       Counts n = CountsFor(config, mode, false);
       o.warmup = n.warmup;
       o.iterations = n.iterations;
       o.mode = mode;
-      o.rate = config.rate ? *config.rate : (mode == shm::WaitMode::kSpinThenSleep ? kHybridRate : 0);
+      o.rate = config.rate ? *config.rate : (mode == WaitMode::kSpinThenSleep ? kHybridRate : 0);
       for (const char* path : {"qlaster", "ring"}) {
         absl::StatusOr<Samples> l = std::string(path) == "qlaster" ? SenderToCallbackPingPong(o) : RingPingPong(o);
         if (!l.ok()) {

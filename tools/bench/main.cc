@@ -62,9 +62,9 @@ absl::StatusOr<Config> ConfigFromFlags() {
     c.size = v;
   }
   if (std::string m = absl::GetFlag(FLAGS_mode); !m.empty()) {
-    if (m == "spin") c.mode = shm::WaitMode::kSpin;
-    else if (m == "hybrid" || m == "spin-then-sleep") c.mode = shm::WaitMode::kSpinThenSleep;
-    else if (m == "sleep") c.mode = shm::WaitMode::kSleep;
+    if (m == "spin") c.mode = WaitMode::kSpin;
+    else if (m == "hybrid" || m == "spin-then-sleep") c.mode = WaitMode::kSpinThenSleep;
+    else if (m == "sleep") c.mode = WaitMode::kSleep;
     else return absl::InvalidArgumentError(absl::StrCat("--mode: expected spin, hybrid or sleep, got ", m));
   }
   if (int n = absl::GetFlag(FLAGS_consumers); n != 0) {

@@ -139,7 +139,7 @@ class InterruptOnChildExit {
 };
 
 // Waits for a record on `ring` in `mode`, with kStall as the bound.
-absl::Status WaitRecord(shm::RingConsumer& ring, const shm::EventFd& doorbell, shm::WaitMode mode,
+absl::Status WaitRecord(shm::RingConsumer& ring, const shm::EventFd& doorbell, WaitMode mode,
                         shm::RingRecord* record) {
   for (;;) {
     shm::ReadResult r = ring.TryRead(record);
@@ -205,8 +205,8 @@ struct RingPair {
 // find the other side asleep), which a consumer of a steady feed never sees. Spinning
 // here keeps the feed the consumer sees steady, so the hybrid numbers describe a
 // spin-then-sleep consumer under a steady rate, as the scenario intends.
-shm::WaitMode EchoWaitMode(shm::WaitMode mode) {
-  return mode == shm::WaitMode::kSpinThenSleep ? shm::WaitMode::kSpin : mode;
+WaitMode EchoWaitMode(WaitMode mode) {
+  return mode == WaitMode::kSpinThenSleep ? WaitMode::kSpin : mode;
 }
 
 // A ring large enough for a few records of `size` bytes.
@@ -375,7 +375,7 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
   absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, 1 << 20);
   if (!rings.ok()) return rings.status();
   RingPair& r = *rings;
-  KeyBytes key;
+  Pubkey key;
   key.fill(0xb5);
   const uint64_t total = TotalRoundTrips(o);
 
@@ -384,8 +384,8 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
     ConsumerOptions options;
     options.name = "qlaster-bench";
     options.ring_bytes = RingCapacityFor(o.size + 512);
-    options.wait_mode = o.mode == shm::WaitMode::kSpin    ? WaitMode::kSpin
-                        : o.mode == shm::WaitMode::kSleep ? WaitMode::kSleep
+    options.wait_mode = o.mode == WaitMode::kSpin    ? WaitMode::kSpin
+                        : o.mode == WaitMode::kSleep ? WaitMode::kSleep
                                                           : WaitMode::kSpinThenSleep;
     options.auto_reconnect = false;
     absl::StatusOr<Consumer> consumer = absl::UnavailableError("not connected");
@@ -394,7 +394,7 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
       if (absl::Now() > deadline) return kChildStalled;
       absl::SleepFor(absl::Milliseconds(1));  // polling for the socket, bounded by the deadline
     }
-    const KeyBytes keys[] = {key};
+    const Pubkey keys[] = {key};
     if (!consumer->Subscribe(keys).ok()) return kChildBroken;
     const uint64_t ready = 0;
     if (!WriteRecord(r.back, r.back_bell, reinterpret_cast<const uint8_t*>(&ready), sizeof(ready), 0)) {

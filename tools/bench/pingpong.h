@@ -30,7 +30,7 @@ struct PingPongOptions {
   int child_cpu = -1;
   // The echo process's wait, for the qlaster transports; the timing side waits the same
   // way, except that it spins in spin-then-sleep mode (see EchoWaitMode in pingpong.cc).
-  shm::WaitMode mode = shm::WaitMode::kSpin;
+  WaitMode mode = WaitMode::kSpin;
   std::string shm_dir = "/dev/shm";
 };
 

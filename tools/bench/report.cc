@@ -143,13 +143,13 @@ const ParamValue* Result::FindParam(const std::string& key) const {
   return nullptr;
 }
 
-const char* ModeName(shm::WaitMode mode) {
+const char* ModeName(WaitMode mode) {
   switch (mode) {
-    case shm::WaitMode::kSpin:
+    case WaitMode::kSpin:
       return "spin";
-    case shm::WaitMode::kSpinThenSleep:
+    case WaitMode::kSpinThenSleep:
       return "hybrid";
-    case shm::WaitMode::kSleep:
+    case WaitMode::kSleep:
       return "sleep";
   }
   return "unknown";

@@ -29,7 +29,7 @@ namespace qlaster::bench {
 // What the command line asked for. Unset optionals mean "the scenario's default sweep".
 struct Config {
   std::optional<uint64_t> size;           // --size: one record/update size instead of the sweep
-  std::optional<shm::WaitMode> mode;      // --mode: one wait mode instead of all
+  std::optional<WaitMode> mode;      // --mode: one wait mode instead of all
   std::optional<int> consumers;           // --consumers: one consumer count instead of the sweep
   std::optional<int64_t> keys;            // --keys: one key count instead of the sweep
   std::vector<int> cpus;                  // --cpus: CPUs to pin to, in order (parent first)
@@ -84,7 +84,7 @@ struct Result {
 };
 
 // "spin", "hybrid" (spin-then-sleep) or "sleep".
-const char* ModeName(shm::WaitMode mode);
+const char* ModeName(WaitMode mode);
 
 // The scenarios. Each returns its results in the order they should be printed, or an
 // error that says what failed (a child that died, a ring that could not be created).

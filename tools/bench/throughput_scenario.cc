@@ -97,7 +97,7 @@ absl::StatusOr<double> MemcpySeconds(const Plan& p) {
   return Median(runs);
 }
 
-absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, shm::WaitMode mode, uint64_t batch) {
+absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode, uint64_t batch) {
   absl::StatusOr<shm::RingProducer> producer = shm::RingProducer::Create({.dir = c.shm_dir, .capacity = kRingBytes});
   if (!producer.ok()) return producer.status();
   absl::StatusOr<shm::RingConsumer> consumer = shm::RingConsumer::Attach(UniqueFd(::dup(producer->fd())));
@@ -242,7 +242,7 @@ absl::StatusOr<std::vector<Result>> RunThroughput(const Config& config) {
     }
     sizes = {*config.size};
   }
-  const shm::WaitMode mode = config.mode.value_or(shm::WaitMode::kSpin);
+  const WaitMode mode = config.mode.value_or(WaitMode::kSpin);
   std::vector<Result> results;
   for (uint64_t size : sizes) {
     const Plan plan = PlanFor(config, size);

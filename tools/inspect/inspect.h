@@ -26,8 +26,8 @@ inline constexpr int kExitUsage = 64;  // EX_USAGE
 struct InspectOptions {
   std::string socket_path = {};
   std::string name = "qlaster-inspect";
-  std::vector<KeyBytes> accounts = {};
-  std::vector<KeyBytes> owners = {};
+  std::vector<Pubkey> accounts = {};
+  std::vector<Pubkey> owners = {};
   TransactionFilter transactions = TransactionFilter::kNone;
   // Print slot updates. They always arrive (the sender sends them to everyone); this
   // only decides whether they are shown and counted.

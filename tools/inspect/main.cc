@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/inspect/inspect.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 
 ABSL_FLAG(std::string, socket, "",
           "the sender's control socket (default: $QLASTER_SOCKET, "
@@ -95,7 +95,7 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
 
 // Decodes every key of a flag; a usage error names the flag and the bad value.
 bool ParseKeys(const char* flag, const std::vector<std::string>& values,
-               std::vector<qlaster::KeyBytes>* out, std::string* error) {
+               std::vector<qlaster::Pubkey>* out, std::string* error) {
   for (const std::string& v : values) {
     absl::StatusOr<qlaster::Pubkey> key = qlaster::DecodePubkey(v);
     if (!key.ok()) {

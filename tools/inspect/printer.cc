@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 
 namespace qlaster::inspect {
 namespace {
@@ -198,7 +198,7 @@ std::string FormatJson(const Event& e, int64_t now_ns, const PrintOptions& optio
                     ",\"data_len\":", t->data.size());
     if (options.data) absl::StrAppend(&out, ",\"data\":\"", Base64Encode(t->data), "\"");
   } else if (const auto* s = e.slot()) {
-    absl::StrAppend(&out, ",\"parent\":", s->parent, ",\"status\":\"", std::string(SlotStateName(s->state)),
+    absl::StrAppend(&out, ",\"parent\":", s->parent, ",\"status\":\"", std::string(SlotStatusName(s->state)),
                     "\"");
   } else if (const auto* g = e.gap()) {
     absl::StrAppend(&out, ",\"dropped\":", g->dropped, ",\"first_missing\":", g->first_missing,
@@ -238,7 +238,7 @@ std::string FormatHuman(const Event& e, int64_t now_ns, const PrintOptions& opti
     if (t->failed) out += " failed";
     if (options.data) absl::StrAppend(&out, " data ", HexPrefix(t->data, 32));
   } else if (const auto* s = e.slot()) {
-    absl::StrAppend(&out, "parent ", s->parent, " ", std::string(SlotStateName(s->state)));
+    absl::StrAppend(&out, "parent ", s->parent, " ", std::string(SlotStatusName(s->state)));
   } else if (const auto* g = e.gap()) {
     absl::StrAppend(&out, "dropped ", g->dropped, " (seq ", g->first_missing, "..",
                     g->last_missing, g->reported_by_sender ? ", reported by the sender)"

@@ -7,14 +7,14 @@
 #include "gtest/gtest.h"
 #include "tools/inspect/live_stats.h"
 #include "tools/inspect/recorder.h"
-#include "wire/base58.h"
+#include "base/base58.h"
 #include "wire/frame.h"
 
 namespace qlaster::inspect {
 namespace {
 
-KeyBytes Key(uint8_t b) {
-  KeyBytes k{};
+Pubkey Key(uint8_t b) {
+  Pubkey k{};
   k.fill(b);
   return k;
 }
@@ -24,7 +24,7 @@ constexpr uint64_t kStamp = 1'700'000'000'000'000'000;  // 50 us before kNow
 
 Event AccountEventOf(std::span<const uint8_t> data) {
   AccountEvent a{.pubkey = Key(7),
-                 .owner = KeyBytes{},
+                 .owner = Pubkey{},
                  .lamports = 2039280,
                  .executable = true,
                  .rent_epoch = UINT64_MAX,
@@ -92,7 +92,7 @@ TEST(FormatJsonTest, Account) {
             "\"lamports\":2039280,\"executable\":true,\"rent_epoch\":18446744073709551615,"
             "\"write_version\":9,\"data_len\":3,\"compressed\":false,\"txn_signature\":null}");
   std::get<AccountEvent>(e.body).has_txn_signature = true;
-  std::get<AccountEvent>(e.body).txn_signature = SignatureBytes{5};
+  std::get<AccountEvent>(e.body).txn_signature = Signature{5};
   const std::string json = FormatJson(e, kNow, {.data = true});
   EXPECT_NE(json.find("\"txn_signature\":\"" + Base58Encode(Signature{5}) + "\""),
             std::string::npos) << json;
@@ -101,7 +101,7 @@ TEST(FormatJsonTest, Account) {
 
 TEST(FormatJsonTest, Transaction) {
   const uint8_t data[] = {0xff};
-  TransactionEvent t{.slot = 77, .index = 3, .signature = SignatureBytes{9}, .is_vote = true,
+  TransactionEvent t{.slot = 77, .index = 3, .signature = Signature{9}, .is_vote = true,
                      .failed = false, .data = data};
   Event e{.kind = EventKind::kTransaction, .sequence = 5, .timestamp_ns = kStamp, .body = t};
   EXPECT_EQ(FormatJson(e, kNow, {.data = true}),
@@ -111,11 +111,11 @@ TEST(FormatJsonTest, Transaction) {
 }
 
 TEST(FormatJsonTest, SlotWithEveryStatusName) {
-  const std::pair<SlotState, const char*> names[] = {
-      {SlotState::kProcessed, "processed"},   {SlotState::kConfirmed, "confirmed"},
-      {SlotState::kRooted, "rooted"},         {SlotState::kFirstShredReceived, "first_shred_received"},
-      {SlotState::kCompleted, "completed"},   {SlotState::kCreatedBank, "created_bank"},
-      {SlotState::kDead, "dead"}};
+  const std::pair<SlotStatus, const char*> names[] = {
+      {SlotStatus::kProcessed, "processed"},   {SlotStatus::kConfirmed, "confirmed"},
+      {SlotStatus::kRooted, "rooted"},         {SlotStatus::kFirstShredReceived, "first_shred_received"},
+      {SlotStatus::kCompleted, "completed"},   {SlotStatus::kCreatedBank, "created_bank"},
+      {SlotStatus::kDead, "dead"}};
   for (const auto& [state, name] : names) {
     Event e{.kind = EventKind::kSlot, .sequence = 6, .timestamp_ns = kStamp,
             .body = SlotEvent{.slot = 77, .parent = 76, .state = state}};
@@ -152,7 +152,7 @@ TEST(FormatHumanTest, AlignedColumns) {
   EXPECT_NE(line.find(pubkey), std::string::npos);
   EXPECT_NE(line.find("lamports 2039280 data 3 wv 9 executable"), std::string::npos) << line;
   Event slot{.kind = EventKind::kSlot, .sequence = 6, .timestamp_ns = kStamp,
-             .body = SlotEvent{.slot = 77, .parent = 76, .state = SlotState::kRooted}};
+             .body = SlotEvent{.slot = 77, .parent = 76, .state = SlotStatus::kRooted}};
   EXPECT_EQ(FormatHuman(slot, kNow),
             "slot                  6          77    50.0us  parent 76 rooted");
   Event d{.kind = EventKind::kDisconnected,
@@ -233,7 +233,7 @@ Event EventOf(const std::vector<uint8_t>& frame, std::vector<uint8_t>* storage) 
   } else if (const SlotView* s = view->slot()) {
     e.kind = EventKind::kSlot;
     e.body = SlotEvent{.slot = s->slot, .parent = s->parent,
-                       .state = static_cast<SlotState>(s->status)};
+                       .state = static_cast<SlotStatus>(s->status)};
   } else if (const GapView* g = view->gap()) {
     e.kind = EventKind::kGap;
     e.body = GapEvent{.dropped = g->dropped, .first_missing = e.sequence - g->dropped + 1,

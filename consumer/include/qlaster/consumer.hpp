@@ -22,8 +22,9 @@
 // auto_reconnect, a ReconnectedEvent once the subscription has been replayed on a new
 // connection; sequence numbers restart at 1 there).
 //
-// This header exposes the standard library and Abseil's Status, StatusOr and Duration
-// only. The C ABI for other languages is qlaster/consumer.h.
+// This header exposes the standard library, Abseil's Status, StatusOr and Duration, and
+// the vocabulary of qlaster/types.hpp only. The C ABI for other languages is
+// qlaster/consumer.h.
 #ifndef QLASTER_CONSUMER_CONSUMER_HPP_
 #define QLASTER_CONSUMER_CONSUMER_HPP_
 
@@ -43,49 +44,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qlaster/types.hpp"
 
 namespace qlaster {
 
-// A Solana public key (account address, program id) and a transaction signature, as raw
-// bytes.
-using KeyBytes = std::array<uint8_t, 32>;
-using SignatureBytes = std::array<uint8_t, 64>;
-
-// What the sender does when this consumer's ring is full.
-enum class OverflowPolicy : uint8_t {
-  // The sender disconnects the consumer (it sees a DisconnectedEvent saying it was slow)
-  // rather than let it fall further behind. With auto_reconnect it then reconnects.
-  kEvict = 0,
-  // The sender drops updates and tells the consumer how many (a GapEvent), and keeps going.
-  kDropAndCount = 1,
-};
-
-// How Wait() waits for the sender.
-enum class WaitMode : uint8_t {
-  kSpinThenSleep = 0,  // spin for ConsumerOptions::spin, then sleep on the doorbell
-  kSpin = 1,           // never sleep: the lowest latency, at the cost of a busy core
-  kSleep = 2,          // sleep at once: the least CPU
-};
-
-enum class TransactionFilter : uint8_t {
-  kNone = 0,     // no transactions (the default)
-  kAll = 1,      // every transaction
-  kNonVote = 2,  // every transaction except votes
-};
-
-// Status of a slot; mirrors Solana's (and the wire's) values one for one.
-enum class SlotState : uint8_t {
-  kProcessed = 0,
-  kConfirmed = 1,
-  kRooted = 2,  // finalized
-  kFirstShredReceived = 3,
-  kCompleted = 4,
-  kCreatedBank = 5,
-  kDead = 6,
-};
-
-// "processed", "confirmed", ... ("unknown" for a value outside the enum).
-std::string_view SlotStateName(SlotState state);
+// Deprecated spellings of the vocabulary's types (qlaster/types.hpp), kept so that bots
+// written against them still compile.
+using KeyBytes = Pubkey;
+using SignatureBytes = Signature;
+using SlotState = SlotStatus;
+inline std::string_view SlotStateName(SlotStatus status) { return SlotStatusName(status); }
 
 // The socket a sender listens on when nobody says otherwise, as the sender chooses it:
 // $QLASTER_SOCKET, else $XDG_RUNTIME_DIR/qlaster/sender.sock, else
@@ -122,15 +90,15 @@ struct ConsumerOptions {
 // Consumer owns: they are valid only until the callback returns. Copy what you keep.
 
 struct AccountEvent {
-  KeyBytes pubkey{};
-  KeyBytes owner{};
+  Pubkey pubkey{};
+  Pubkey owner{};
   uint64_t lamports = 0;
   bool executable = false;
   uint64_t rent_epoch = 0;
   uint64_t slot = 0;
   uint64_t write_version = 0;  // orders writes of one account within a slot
   bool has_txn_signature = false;
-  SignatureBytes txn_signature{};  // the writing transaction, when has_txn_signature
+  Signature txn_signature{};  // the writing transaction, when has_txn_signature
   // The account data, uncompressed: in place in the ring, or (if the sender compressed it)
   // in the Consumer's reusable decompression buffer.
   std::span<const uint8_t> data = {};
@@ -140,7 +108,7 @@ struct AccountEvent {
 struct TransactionEvent {
   uint64_t slot = 0;
   uint32_t index = 0;  // position in its block
-  SignatureBytes signature{};
+  Signature signature{};
   bool is_vote = false;
   bool failed = false;
   std::span<const uint8_t> data = {};  // the serialized transaction, opaque to qlaster
@@ -149,7 +117,7 @@ struct TransactionEvent {
 struct SlotEvent {
   uint64_t slot = 0;
   uint64_t parent = 0;
-  SlotState state = SlotState::kProcessed;
+  SlotStatus state = SlotStatus::kProcessed;
 };
 
 // Updates with sequence numbers [first_missing, last_missing] never arrived.
@@ -268,14 +236,14 @@ class Consumer {
   // `transactions`: nullopt leaves the transaction filter as it is.
   // May be called from inside a Poll callback.
   absl::StatusOr<SubscribeResult> Subscribe(
-      std::span<const KeyBytes> pubkeys, std::span<const KeyBytes> owners = {},
+      std::span<const Pubkey> pubkeys, std::span<const Pubkey> owners = {},
       std::optional<TransactionFilter> transactions = std::nullopt);
   absl::StatusOr<SubscribeResult> Unsubscribe(
-      std::span<const KeyBytes> pubkeys, std::span<const KeyBytes> owners = {},
+      std::span<const Pubkey> pubkeys, std::span<const Pubkey> owners = {},
       std::optional<TransactionFilter> transactions = std::nullopt);
   // Replaces the whole subscription (keys and transaction filter).
-  absl::StatusOr<SubscribeResult> Replace(std::span<const KeyBytes> pubkeys,
-                                          std::span<const KeyBytes> owners,
+  absl::StatusOr<SubscribeResult> Replace(std::span<const Pubkey> pubkeys,
+                                          std::span<const Pubkey> owners,
                                           TransactionFilter transactions);
   absl::StatusOr<SubscribeResult> SetTransactions(TransactionFilter transactions);
 

@@ -1,6 +1,6 @@
 // Base58 (Bitcoin alphabet) encode and decode: schoolbook base conversion between base 256
 // and base 58, with the leading-zero rule handled separately. See base58.h.
-#include "wire/base58.h"
+#include "base/base58.h"
 
 #include <algorithm>
 #include <array>
@@ -32,9 +32,9 @@ std::string DescribeChar(char c) {
   return absl::StrFormat("0x%02x", u);
 }
 
-template <size_t N>
-absl::StatusOr<std::array<uint8_t, N>> DecodeFixed(std::string_view text, size_t max_length,
-                                                   std::string_view what) {
+template <typename T>
+absl::StatusOr<T> DecodeFixed(std::string_view text, size_t max_length, std::string_view what) {
+  constexpr size_t N = sizeof(T);  // Pubkey and Signature are their bytes (types.hpp)
   if (text.size() > max_length) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "base58 %s: %d characters is too long (a %d-byte value takes at most %d)", what,
@@ -46,7 +46,7 @@ absl::StatusOr<std::array<uint8_t, N>> DecodeFixed(std::string_view text, size_t
     return absl::InvalidArgumentError(
         absl::StrFormat("base58 %s: expected %d bytes, got %d", what, N, bytes->size()));
   }
-  std::array<uint8_t, N> out;
+  T out;
   std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
@@ -121,11 +121,11 @@ absl::StatusOr<std::vector<uint8_t>> Base58Decode(std::string_view text) {
 }
 
 absl::StatusOr<Pubkey> DecodePubkey(std::string_view text) {
-  return DecodeFixed<kPubkeySize>(text, kMaxPubkeyBase58Length, "pubkey");
+  return DecodeFixed<Pubkey>(text, kMaxPubkeyBase58Length, "pubkey");
 }
 
 absl::StatusOr<Signature> DecodeSignature(std::string_view text) {
-  return DecodeFixed<kSignatureSize>(text, kMaxSignatureBase58Length, "signature");
+  return DecodeFixed<Signature>(text, kMaxSignatureBase58Length, "signature");
 }
 
 }  // namespace qlaster

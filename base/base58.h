@@ -10,8 +10,8 @@
 // its input before doing any work: a hostile string costs at most a fixed amount.
 //
 // All functions are pure and thread-safe.
-#ifndef QLASTER_WIRE_BASE58_H_
-#define QLASTER_WIRE_BASE58_H_
+#ifndef QLASTER_BASE_BASE58_H_
+#define QLASTER_BASE_BASE58_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "wire/types.h"
+#include "qlaster/types.hpp"
 
 namespace qlaster {
 
@@ -52,4 +52,4 @@ absl::StatusOr<Signature> DecodeSignature(std::string_view text);
 
 }  // namespace qlaster
 
-#endif  // QLASTER_WIRE_BASE58_H_
+#endif  // QLASTER_BASE_BASE58_H_

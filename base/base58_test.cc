@@ -1,6 +1,6 @@
 // Tests for base58: known Solana vectors, canonical round trips, and each kind of bad
 // input.
-#include "wire/base58.h"
+#include "base/base58.h"
 
 #include <cstdint>
 #include <random>
