@@ -182,7 +182,7 @@ class ConsumerTest : public ::testing::Test {
   }
   void PublishSlot(uint64_t slot) {
     Publish([&](sender::Dispatcher& d) {
-      d.PublishSlot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kConfirmed});
+      ASSERT_TRUE(d.PublishSlot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kConfirmed}).ok());
     });
   }
 
@@ -324,7 +324,7 @@ TEST_F(ConsumerTest, TransactionsArriveOnlyAfterOptingIn) {
       user.signature.fill(0x02);
       ASSERT_TRUE(d.PublishTransaction(vote).ok());
       ASSERT_TRUE(d.PublishTransaction(user).ok());
-      d.PublishSlot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kProcessed});
+      ASSERT_TRUE(d.PublishSlot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kProcessed}).ok());
     });
   };
 
@@ -368,10 +368,10 @@ TEST_F(ConsumerTest, SlotUpdatesArriveWithoutSubscribing) {
   absl::StatusOr<Consumer> c = Connect();
   ASSERT_TRUE(c.ok()) << c.status();
   Publish([](sender::Dispatcher& d) {
-    d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kProcessed});
-    d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kConfirmed});
-    d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kRooted});
-    d.PublishSlot({.slot = 51, .parent = 50, .status = SlotStatus::kDead});
+    ASSERT_TRUE(d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kProcessed}).ok());
+    ASSERT_TRUE(d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kConfirmed}).ok());
+    ASSERT_TRUE(d.PublishSlot({.slot = 50, .parent = 49, .status = SlotStatus::kRooted}).ok());
+    ASSERT_TRUE(d.PublishSlot({.slot = 51, .parent = 50, .status = SlotStatus::kDead}).ok());
   });
   Events events;
   ASSERT_TRUE(events.PollForKind(*c, EventKind::kSlot, 4));

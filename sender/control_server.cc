@@ -18,7 +18,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
-#include <cstdio>
 #include <deque>
 #include <filesystem>
 
@@ -26,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/fd_passing.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 
 namespace qlaster::sender {
@@ -61,9 +61,12 @@ struct OutFrame {
   std::shared_ptr<ConsumerChannel> keeper;  // keeps `fds` open until sent
 };
 
+// A subscription change waiting for the dispatcher to route by it: acknowledged once the
+// dispatcher has adopted a table of `version` or newer.
 struct PendingAck {
+  uint64_t version;
+  uint64_t consumer_id;
   uint64_t request_id;
-  uint64_t change;  // the registry change this request made
 };
 
 }  // namespace
@@ -83,8 +86,10 @@ struct ControlServer::Impl {
     notify_watch.assign(::dup(notify.fd()));
   }
 
+  // Connection events: at info level (--quiet turns them off), rate-limited, since a
+  // client in a reconnect loop would otherwise write a line per attempt.
   void Log(const std::string& line) const {
-    if (options.verbose) std::fprintf(stderr, "qlaster-sender: %s\n", line.c_str());
+    if (options.verbose) QLASTER_LOG_RATE_LIMITED(kInfo, "%s", line);
   }
 
   awaitable<void> AcceptLoop();
@@ -99,6 +104,7 @@ struct ControlServer::Impl {
   void EndConsumer(Session& s);
   void ScheduleRebuild();
   void OnDispatcherEvents();
+  void OnEviction(const EvictionEvent& e);
   StatsMsg BuildStats() const;
 
   asio::io_context& io;
@@ -111,13 +117,12 @@ struct ControlServer::Impl {
   bool listening = false;
   bool shutting_down = false;
   std::vector<std::shared_ptr<Session>> sessions;
+  // The sessions that completed their handshake, by consumer id.
+  absl::flat_hash_map<uint64_t, Session*> by_consumer;
 
-  // Subscription acknowledgement bookkeeping: every registry change gets a number; each
-  // installed table records the newest change it includes.
-  uint64_t changes = 0;
+  // Subscription changes waiting for their table, in version order.
+  std::deque<PendingAck> pending_acks;
   bool rebuild_posted = false;
-  std::deque<std::pair<uint64_t, uint64_t>> installed;  // (table version, change)
-  uint64_t adopted_change = 0;
   uint64_t ping_nonce = 0;
 };
 
@@ -140,7 +145,8 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
     if (closed_ || closing_) return;
     outbox_bytes_ += bytes.size();
     if (outbox_bytes_ > server_.options.max_outbox_bytes) {
-      server_.Log(absl::StrCat("connection ", Describe(), " does not read its replies; closing"));
+      QLASTER_LOG_RATE_LIMITED(kWarning, "connection %s does not read its replies; closing",
+                               Describe());
       CloseNow();
       return;
     }
@@ -175,7 +181,6 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   uint64_t serial = 0;
   bool stats_only = false;
   bool eviction_reported = false;
-  std::vector<PendingAck> pending_acks;
   absl::Time last_heard_;
   absl::Time connected_at_;
   bool closed() const { return closed_; }
@@ -255,8 +260,8 @@ void ControlServer::Impl::StartSession(stream_protocol::socket socket) {
   auto session = std::make_shared<Session>(*this, std::move(socket));
   session->serial = next_serial++;
   if (sessions.size() >= options.max_connections) {
-    Log(absl::StrCat("refusing connection ", session->Describe(), ": ", sessions.size(),
-                     " connections open"));
+    QLASTER_LOG_RATE_LIMITED(kWarning, "refusing connection %s: %d connections open",
+                             session->Describe(), sessions.size());
     error_code ec;
     session->socket().close(ec);
     return;
@@ -290,7 +295,7 @@ awaitable<void> ControlServer::Impl::AcceptLoop() {
     if (shutting_down) break;
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
-      Log(absl::StrCat("accept: ", ec.message()));
+      QLASTER_LOG_RATE_LIMITED(kWarning, "accept: %s", ec.message());
       // EMFILE and friends: back off rather than spin.
       asio::steady_timer pause(io, std::chrono::milliseconds(10));
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -338,12 +343,12 @@ void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
   auto channel = std::make_shared<ConsumerChannel>(*id, s.name, *std::move(ring),
                                                    *std::move(doorbell), hello.overflow);
   registry.Find(*id)->channel = channel;
+  by_consumer[*id] = &s;
   ReadyMsg ready{.protocol_version = kProtocolVersion,
                  .consumer_id = *id,
                  .ring_bytes = channel->ring_bytes(),
                  .sender_name = options.sender_name};
   s.Send(EncodeControl(ready), {channel->ring_fd(), channel->doorbell_fd()}, channel);
-  ++changes;
   ScheduleRebuild();
   Log(absl::StrFormat("connection %s: ring %d bytes, %s", s.Describe(), channel->ring_bytes(),
                       hello.overflow == OverflowPolicy::kEvict ? "evict when slow"
@@ -358,12 +363,14 @@ void ControlServer::Impl::OnSubscribe(Session& s, const SubscribeMsg& msg) {
     s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(applied), std::string(applied.message())}));
     return;
   }
-  s.pending_acks.push_back({msg.request_id, ++changes});
+  // The next table installed includes this change (a rebuild is posted, or already is).
+  pending_acks.push_back({dispatcher.next_version(), s.consumer_id, msg.request_id});
   ScheduleRebuild();
 }
 
 void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
-  Log(absl::StrCat("connection ", s.Describe(), ": ", status.ToString()));
+  // Every refusal is logged with its reason (rate-limited), even when --quiet.
+  QLASTER_LOG_RATE_LIMITED(kWarning, "connection %s refused: %s", s.Describe(), status.ToString());
   std::string message(status.message().substr(0, kMaxErrorMessageSize));
   s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(status), std::move(message)}));
   s.CloseAfterFlush();
@@ -373,9 +380,8 @@ void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
 void ControlServer::Impl::EndConsumer(Session& s) {
   if (s.consumer_id != 0) {
     registry.Remove(s.consumer_id);
-    s.consumer_id = 0;
-    s.pending_acks.clear();
-    ++changes;
+    by_consumer.erase(s.consumer_id);
+    s.consumer_id = 0;  // its pending acknowledgements find no consumer and are dropped
     ScheduleRebuild();
   }
   if (s.closed()) {
@@ -389,50 +395,72 @@ void ControlServer::Impl::ScheduleRebuild() {
   // Posted, so that a burst of changes (many Subscribes in one read) costs one build.
   asio::post(io, [this] {
     rebuild_posted = false;
-    const RoutingTable* t = dispatcher.Install(registry.BuildTable());
-    installed.emplace_back(t->version, changes);
+    absl::StatusOr<std::unique_ptr<RoutingTable>> table = registry.BuildTable();
+    if (!table.ok()) {
+      // An inconsistency of our own: the old table stays, and the requests waiting for
+      // this one are refused rather than acknowledged.
+      QLASTER_LOG(kError, "%s", table.status().ToString());
+      const uint64_t version = dispatcher.next_version();
+      while (!pending_acks.empty() && pending_acks.back().version == version) {
+        const PendingAck ack = pending_acks.back();
+        pending_acks.pop_back();
+        if (auto it = by_consumer.find(ack.consumer_id); it != by_consumer.end()) {
+          it->second->Send(EncodeControl(ErrorMsg{fb::ErrorCode::Internal,
+                                                  std::string(table.status().message())}));
+        }
+      }
+      return;
+    }
+    dispatcher.Install(*std::move(table));
   });
 }
 
 void ControlServer::Impl::OnDispatcherEvents() {
   // 1. Acknowledge the subscriptions the dispatcher now routes by.
   if (const RoutingTable* adopted = dispatcher.adopted()) {
-    while (!installed.empty() && installed.front().first <= adopted->version) {
-      adopted_change = std::max(adopted_change, installed.front().second);
-      installed.pop_front();
-    }
-    for (const auto& s : sessions) {
-      if (s->pending_acks.empty() || s->consumer_id == 0) continue;
-      const ConsumerEntry* e = registry.Find(s->consumer_id);
-      if (e == nullptr) continue;
-      auto& acks = s->pending_acks;
-      auto done = acks.begin();
-      for (; done != acks.end() && done->change <= adopted_change; ++done) {
-        s->Send(EncodeControl(SubscribeAckMsg{
-            .request_id = done->request_id,
-            .pubkeys = e->filter.pubkeys.size(),
-            .owners = e->filter.owners.size(),
-            .effective_sequence = adopted->adopted_after_sequence[e->slot]}));
-      }
-      acks.erase(acks.begin(), done);
+    while (!pending_acks.empty() && pending_acks.front().version <= adopted->version) {
+      const PendingAck ack = pending_acks.front();
+      pending_acks.pop_front();
+      const auto it = by_consumer.find(ack.consumer_id);
+      const ConsumerEntry* e = registry.Find(ack.consumer_id);
+      if (it == by_consumer.end() || e == nullptr) continue;  // it left meanwhile
+      it->second->Send(EncodeControl(SubscribeAckMsg{
+          .request_id = ack.request_id,
+          .pubkeys = e->filter.pubkeys.size(),
+          .owners = e->filter.owners.size(),
+          .effective_sequence = adopted->adopted_after_sequence[e->index]}));
     }
   }
   dispatcher.CollectGarbage();
 
   // 2. Tell evicted consumers why, and let them go.
-  for (const auto& s : std::vector<std::shared_ptr<Session>>(sessions)) {
-    if (s->consumer_id == 0 || s->eviction_reported) continue;
-    const ConsumerEntry* e = registry.Find(s->consumer_id);
-    if (e == nullptr || e->channel == nullptr || !e->channel->evicted()) continue;
-    s->eviction_reported = true;
-    const ConsumerChannel& ch = *e->channel;
-    Log(absl::StrFormat("evicting %s: %s, %d bytes unread at sequence %d", s->Describe(),
-                        fb::EnumNameEvictReason(ch.evict_reason()), ch.evict_fill(),
-                        ch.last_sequence()));
-    s->Send(EncodeControl(EvictedMsg{ch.evict_reason(), ch.evict_fill(), ch.last_sequence()}));
-    s->CloseAfterFlush();
-    EndConsumer(*s);
+  while (std::optional<EvictionEvent> e = dispatcher.NextEvent()) OnEviction(*e);
+  if (dispatcher.OverflowedEvents()) {
+    // More evictions than the queue holds: the channels themselves say which.
+    for (const ConsumerEntry* e : registry.Entries()) {
+      if (e->channel != nullptr && e->channel->evicted()) {
+        const ConsumerChannel& ch = *e->channel;
+        OnEviction({.consumer_id = e->id,
+                    .reason = ch.evict_reason(),
+                    .ring_fill = ch.evict_fill(),
+                    .last_sequence = ch.last_sequence()});
+      }
+    }
   }
+}
+
+void ControlServer::Impl::OnEviction(const EvictionEvent& e) {
+  const auto it = by_consumer.find(e.consumer_id);
+  if (it == by_consumer.end()) return;  // it left before the news arrived
+  Session& s = *it->second;
+  if (s.eviction_reported) return;
+  s.eviction_reported = true;
+  QLASTER_LOG_RATE_LIMITED(kWarning, "evicting %s: %s, %d bytes unread at sequence %d",
+                           s.Describe(), fb::EnumNameEvictReason(e.reason), e.ring_fill,
+                           e.last_sequence);
+  s.Send(EncodeControl(EvictedMsg{e.reason, e.ring_fill, e.last_sequence}));
+  s.CloseAfterFlush();
+  EndConsumer(s);
 }
 
 awaitable<void> ControlServer::Impl::WatchDispatcher() {
@@ -465,8 +493,8 @@ awaitable<void> ControlServer::Impl::KeepaliveLoop() {
       }
       if (now - s->last_heard_ > options.idle_timeout) {
         const ConsumerEntry* e = registry.Find(s->consumer_id);
-        Log(absl::StrCat("evicting ", s->Describe(), ": idle for ",
-                         absl::FormatDuration(now - s->last_heard_)));
+        QLASTER_LOG_RATE_LIMITED(kWarning, "evicting %s: idle for %s", s->Describe(),
+                                 absl::FormatDuration(now - s->last_heard_));
         s->Send(EncodeControl(EvictedMsg{fb::EvictReason::Idle,
                                          e && e->channel ? e->channel->ring_fill() : 0,
                                          e && e->channel ? e->channel->last_sequence() : 0}));
@@ -594,7 +622,7 @@ void ControlServer::Shutdown() {
     }
     session->CloseAfterFlush();
   }
-  s.Log("shutting down");
+  QLASTER_LOG(kInfo, "shutting down");
 }
 
 StatsMsg ControlServer::Stats() const { return impl_->BuildStats(); }

@@ -1,4 +1,4 @@
-// Dispatcher: encode once, look up, copy into each matching ring; table adoption.
+// Dispatcher: route, copy into each matching ring, wake; table adoption; evictions.
 #include "sender/dispatcher.h"
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +9,36 @@ Dispatcher::Dispatcher(const shm::EventFd* notify, Lz4Policy lz4) : notify_(noti
 
 Dispatcher::~Dispatcher() = default;
 
+absl::Span<const ConsumerIndex> Dispatcher::Route(const RouteKey& key) {
+  Poll();
+  BumpCounter(counters_.published);
+  if (current_ == nullptr) return {};
+  const SubscriptionIndex& index = *current_->index;
+  absl::Span<const ConsumerIndex> matches;
+  switch (key.kind) {
+    case fb::UpdateKind::Account:
+      index.MatchAccount(key.pubkey, key.owner, &matches_);
+      matches = matches_.span();
+      break;
+    case fb::UpdateKind::Transaction:
+      matches = index.TransactionConsumers(key.is_vote);
+      break;
+    case fb::UpdateKind::Slot:
+      matches = index.all_consumers();
+      break;
+    case fb::UpdateKind::Gap:
+    case fb::UpdateKind::None:
+      break;
+  }
+  if (matches.empty()) BumpCounter(counters_.rejected);
+  return matches;
+}
+
+void Dispatcher::Publish(const EncodedUpdate& update, const RouteKey& key) {
+  const absl::Span<const ConsumerIndex> matches = Route(key);
+  if (!matches.empty()) Deliver(update, matches);
+}
+
 absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
   // Checked before routing, so a bad update is refused whether or not anyone wants it.
   if (update.data.size() > kMaxAccountDataSize) {
@@ -16,18 +46,13 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
                                                    " bytes, over the limit of ",
                                                    kMaxAccountDataSize));
   }
-  Poll();
-  BumpCounter(counters_.published);
-  if (current_ == nullptr) return absl::OkStatus();
-  current_->index->MatchAccount(update.pubkey, update.owner, &matches_);
-  if (matches_.empty()) {
-    BumpCounter(counters_.rejected);
-    return absl::OkStatus();
-  }
+  const absl::Span<const ConsumerIndex> matches = Route(
+      {.kind = fb::UpdateKind::Account, .pubkey = update.pubkey, .owner = update.owner});
+  if (matches.empty()) return absl::OkStatus();
   // Encoded (and compressed) only once someone wants it, and only once for all of them.
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Account(update, lz4_);
   if (!encoded.ok()) return encoded.status();
-  Deliver(*encoded, matches_);
+  Deliver(*encoded, matches);
   return absl::OkStatus();
 }
 
@@ -37,55 +62,54 @@ absl::Status Dispatcher::PublishTransaction(const TransactionUpdate& update) {
                                                    " bytes, over the limit of ",
                                                    kMaxTransactionSize));
   }
-  Poll();
-  BumpCounter(counters_.published);
-  if (current_ == nullptr) return absl::OkStatus();
-  current_->index->MatchTransaction(update.is_vote, &matches_);
-  if (matches_.empty()) {
-    BumpCounter(counters_.rejected);
-    return absl::OkStatus();
-  }
+  const absl::Span<const ConsumerIndex> matches =
+      Route({.kind = fb::UpdateKind::Transaction, .is_vote = update.is_vote});
+  if (matches.empty()) return absl::OkStatus();
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Transaction(update);
   if (!encoded.ok()) return encoded.status();
-  Deliver(*encoded, matches_);
+  Deliver(*encoded, matches);
   return absl::OkStatus();
 }
 
-void Dispatcher::PublishSlot(const SlotUpdate& update) {
-  Poll();
-  BumpCounter(counters_.published);
-  if (current_ == nullptr) return;
+absl::Status Dispatcher::PublishSlot(const SlotUpdate& update) {
+  // Encoded first: an unknown status is refused whether or not anyone is connected.
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Slot(update);
-  if (!encoded.ok()) return;  // a slot update has no variable part: cannot fail
-  Deliver(*encoded, current_->index->all_consumers());
+  if (!encoded.ok()) return encoded.status();
+  Publish(*encoded, {.kind = fb::UpdateKind::Slot});
+  return absl::OkStatus();
 }
 
-template <typename Set>
-void Dispatcher::Deliver(const EncodedUpdate& update, const Set& matches) {
+void Dispatcher::Deliver(const EncodedUpdate& update, absl::Span<const ConsumerIndex> matches) {
   const uint64_t now = clock_.Now();
   bool evicted = false;
-  for (ConsumerSlot slot : matches) {
-    ConsumerChannel* channel = current_->channels[slot];
+  for (ConsumerIndex who : matches) {
+    ConsumerChannel* channel = current_->channels[who];
     if (channel == nullptr) continue;
     if (channel->Deliver(update, now)) {
       BumpCounter(counters_.evicted);
       evicted = true;
+      if (!events_.Push({.consumer_id = channel->consumer_id(),
+                         .reason = channel->evict_reason(),
+                         .ring_fill = channel->evict_fill(),
+                         .last_sequence = channel->last_sequence()})) {
+        events_overflowed_.store(true, std::memory_order_release);
+      }
     }
     if (batch_depth_ == 0) {
       // Wake right after each write: the first consumer need not wait for the others.
       channel->Wake();
-    } else if (!pending_wake_flag_[slot]) {
-      pending_wake_flag_[slot] = true;
-      pending_wake_.push_back(slot);
+    } else if (!pending_wake_flag_[who]) {
+      pending_wake_flag_[who] = true;
+      pending_wake_.push_back(who);
     }
   }
   if (evicted) notify_->Notify();
 }
 
 void Dispatcher::WakePending() {
-  for (ConsumerSlot slot : pending_wake_) {
-    pending_wake_flag_[slot] = false;
-    if (ConsumerChannel* channel = current_->channels[slot]) channel->Wake();
+  for (ConsumerIndex who : pending_wake_) {
+    pending_wake_flag_[who] = false;
+    if (ConsumerChannel* channel = current_->channels[who]) channel->Wake();
   }
   pending_wake_.clear();
 }
@@ -95,9 +119,9 @@ void Dispatcher::Adopt() {
   // next one is in use: make them first.
   WakePending();
   RoutingTable* next = next_.load(std::memory_order_acquire);
-  for (size_t slot = 0; slot < kMaxConsumerSlots; ++slot) {
-    if (next->channels[slot] != nullptr) {
-      next->adopted_after_sequence[slot] = next->channels[slot]->last_sequence();
+  for (size_t who = 0; who < kMaxConsumers; ++who) {
+    if (next->channels[who] != nullptr) {
+      next->adopted_after_sequence[who] = next->channels[who]->last_sequence();
     }
   }
   current_ = next;

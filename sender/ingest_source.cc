@@ -3,15 +3,13 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 #include "wire/frame.h"
 
@@ -87,42 +85,35 @@ IngestSource::IngestSource(shm::MappedRegion region, IngestOptions options)
       header_(reinterpret_cast<qlaster_ingest_header*>(region_.data())),
       area_(region_.data() + QLASTER_INGEST_HEADER_BYTES),
       frame_size_(header_->frame_size),
-      slots_(header_->capacity / header_->frame_size),
+      cells_(header_->capacity / header_->frame_size),
       read_pos_(header_->read_pos.load(std::memory_order_acquire)) {}
 
 void IngestSource::Resync(uint64_t write_pos, std::atomic<uint64_t>& counter, const char* what) {
-  counter.fetch_add(1, std::memory_order_relaxed);
-  // Logged sparingly: a misbehaving writer must not flood the log.
-  if (++logged_ <= 20 || logged_ % 10000 == 0) {
-    std::fprintf(stderr, "qlaster-sender: ingest %s at position %llu; resynchronizing at %llu\n",
-                 what, static_cast<unsigned long long>(read_pos_),
-                 static_cast<unsigned long long>(write_pos));
-  }
+  Count(counter);
+  QLASTER_LOG_RATE_LIMITED(kWarning, "ingest %s at position %d; resynchronizing at %d", what,
+                           read_pos_, write_pos);
   read_pos_ = write_pos;
   header_->read_pos.store(read_pos_, std::memory_order_release);
 }
 
-size_t IngestSource::Drain(Dispatcher& dispatcher) {
+size_t IngestSource::Drain(Dispatcher& dispatcher, size_t max_frames) {
   const uint64_t write_pos = header_->write_pos.load(std::memory_order_acquire);
   size_t consumed = 0;
   if (write_pos < read_pos_) {
     // A write position going backwards is a broken writer. Following it would publish
     // old frames again (their sequences still check out), so the reader stays where it is
     // until the writer passes it; a writer resumes from the header's write_pos.
-    counters_.rewound.fetch_add(1, std::memory_order_relaxed);
-    if (++logged_ <= 20) {
-      std::fprintf(stderr, "qlaster-sender: ingest write_pos %llu went behind the reader at %llu\n",
-                   static_cast<unsigned long long>(write_pos),
-                   static_cast<unsigned long long>(read_pos_));
-    }
+    Count(counters_.rewound);
+    QLASTER_LOG_RATE_LIMITED(kWarning, "ingest write_pos %d went behind the reader at %d",
+                             write_pos, read_pos_);
     return 0;
   }
-  while (read_pos_ != write_pos) {
-    if (write_pos - read_pos_ > slots_) {
+  while (read_pos_ != write_pos && consumed < max_frames) {
+    if (write_pos - read_pos_ > cells_) {
       Resync(write_pos, counters_.lapped, "writer lapped the sender");
       break;
     }
-    const uint64_t index = read_pos_ % slots_;
+    const uint64_t index = read_pos_ % cells_;
     auto* frame = reinterpret_cast<qlaster_ingest_frame*>(area_ + index * frame_size_);
     const uint64_t sequence = frame->sequence.load(std::memory_order_acquire);
     if (sequence != read_pos_ + 1) {
@@ -132,19 +123,21 @@ size_t IngestSource::Drain(Dispatcher& dispatcher) {
     const uint32_t schema = frame->schema_id;
     const uint32_t length = frame->payload_len;
     if (schema == QLASTER_INGEST_SCHEMA_SKIP) {
-      read_pos_ += slots_ - index;
+      read_pos_ += cells_ - index;
       header_->read_pos.store(read_pos_, std::memory_order_release);
       continue;
     }
     const uint64_t n = (QLASTER_INGEST_FRAME_HEADER_BYTES + uint64_t{length} + frame_size_ - 1) / frame_size_;
-    if (n > slots_ - index || n > write_pos - read_pos_) {
+    if (n > cells_ - index || n > write_pos - read_pos_) {
       Resync(write_pos, counters_.bad_length, "frame length past the written data");
       break;
     }
-    // Copy out behind a fake 24-byte frame header, so the wire decoder can check it.
-    frame_.resize(kFrameHeaderSize + length);
-    std::memcpy(frame_.data() + kFrameHeaderSize,
-                reinterpret_cast<const uint8_t*>(frame) + QLASTER_INGEST_FRAME_HEADER_BYTES, length);
+    // Copied out: the writer may reuse the cells as soon as read_pos moves past them.
+    payload_.resize(length);
+    if (length != 0) {
+      std::memcpy(payload_.data(),
+                  reinterpret_cast<const uint8_t*>(frame) + QLASTER_INGEST_FRAME_HEADER_BYTES, length);
+    }
     // A read-don't-modify-write with release ordering keeps the copy above before this
     // second look at the sequence (a seqlock reader's re-check).
     if (frame->sequence.fetch_add(0, std::memory_order_acq_rel) != sequence) {
@@ -163,56 +156,28 @@ size_t IngestSource::Drain(Dispatcher& dispatcher) {
 void IngestSource::Publish(Dispatcher& dispatcher, uint32_t schema, uint64_t position) {
   if (schema != QLASTER_INGEST_SCHEMA_ACCOUNT && schema != QLASTER_INGEST_SCHEMA_TRANSACTION &&
       schema != QLASTER_INGEST_SCHEMA_SLOT) {
-    counters_.unknown_schema.fetch_add(1, std::memory_order_relaxed);
-    if (++logged_ <= 20) {
-      std::fprintf(stderr, "qlaster-sender: ingest frame at %llu has unknown schema %u; skipped\n",
-                   static_cast<unsigned long long>(position), schema);
-    }
+    Count(counters_.unknown_schema);
+    QLASTER_LOG_RATE_LIMITED(kWarning, "ingest frame at %d has unknown schema %d; skipped",
+                             position, schema);
     return;
   }
-  fb::FrameHeader header(static_cast<fb::UpdateKind>(schema), kFrameVersion, 0,
-                         static_cast<uint32_t>(frame_.size() - kFrameHeaderSize), 0, 0);
-  std::memcpy(frame_.data(), &header, sizeof(header));
-  absl::Status status;
-  absl::StatusOr<FrameView> view = DecodeFrame(frame_);
-  if (!view.ok()) {
-    status = view.status();
-  } else if (const AccountView* a = view->account()) {
-    absl::StatusOr<AccountUpdate> update = ToAccountUpdate(*a);
-    status = update.ok() ? dispatcher.PublishAccount(*update) : update.status();
-  } else if (const TransactionView* t = view->transaction()) {
-    status = dispatcher.PublishTransaction(ToTransactionUpdate(*t));
-  } else if (const SlotView* s = view->slot()) {
-    dispatcher.PublishSlot(ToSlotUpdate(*s));
-  }
-  if (!status.ok()) {
-    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
-    if (++logged_ <= 20) {
-      std::fprintf(stderr, "qlaster-sender: ingest frame at %llu rejected: %s\n",
-                   static_cast<unsigned long long>(position), status.ToString().c_str());
-    }
+  // The schema ids are the UpdateKinds (ingest.h), and the payload is the frame body.
+  RouteKey key;
+  absl::StatusOr<EncodedUpdate> update =
+      EncodedUpdate::FromBody(static_cast<fb::UpdateKind>(schema), payload_, options_.lz4, &key);
+  if (!update.ok()) {
+    Count(counters_.rejected);
+    QLASTER_LOG_RATE_LIMITED(kWarning, "ingest frame at %d rejected: %s", position,
+                             update.status().ToString());
     return;
   }
-  counters_.frames.fetch_add(1, std::memory_order_relaxed);
+  dispatcher.Publish(*update, key);
+  Count(counters_.frames);
 }
 
-absl::Status IngestSource::Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) {
-  // Short sleeps should be short: the default 50 us timer slack would dwarf 10 us polls.
-  ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-  while (!stop.load(std::memory_order_relaxed)) {
-    // The frames one drain finds arrived together: sleeping consumers are woken once for
-    // them, after the last (spinning consumers see each update as it is published).
-    Dispatcher::Batch batch(dispatcher);
-    const size_t drained = Drain(dispatcher);
-    batch.Close();
-    if (drained == 0) {
-      dispatcher.Poll();
-      if (options_.poll_interval > absl::ZeroDuration()) {
-        absl::SleepFor(options_.poll_interval);
-      }
-    }
-  }
-  return absl::OkStatus();
+absl::StatusOr<SourceWork> IngestSource::DoWork(Dispatcher& dispatcher, int64_t) {
+  return SourceWork{.done = static_cast<int>(Drain(dispatcher, options_.max_frames_per_call)),
+                    .next_due_ns = SourceWork::kWhenever};
 }
 
 }  // namespace qlaster::sender

@@ -1,9 +1,15 @@
 // IngestSource: reads the ingest ring (shm/include/qlaster/ingest.h) that other processes
 // write, and publishes what it finds.
 //
+// Each frame's payload is already an update in qlaster's wire encoding (a frame body): it
+// is copied out of the ring (the writer may overwrite it; the copy is re-checked as a
+// seqlock reader does), validated, and published as it is (EncodedUpdate::FromBody), with
+// no decoding into values and no re-encoding. This is where data enters the sender, so
+// large account data the writer left raw is compressed here when the policy says it pays.
+//
 // Everything in the ring is untrusted. A writer that laps the sender, a torn frame, a bad
-// length, an unknown schema or a payload that does not decode is counted (and logged),
-// the reader resynchronizes where it must, and the sender carries on.
+// length, an unknown schema or a payload that does not decode is counted (and logged,
+// rate-limited), the reader resynchronizes where it must, and the sender carries on.
 #ifndef QLASTER_SENDER_INGEST_SOURCE_H_
 #define QLASTER_SENDER_INGEST_SOURCE_H_
 
@@ -18,6 +24,7 @@
 #include "qlaster/ingest.h"
 #include "sender/source.h"
 #include "shm/mapped_region.h"
+#include "wire/lz4_policy.h"
 
 namespace qlaster::sender {
 
@@ -25,9 +32,11 @@ struct IngestOptions {
   std::string name = QLASTER_INGEST_DEFAULT_NAME;  // shm_open name, without the slash
   uint64_t capacity = QLASTER_INGEST_DEFAULT_CAPACITY;
   uint64_t frame_size = QLASTER_INGEST_DEFAULT_FRAME_SIZE;
-  // Pause between polls of an empty ring; zero spins.
-  absl::Duration poll_interval = absl::Microseconds(10);
   mode_t mode = 0660;
+  // Applied to raw account data as it enters (the sender's --lz4_threshold).
+  Lz4Policy lz4 = {};
+  // Frames one DoWork call publishes at most (one batch).
+  size_t max_frames_per_call = 256;
 };
 
 struct IngestCounters {
@@ -46,29 +55,36 @@ class IngestSource : public Source {
   // existing object that is not a valid ingest ring is kDataLoss (it is not clobbered).
   static absl::StatusOr<std::unique_ptr<IngestSource>> Open(const IngestOptions& options);
 
-  absl::Status Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) override;
+  std::string name() const override { return "ingest:" + options_.name; }
 
-  // Publishes every complete frame written so far; returns how many frames it consumed.
-  size_t Drain(Dispatcher& dispatcher);
+  // Publishes up to max_frames_per_call complete frames; next_due is kWhenever.
+  absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
+
+  // Publishes up to `max_frames` complete frames written so far; returns how many frames
+  // it consumed.
+  size_t Drain(Dispatcher& dispatcher, size_t max_frames = SIZE_MAX);
 
   const IngestCounters& counters() const { return counters_; }
-  uint64_t slot_count() const { return slots_; }
+  // Cells in the ring (a frame occupies one or more consecutive cells).
+  uint64_t cell_count() const { return cells_; }
 
  private:
   IngestSource(shm::MappedRegion region, IngestOptions options);
   void Resync(uint64_t write_pos, std::atomic<uint64_t>& counter, const char* what);
   void Publish(Dispatcher& dispatcher, uint32_t schema, uint64_t position);
+  void Count(std::atomic<uint64_t>& counter) {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   shm::MappedRegion region_;
   const IngestOptions options_;
   qlaster_ingest_header* header_;
   uint8_t* area_;
   uint64_t frame_size_;
-  uint64_t slots_;
+  uint64_t cells_;
   uint64_t read_pos_;
-  std::vector<uint8_t> frame_;  // frame header + payload copied out of the ring
+  std::vector<uint8_t> payload_;  // the frame's payload, copied out of the ring
   IngestCounters counters_;
-  uint64_t logged_ = 0;
 };
 
 }  // namespace qlaster::sender

@@ -25,7 +25,7 @@ class IngestSourceTest : public ::testing::Test {
     name_ = "qlaster_ingest_test_" + std::to_string(::getpid());
     ::shm_unlink(("/" + name_).c_str());
     auto source = IngestSource::Open(
-        {.name = name_, .capacity = 64 * 1024, .frame_size = 1024, .poll_interval = absl::ZeroDuration()});
+        {.name = name_, .capacity = 64 * 1024, .frame_size = 1024});
     ASSERT_TRUE(source.ok()) << source.status();
     source_ = *std::move(source);
     auto writer = qlaster::testing::IngestWriter::Attach(name_);

@@ -9,7 +9,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "base/log.h"
 #include "base/paths.h"
+#include "base/status_macros.h"
 #include "sender/ingest_source.h"
 #include "sender/replay_source.h"
 #include "sender/sender.h"
@@ -20,10 +23,13 @@ ABSL_FLAG(std::string, socket, "",
           "control socket path (default: $QLASTER_SOCKET, $XDG_RUNTIME_DIR/qlaster/sender.sock, "
           "or /run/qlaster/sender.sock)");
 ABSL_FLAG(std::string, socket_mode, "0660", "socket file mode, octal");
-ABSL_FLAG(std::string, source, "synthetic",
-          "where updates come from: synthetic (a deterministic Solana-like feed, for demos and "
-          "benchmarks), ingest:NAME (a shared-memory ring other processes write) or replay:FILE "
-          "(a qlaster-inspect --record file)");
+ABSL_FLAG(std::vector<std::string>, source, {"synthetic"},
+          "where updates come from, one or more (comma-separated): synthetic (a deterministic "
+          "Solana-like feed, for demos and benchmarks), ingest:NAME (a shared-memory ring other "
+          "processes write) or replay:FILE (a qlaster-inspect --record file)");
+ABSL_FLAG(bool, exit_when_source_ends, false,
+          "when every source has ended (a replay without --replay_loop, a "
+          "--synthetic_duration), tell the consumers and exit 0; otherwise keep serving");
 ABSL_FLAG(std::string, name, "qlaster-sender", "the sender's name, sent to consumers");
 ABSL_FLAG(int, max_consumers, 64, "most consumers served at once (up to 1024)");
 ABSL_FLAG(int64_t, max_keys_per_consumer, 100000, "most pubkeys + owners one consumer may hold");
@@ -41,7 +47,8 @@ ABSL_FLAG(int64_t, ingest_capacity, QLASTER_INGEST_DEFAULT_CAPACITY,
 ABSL_FLAG(int64_t, ingest_frame_size, QLASTER_INGEST_DEFAULT_FRAME_SIZE,
           "ingest slot bytes, when the sender creates it");
 ABSL_FLAG(absl::Duration, ingest_poll, absl::Microseconds(10),
-          "pause between polls of an empty ingest ring (0 spins)");
+          "pause between polls when a source waits for input, such as an empty ingest ring "
+          "(0 spins: the lowest latency, a core kept busy)");
 ABSL_FLAG(int64_t, lz4_threshold, 512 * 1024,
           "compress account data of at least this many bytes when it pays");
 ABSL_FLAG(bool, quiet, false, "no per-connection log lines");
@@ -89,6 +96,60 @@ bool ParseIds(const std::vector<std::string>& in, std::vector<T>* out) {
   return true;
 }
 
+// Opens one --source.
+absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::string& spec,
+                                                                     const qlaster::Lz4Policy& lz4) {
+  using namespace qlaster::sender;
+  if (absl::StartsWith(spec, "ingest:")) {
+    IngestOptions ingest;
+    ingest.name = spec.substr(7);
+    ingest.capacity = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_capacity));
+    ingest.frame_size = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_frame_size));
+    ingest.lz4 = lz4;
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> source, IngestSource::Open(ingest));
+    return source;
+  }
+  if (spec == "synthetic") {
+    SyntheticSourceOptions synthetic;
+    SyntheticOptions& feed = synthetic.feed;
+    feed.seed = absl::GetFlag(FLAGS_synthetic_seed);
+    feed.slot_interval = absl::GetFlag(FLAGS_slot_interval);
+    feed.rate = absl::GetFlag(FLAGS_rate);
+    feed.accounts_per_second = absl::GetFlag(FLAGS_accounts_per_second);
+    feed.transactions_per_second = absl::GetFlag(FLAGS_transactions_per_second);
+    feed.vote_fraction = absl::GetFlag(FLAGS_vote_fraction);
+    feed.dead_slot_probability = absl::GetFlag(FLAGS_dead_slot_probability);
+    feed.hot_accounts = absl::GetFlag(FLAGS_hot_accounts);
+    feed.hot_share = absl::GetFlag(FLAGS_hot_share);
+    feed.large_accounts_per_second = absl::GetFlag(FLAGS_large_accounts_per_second);
+    feed.burstiness = absl::GetFlag(FLAGS_burstiness);
+    synthetic.max_speed = absl::GetFlag(FLAGS_max_speed);
+    synthetic.duration = absl::GetFlag(FLAGS_synthetic_duration);
+    synthetic.verbose = absl::GetFlag(FLAGS_synthetic_stats);
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<SyntheticSource> source,
+                             SyntheticSource::Create(synthetic));
+    // Something to subscribe to: the busiest accounts, and the owners of the rest.
+    const std::vector<qlaster::Pubkey> hot = SyntheticFeed::HotAccounts(feed);
+    if (!hot.empty()) {
+      QLASTER_LOG(kInfo, "synthetic hot accounts include %s; owners %s (votes), %s (tokens)",
+                  hot[0].ToBase58(), VoteProgramId().ToBase58(), TokenProgramId().ToBase58());
+    }
+    return source;
+  }
+  if (absl::StartsWith(spec, "replay:")) {
+    ReplayOptions replay;
+    replay.path = spec.substr(7);
+    replay.speed = absl::GetFlag(FLAGS_replay_speed);
+    replay.loop = absl::GetFlag(FLAGS_replay_loop);
+    replay.wait_for_consumers =
+        static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_replay_wait_for_consumers)));
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySource> source, ReplaySource::Open(replay));
+    return source;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--source: '", spec, "' is not synthetic, ingest:NAME or replay:FILE"));
+}
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "qlaster-sender: %s\n", message.c_str());
   return 2;
@@ -112,7 +173,7 @@ int main(int argc, char** argv) {
   c.sender_name = absl::GetFlag(FLAGS_name);
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   const int max_consumers = absl::GetFlag(FLAGS_max_consumers);
-  if (max_consumers < 1 || max_consumers > static_cast<int>(kMaxConsumerSlots)) {
+  if (max_consumers < 1 || max_consumers > static_cast<int>(kMaxConsumers)) {
     return Fail("--max_consumers must be in [1, 1024]");
   }
   c.limits.max_consumers = static_cast<size_t>(max_consumers);
@@ -129,63 +190,29 @@ int main(int argc, char** argv) {
   }
   options.lz4.threshold = static_cast<size_t>(absl::GetFlag(FLAGS_lz4_threshold));
 
-  std::unique_ptr<Source> source;
-  const std::string spec = absl::GetFlag(FLAGS_source);
-  if (absl::StartsWith(spec, "ingest:")) {
-    IngestOptions ingest;
-    ingest.name = spec.substr(7);
-    ingest.capacity = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_capacity));
-    ingest.frame_size = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_frame_size));
-    ingest.poll_interval = absl::GetFlag(FLAGS_ingest_poll);
-    auto opened = IngestSource::Open(ingest);
-    if (!opened.ok()) return Fail(opened.status().ToString());
-    source = *std::move(opened);
-  } else if (spec == "synthetic") {
-    SyntheticSourceOptions synthetic;
-    SyntheticOptions& feed = synthetic.feed;
-    feed.seed = absl::GetFlag(FLAGS_synthetic_seed);
-    feed.slot_interval = absl::GetFlag(FLAGS_slot_interval);
-    feed.rate = absl::GetFlag(FLAGS_rate);
-    feed.accounts_per_second = absl::GetFlag(FLAGS_accounts_per_second);
-    feed.transactions_per_second = absl::GetFlag(FLAGS_transactions_per_second);
-    feed.vote_fraction = absl::GetFlag(FLAGS_vote_fraction);
-    feed.dead_slot_probability = absl::GetFlag(FLAGS_dead_slot_probability);
-    feed.hot_accounts = absl::GetFlag(FLAGS_hot_accounts);
-    feed.hot_share = absl::GetFlag(FLAGS_hot_share);
-    feed.large_accounts_per_second = absl::GetFlag(FLAGS_large_accounts_per_second);
-    feed.burstiness = absl::GetFlag(FLAGS_burstiness);
-    synthetic.max_speed = absl::GetFlag(FLAGS_max_speed);
-    synthetic.duration = absl::GetFlag(FLAGS_synthetic_duration);
-    synthetic.verbose = absl::GetFlag(FLAGS_synthetic_stats);
-    auto created = SyntheticSource::Create(synthetic);
-    if (!created.ok()) return Fail(created.status().ToString());
-    source = *std::move(created);
-    // Something to subscribe to: the busiest accounts, and the owners of the rest.
-    const std::vector<qlaster::Pubkey> hot = SyntheticFeed::HotAccounts(feed);
-    if (!hot.empty()) {
-      std::fprintf(stderr, "qlaster-sender: synthetic hot accounts include %s; owners %s (votes), %s (tokens)\n",
-                   qlaster::Base58Encode(hot[0]).c_str(), qlaster::Base58Encode(VoteProgramId()).c_str(),
-                   qlaster::Base58Encode(TokenProgramId()).c_str());
-    }
-  } else if (absl::StartsWith(spec, "replay:")) {
-    ReplayOptions replay;
-    replay.path = spec.substr(7);
-    replay.speed = absl::GetFlag(FLAGS_replay_speed);
-    replay.loop = absl::GetFlag(FLAGS_replay_loop);
-    replay.wait_for_consumers =
-        static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_replay_wait_for_consumers)));
-    auto opened = ReplaySource::Open(replay);
-    if (!opened.ok()) return Fail(opened.status().ToString());
-    source = *std::move(opened);
-  } else {
-    return Fail("--source must be synthetic, ingest:NAME or replay:FILE");
+  const absl::Duration poll = absl::GetFlag(FLAGS_ingest_poll);
+  if (poll < absl::ZeroDuration()) return Fail("--ingest_poll must be >= 0");
+  options.runner.idle = poll == absl::ZeroDuration()
+                            ? IdleStrategy{.kind = IdleKind::kSpin}
+                            : IdleStrategy{.kind = IdleKind::kSleep, .sleep = poll};
+  options.runner.serve_after_end = !absl::GetFlag(FLAGS_exit_when_source_ends);
+
+  std::vector<std::unique_ptr<Source>> sources;
+  const std::vector<std::string> specs = absl::GetFlag(FLAGS_source);
+  if (specs.empty()) return Fail("--source: name at least one source");
+  for (const std::string& spec : specs) {
+    absl::StatusOr<std::unique_ptr<Source>> source = OpenSource(spec, options.lz4);
+    if (!source.ok()) return Fail(source.status().ToString());
+    sources.push_back(*std::move(source));
   }
 
   const std::string socket_path = c.socket_path;
   auto sender = Sender::Create(std::move(options));
   if (!sender.ok()) return Fail(sender.status().ToString());
-  std::fprintf(stderr, "qlaster-sender: serving %s, source %s\n", socket_path.c_str(), spec.c_str());
-  absl::Status status = (*sender)->Run(source.get());
+  QLASTER_LOG(kInfo, "serving %s, sources %s", socket_path, absl::StrJoin(specs, ", "));
+  std::vector<Source*> running;
+  for (const auto& s : sources) running.push_back(s.get());
+  absl::Status status = (*sender)->Run(running);
   if (!status.ok()) return Fail(status.ToString());
   return 0;
 }

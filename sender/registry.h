@@ -1,15 +1,19 @@
-// Registry: the control plane's book of connected consumers — their slots, tokens,
+// Registry: the control plane's book of connected consumers — their seats, tokens,
 // channels and subscriptions — and the builder of routing tables from it.
 //
-// A consumer id is a token: slot index in the low 32 bits, the slot's generation in the
-// high 32 bits. A slot's generation grows each time it is reused, so an id held past its
-// consumer's departure can never reach the consumer that took the slot next.
+// A consumer has a seat (its ConsumerIndex, below kMaxConsumers) while it is connected.
+// Its id is a token: the seat in the low 32 bits, the seat's generation in the high 32.
+// A seat's generation grows each time it is reused, so an id held past its consumer's
+// departure can never reach the consumer that took the seat next.
+//
+// Subscription changes are applied as deltas: the limits are checked against the size
+// the change would leave, then the keys are added or removed in place, so a one-key change
+// costs one key's work whatever the subscription holds.
 //
 // Thread-compatible: used by the control thread only.
 #ifndef QLASTER_SENDER_REGISTRY_H_
 #define QLASTER_SENDER_REGISTRY_H_
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -23,14 +27,14 @@
 namespace qlaster::sender {
 
 struct RegistryLimits {
-  size_t max_consumers = 64;               // at most kMaxConsumerSlots
+  size_t max_consumers = 64;               // at most kMaxConsumers
   size_t max_keys_per_consumer = 100'000;  // pubkeys + owners of one consumer
   size_t max_total_keys = 2'000'000;       // pubkeys + owners of all consumers
 };
 
 struct ConsumerEntry {
   uint64_t id = 0;
-  ConsumerSlot slot = 0;
+  ConsumerIndex index = 0;
   std::shared_ptr<ConsumerChannel> channel;  // null until the handshake completes
   ConsumerFilter filter;
 };
@@ -39,12 +43,13 @@ class Registry {
  public:
   explicit Registry(RegistryLimits limits);
 
-  // Takes a free slot and returns its new consumer id. kResourceExhausted when
+  // Takes a free seat and returns its new consumer id. kResourceExhausted when
   // max_consumers consumers are registered.
   absl::StatusOr<uint64_t> Reserve();
   // The entry for `id`, or null if `id` is stale or unknown.
   ConsumerEntry* Find(uint64_t id);
-  // Frees the slot of `id` (no-op for a stale id). The channel lives on in any routing
+  const ConsumerEntry* Find(uint64_t id) const;
+  // Frees the seat of `id` (no-op for a stale id). The channel lives on in any routing
   // table that still names it.
   void Remove(uint64_t id);
 
@@ -53,24 +58,24 @@ class Registry {
   // stale id.
   absl::Status ApplySubscribe(uint64_t id, const SubscribeMsg& msg);
 
-  // A routing table for every consumer whose channel is set.
-  std::unique_ptr<RoutingTable> BuildTable() const;
+  // A routing table for every consumer whose channel is set. Fails only on an
+  // inconsistency of the registry itself (kInternal), which the caller reports.
+  absl::StatusOr<std::unique_ptr<RoutingTable>> BuildTable() const;
 
   size_t consumer_count() const { return count_; }
-  size_t total_keys() const { return total_keys_; }
   const RegistryLimits& limits() const { return limits_; }
 
-  // Every registered entry, in slot order.
+  // Every registered entry, in seat order.
   std::vector<const ConsumerEntry*> Entries() const;
 
  private:
-  struct Slot {
+  struct Seat {
     uint32_t generation = 0;
     bool used = false;
     ConsumerEntry entry;
   };
   const RegistryLimits limits_;
-  std::vector<Slot> slots_;
+  std::vector<Seat> seats_;
   size_t count_ = 0;
   size_t total_keys_ = 0;
 };

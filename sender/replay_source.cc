@@ -1,37 +1,21 @@
 // ReplaySource: reading, absolute-time pacing and publishing of a record file.
 #include "sender/replay_source.h"
 
-#include <sys/prctl.h>
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 #include "wire/frame.h"
 
 namespace qlaster::sender {
 namespace {
 
-// The dispatcher must be polled at least every millisecond while the source waits
-// (source.h); half of that leaves room for a late wake-up.
-constexpr int64_t kPollIntervalNs = 500'000;
-
-int64_t MonotonicNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t deadline_ns) {
-  timespec ts{.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000),
-              .tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
+// While waiting for consumers, look again this often.
+constexpr int64_t kConsumerCheckNs = 500'000;
 
 }  // namespace
 
@@ -48,134 +32,102 @@ absl::StatusOr<std::unique_ptr<ReplaySource>> ReplaySource::Open(const ReplayOpt
 ReplaySource::ReplaySource(RecordReader reader, ReplayOptions options)
     : reader_(std::move(reader)), options_(std::move(options)) {}
 
-bool ReplaySource::WaitUntil(int64_t deadline, Dispatcher& dispatcher,
-                             const std::atomic<bool>& stop) {
-  for (;;) {
-    if (stop.load(std::memory_order_relaxed)) return false;
-    const int64_t now = MonotonicNs();
-    if (now >= deadline) return true;
-    dispatcher.Poll();
-    SleepUntil(std::min(deadline, now + kPollIntervalNs));
-  }
-}
-
-bool ReplaySource::WaitForConsumers(Dispatcher& dispatcher, const std::atomic<bool>& stop) {
-  for (;;) {
-    if (stop.load(std::memory_order_relaxed)) return false;
-    dispatcher.Poll();
-    // adopted() is the table this thread itself adopted in Poll(): it cannot be freed
-    // before this thread adopts a newer one.
-    if (const RoutingTable* table = dispatcher.adopted(); table != nullptr && table->index) {
-      const SubscriptionIndex& index = *table->index;
-      const bool subscribed = index.key_count() > 0 ||
-                              !index.TransactionConsumers(false).empty() ||
-                              !index.TransactionConsumers(true).empty();
-      if (index.all_consumers().size() >= options_.wait_for_consumers && subscribed) return true;
-    }
-    SleepUntil(MonotonicNs() + kPollIntervalNs);
-  }
+bool ReplaySource::ConsumersReady(const Dispatcher& dispatcher) const {
+  // current() is the table this thread itself adopted: it cannot be freed before this
+  // thread adopts a newer one.
+  const RoutingTable* table = dispatcher.current();
+  if (table == nullptr || !table->index) return false;
+  const SubscriptionIndex& index = *table->index;
+  const bool subscribed = index.key_count() > 0 || !index.TransactionConsumers(false).empty() ||
+                          !index.TransactionConsumers(true).empty();
+  return index.all_consumers().size() >= options_.wait_for_consumers && subscribed;
 }
 
 absl::Status ReplaySource::Publish(Dispatcher& dispatcher, absl::Span<const uint8_t> frame,
                                    uint64_t offset) {
-  absl::StatusOr<FrameView> view = DecodeFrame(frame);
-  if (!view.ok()) {
+  if (frame.size() >= kFrameHeaderSize) {
+    fb::FrameHeader header;
+    std::memcpy(&header, frame.data(), sizeof(header));
+    if (header.kind() == fb::UpdateKind::Gap) {
+      counters_.gaps.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+  }
+  // Recorded frames were encoded (and compressed) by the sender that sent them.
+  RouteKey key;
+  absl::StatusOr<EncodedUpdate> update = EncodedUpdate::FromFrame(frame, Lz4Policy::Never(), &key);
+  if (!update.ok()) {
     return absl::DataLossError(absl::StrCat(options_.path, ": record at offset ", offset,
-                                            " does not decode: ", view.status().message()));
+                                            " does not decode: ", update.status().message()));
   }
-  absl::Status status;
-  if (const AccountView* a = view->account()) {
-    absl::StatusOr<AccountUpdate> update = ToAccountUpdate(*a);
-    if (!update.ok()) {
-      return absl::DataLossError(absl::StrCat(options_.path, ": record at offset ", offset,
-                                              ": ", update.status().message()));
-    }
-    status = dispatcher.PublishAccount(*update);
-  } else if (const TransactionView* t = view->transaction()) {
-    status = dispatcher.PublishTransaction(ToTransactionUpdate(*t));
-  } else if (const SlotView* s = view->slot()) {
-    dispatcher.PublishSlot(ToSlotUpdate(*s));
-  } else {
-    counters_.gaps.fetch_add(1, std::memory_order_relaxed);
-    return absl::OkStatus();
-  }
-  if (!status.ok()) {
-    // Only a limit the dispatcher enforces and the decoder does not; say so, carry on.
-    counters_.rejected.fetch_add(1, std::memory_order_relaxed);
-    if (++logged_ <= 20) {
-      std::fprintf(stderr, "qlaster-sender: replay %s: record at offset %llu rejected: %s\n",
-                   options_.path.c_str(), static_cast<unsigned long long>(offset),
-                   status.ToString().c_str());
-    }
-    return absl::OkStatus();
-  }
+  dispatcher.Publish(*update, key);
   counters_.published.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 
-absl::Status ReplaySource::Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) {
-  // Waits are short; the default 50 us timer slack would blur the pacing.
-  ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-  if (options_.wait_for_consumers > 0 && !WaitForConsumers(dispatcher, stop)) {
-    return absl::OkStatus();
+SourceWork ReplaySource::EndOfPass(int done) {
+  counters_.passes.fetch_add(1, std::memory_order_relaxed);
+  if (reader_.truncated_tail() && !counters_.truncated_tail.exchange(true)) {
+    QLASTER_LOG(kWarning,
+                "replay %s: the last %d bytes are a record cut short (the recording was "
+                "interrupted); ignored",
+                options_.path, reader_.truncated_bytes());
   }
-  for (;;) {
-    // The schedule: the record stamped base_ts is due at base_wall.
-    bool have_base = false;
-    uint64_t base_ts = 0;
-    uint64_t last_ts = 0;
-    int64_t base_wall = 0;
-    uint64_t records = 0;
-    for (;;) {
-      if (stop.load(std::memory_order_relaxed)) return absl::OkStatus();
-      const uint64_t offset = reader_.offset();
-      absl::StatusOr<std::optional<absl::Span<const uint8_t>>> next = reader_.Next();
-      if (!next.ok()) return next.status();
-      if (!next->has_value()) break;
-      ++records;
-      const absl::Span<const uint8_t> frame = **next;
-      if (options_.speed > 0 && frame.size() >= kFrameHeaderSize) {
-        fb::FrameHeader header;
-        std::memcpy(&header, frame.data(), sizeof(header));
-        const uint64_t ts = header.timestamp_ns();
-        if (!have_base || ts < last_ts) {
-          have_base = true;
-          base_ts = ts;
-          base_wall = MonotonicNs();
-        }
-        last_ts = ts;
-        const double delay_ns = static_cast<double>(ts - base_ts) / options_.speed;
-        // Beyond ~292 years the int64 deadline would overflow; such a file is nonsense,
-        // and waiting "forever" (until stopped) is what it asks for.
-        const int64_t deadline =
-            delay_ns >= 9e18 ? INT64_MAX : base_wall + static_cast<int64_t>(delay_ns);
-        if (!WaitUntil(deadline, dispatcher, stop)) return absl::OkStatus();
-      }
-      if (absl::Status s = Publish(dispatcher, frame, offset); !s.ok()) return s;
-    }
-    counters_.passes.fetch_add(1, std::memory_order_relaxed);
-    if (reader_.truncated_tail()) {
-      if (!counters_.truncated_tail.exchange(true)) {
-        std::fprintf(stderr,
-                     "qlaster-sender: replay %s: the last %llu bytes are a record cut short "
-                     "(the recording was interrupted); ignored\n",
-                     options_.path.c_str(),
-                     static_cast<unsigned long long>(reader_.truncated_bytes()));
-      }
-    }
-    // An empty file has nothing to loop over.
-    if (!options_.loop || records == 0) break;
+  // An empty file has nothing to loop over.
+  if (options_.loop && pass_records_ > 0) {
     reader_.Rewind();
+    pass_records_ = 0;
+    have_base_ = false;
+    return SourceWork{.done = done, .next_due_ns = 0};
   }
   counters_.finished.store(true, std::memory_order_release);
-  std::fprintf(stderr, "qlaster-sender: replay %s: done (%llu updates published)\n",
-               options_.path.c_str(),
-               static_cast<unsigned long long>(counters_.published.load()));
-  if (options_.serve_after_end) {
-    while (WaitUntil(MonotonicNs() + kPollIntervalNs, dispatcher, stop)) {
+  QLASTER_LOG(kInfo, "replay %s: done (%d updates published)", options_.path,
+              counters_.published.load());
+  return SourceWork{.done = done, .next_due_ns = SourceWork::kEnded};
+}
+
+absl::StatusOr<SourceWork> ReplaySource::DoWork(Dispatcher& dispatcher, int64_t now_ns) {
+  if (!started_) {
+    if (options_.wait_for_consumers > 0 && !ConsumersReady(dispatcher)) {
+      return SourceWork{.done = 0, .next_due_ns = now_ns + kConsumerCheckNs};
     }
+    started_ = true;
   }
-  return absl::OkStatus();
+  int done = 0;
+  while (done < kMaxBatchRecords) {
+    if (!pending_.has_value()) {
+      pending_offset_ = reader_.offset();
+      absl::StatusOr<std::optional<absl::Span<const uint8_t>>> next = reader_.Next();
+      if (!next.ok()) return next.status();
+      if (!next->has_value()) return EndOfPass(done);
+      pending_ = **next;
+      ++pass_records_;
+    }
+    const absl::Span<const uint8_t> frame = *pending_;
+    if (options_.speed > 0 && frame.size() >= kFrameHeaderSize) {
+      fb::FrameHeader header;
+      std::memcpy(&header, frame.data(), sizeof(header));
+      const uint64_t ts = header.timestamp_ns();
+      if (!have_base_ || ts < last_ts_) {
+        // The first record of a pass, or a timestamp that went backwards (a recording
+        // spanning a clock step): the schedule restarts here.
+        have_base_ = true;
+        base_ts_ = ts;
+        base_wall_ns_ = now_ns;
+      }
+      last_ts_ = ts;
+      const double delay_ns = static_cast<double>(ts - base_ts_) / options_.speed;
+      // Beyond ~292 years the int64 deadline would overflow; such a file is nonsense,
+      // and waiting "forever" (until stopped) is what it asks for.
+      const int64_t due =
+          delay_ns >= 9e18 ? SourceWork::kWhenever - 1 : base_wall_ns_ + static_cast<int64_t>(delay_ns);
+      if (due > now_ns) return SourceWork{.done = done, .next_due_ns = due};
+    }
+    pending_.reset();
+    QLASTER_RETURN_IF_ERROR(Publish(dispatcher, frame, pending_offset_));
+    ++done;
+  }
+  return SourceWork{.done = done, .next_due_ns = now_ns};
 }
 
 }  // namespace qlaster::sender

@@ -2,11 +2,13 @@
 // --record`) back through the sender, at the recorded pace, faster or slower, or as fast
 // as the dispatcher goes.
 //
-// Each record is a frame a consumer once received. It is decoded (DecodeFrame), turned
-// back into an update and published; gap records in a recording are skipped (they said
-// that the recording consumer missed something; nothing in them can be replayed).
-// Sequence numbers and timestamps are the new sender's: consumers of a replay see a
-// normal stream.
+// Each record is a frame a consumer once received. It is validated and published as it
+// is (EncodedUpdate::FromFrame: its bytes are borrowed, nothing is decoded into values or
+// encoded again; compressed accounts stay as they were compressed); gap records in a
+// recording are skipped (they said that the recording consumer missed something; nothing
+// in them can be replayed). Sequence numbers and timestamps are the new sender's:
+// consumers of a replay see a normal stream. Each DoWork call publishes the records due
+// (at most kMaxBatchRecords, one batch).
 //
 // Pacing is absolute: record i is published at start + (t_i - t_0) / speed, where t is the
 // frame's sender timestamp, so waiting errors never accumulate. A timestamp that goes
@@ -18,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,10 +42,6 @@ struct ReplayOptions {
   // replay that starts before anyone listens reaches nobody. (Slot-only consumers have
   // no subscription to wait for: use 0 and loop, or subscribe to something.)
   size_t wait_for_consumers = 0;
-  // After the last record (without `loop`): keep adopting routing tables until stopped,
-  // so that consumers can still connect and subscribe (Sender::Run does not poll the
-  // dispatcher once its source returns). False: return OK at once.
-  bool serve_after_end = true;
 };
 
 struct ReplayCounters {
@@ -62,26 +61,40 @@ class ReplaySource : public Source {
   // version) and the options (kInvalidArgument).
   static absl::StatusOr<std::unique_ptr<ReplaySource>> Open(const ReplayOptions& options);
 
-  // Publishes the file as described above. Returns OK when stopped, or at the end of the
-  // file (after serving until stopped, with serve_after_end); kDataLoss naming the file
-  // and offset for a corrupt record or a frame that does not decode. A truncated tail
-  // (a recording cut short by a crash) is not an error: it is logged and counted.
-  absl::Status Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) override;
+  std::string name() const override { return "replay:" + options_.path; }
+
+  // Publishes the records due at `now_ns`, as described above; ends after the last
+  // record (without `loop`). kDataLoss naming the file and offset for a corrupt record or
+  // a frame that does not decode. A truncated tail (a recording cut short by a crash) is
+  // not an error: it is logged and counted.
+  absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
 
   const ReplayCounters& counters() const { return counters_; }
 
+  static constexpr int kMaxBatchRecords = 64;
+
  private:
   ReplaySource(RecordReader reader, ReplayOptions options);
-  // Waits until `deadline` (CLOCK_MONOTONIC ns), polling the dispatcher at least every
-  // millisecond. False if stopped first.
-  bool WaitUntil(int64_t deadline, Dispatcher& dispatcher, const std::atomic<bool>& stop);
-  bool WaitForConsumers(Dispatcher& dispatcher, const std::atomic<bool>& stop);
+  bool ConsumersReady(const Dispatcher& dispatcher) const;
+  // Publishes one record (or counts a gap record); kDataLoss for a frame that fails
+  // validation.
   absl::Status Publish(Dispatcher& dispatcher, absl::Span<const uint8_t> frame, uint64_t offset);
+  // The end of one pass: loop or end.
+  SourceWork EndOfPass(int done);
 
   RecordReader reader_;
   const ReplayOptions options_;
   ReplayCounters counters_;
-  uint64_t logged_ = 0;
+  bool started_ = false;  // wait_for_consumers is satisfied
+  // The record read but not yet published (it is not due yet), valid until the next read.
+  std::optional<absl::Span<const uint8_t>> pending_;
+  uint64_t pending_offset_ = 0;
+  // The schedule: the record stamped base_ts_ is due at base_wall_ns_.
+  bool have_base_ = false;
+  uint64_t base_ts_ = 0;
+  uint64_t last_ts_ = 0;
+  int64_t base_wall_ns_ = 0;
+  uint64_t pass_records_ = 0;
 };
 
 }  // namespace qlaster::sender

@@ -15,6 +15,7 @@
 #include "base/process.h"
 #include "base/temp_dir.h"
 #include "sender/testing/one_consumer_dispatcher.h"
+#include "sender/testing/run_source.h"
 
 namespace qlaster::sender {
 namespace {
@@ -154,8 +155,8 @@ class ReplaySourceTest : public ::testing::Test {
 TEST_F(ReplaySourceTest, ReplaysEveryUpdateByteForByteAndSkipsGaps) {
   Subscribe();
   const auto frames = Record();
-  auto source = Open({.speed = 0, .serve_after_end = false});
-  ASSERT_TRUE(source->Run(*dispatcher_, stop_).ok());
+  auto source = Open({.speed = 0});
+  ASSERT_TRUE(testing::RunSource(*source, *dispatcher_, stop_).ok());
   const auto got = Received();
   EXPECT_EQ(Bodies(got, false), Bodies(frames, true));
   // The new sender numbers them afresh.
@@ -174,8 +175,8 @@ TEST_F(ReplaySourceTest, KeepsTheRecordedPaceNeverEarly) {
   constexpr uint64_t kStep = 10'000'000;  // 10 ms
   const auto frames = Record(kStep);
   for (double speed : {1.0, 2.0}) {
-    auto source = Open({.speed = speed, .serve_after_end = false});
-    ASSERT_TRUE(source->Run(*dispatcher_, stop_).ok());
+    auto source = Open({.speed = speed});
+    ASSERT_TRUE(testing::RunSource(*source, *dispatcher_, stop_).ok());
     const auto got = Received();
     ASSERT_EQ(got.size(), 6u);
     // Published record k (of the recording's i) is due (t_i - t_0) / speed after the
@@ -194,7 +195,7 @@ TEST_F(ReplaySourceTest, LoopsUntilStopped) {
   Subscribe();
   const auto frames = Record(/*step_ns=*/1'000'000);
   auto source = Open({.speed = 1.0, .loop = true});
-  std::thread t([&] { EXPECT_TRUE(source->Run(*dispatcher_, stop_).ok()); });
+  std::thread t([&] { EXPECT_TRUE(testing::RunSource(*source, *dispatcher_, stop_, true).ok()); });
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (source->counters().passes.load() < 3 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
@@ -211,8 +212,8 @@ TEST_F(ReplaySourceTest, LoopsUntilStopped) {
 
 TEST_F(ReplaySourceTest, WaitsForASubscribedConsumer) {
   Record();
-  auto source = Open({.speed = 0, .wait_for_consumers = 1, .serve_after_end = false});
-  std::thread t([&] { EXPECT_TRUE(source->Run(*dispatcher_, stop_).ok()); });
+  auto source = Open({.speed = 0, .wait_for_consumers = 1});
+  std::thread t([&] { EXPECT_TRUE(testing::RunSource(*source, *dispatcher_, stop_).ok()); });
   absl::SleepFor(absl::Milliseconds(30));
   EXPECT_EQ(source->counters().published.load(), 0u);  // nobody to play to yet
   Subscribe(/*adopt=*/false);  // the source's thread adopts it
@@ -224,14 +225,14 @@ TEST_F(ReplaySourceTest, ServesAfterTheEndUntilStopped) {
   Subscribe();
   Record();
   auto source = Open({.speed = 0});
-  std::thread t([&] { EXPECT_TRUE(source->Run(*dispatcher_, stop_).ok()); });
+  std::thread t([&] { EXPECT_TRUE(testing::RunSource(*source, *dispatcher_, stop_, true).ok()); });
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (!source->counters().finished.load() && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   ASSERT_TRUE(source->counters().finished.load());
   // A subscription change after the end still takes effect.
-  const RoutingTable* table = dispatcher_->Install(harness_->registry().BuildTable());
+  const RoutingTable* table = dispatcher_->Install(*harness_->registry().BuildTable());
   while (dispatcher_->adopted() != table && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
@@ -244,7 +245,7 @@ TEST_F(ReplaySourceTest, StopInterruptsALongWait) {
   Subscribe();
   Record(/*step_ns=*/3600'000'000'000);  // an hour between records
   auto source = Open({.speed = 1.0});
-  std::thread t([&] { EXPECT_TRUE(source->Run(*dispatcher_, stop_).ok()); });
+  std::thread t([&] { EXPECT_TRUE(testing::RunSource(*source, *dispatcher_, stop_, true).ok()); });
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (source->counters().published.load() < 1 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
@@ -258,8 +259,8 @@ TEST_F(ReplaySourceTest, TruncatedTailIsPlayedUpToTheCut) {
   Subscribe();
   const auto frames = Record();
   std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 3);
-  auto source = Open({.speed = 0, .serve_after_end = false});
-  ASSERT_TRUE(source->Run(*dispatcher_, stop_).ok());
+  auto source = Open({.speed = 0});
+  ASSERT_TRUE(testing::RunSource(*source, *dispatcher_, stop_).ok());
   EXPECT_TRUE(source->counters().truncated_tail.load());
   EXPECT_EQ(Received().size(), 5u);  // the slot update was cut
 }
@@ -273,7 +274,7 @@ TEST_F(ReplaySourceTest, CorruptRecordIsDataLossNamingTheOffset) {
     f.put('\x7f');
   }
   auto source = Open({.speed = 0});
-  absl::Status s = source->Run(*dispatcher_, stop_);
+  absl::Status s = testing::RunSource(*source, *dispatcher_, stop_);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(std::string(s.message()).find(path_ + ": record at offset 32"), std::string::npos) << s;
 }
@@ -287,7 +288,7 @@ TEST_F(ReplaySourceTest, RecordThatDoesNotDecodeIsDataLoss) {
     ASSERT_TRUE(writer->Append(junk).ok());
   }
   auto source = Open({.speed = 0});
-  absl::Status s = source->Run(*dispatcher_, stop_);
+  absl::Status s = testing::RunSource(*source, *dispatcher_, stop_);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(std::string(s.message()).find("does not decode"), std::string::npos) << s;
 }

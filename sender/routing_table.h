@@ -21,16 +21,16 @@ struct RoutingTable {
   // Increases by one per table installed.
   uint64_t version = 0;
   std::unique_ptr<const SubscriptionIndex> index;
-  // channels[slot] for every slot the index can name; null for a free slot.
-  std::array<ConsumerChannel*, kMaxConsumerSlots> channels{};
+  // channels[i] for every consumer index the table can name; null for a free seat.
+  std::array<ConsumerChannel*, kMaxConsumers> channels{};
   // Keeps the channels above alive as long as this table lives.
   std::vector<std::shared_ptr<ConsumerChannel>> owners;
 
   // Written by the dispatcher when it adopts this table, read by the control plane after
-  // Dispatcher::adopted() returns this table or a newer one: for each slot, the last
+  // Dispatcher::adopted() returns this table or a newer one: for each consumer, the last
   // sequence number written to that consumer under the previous table. Every record with
   // a greater sequence was routed by this table.
-  std::array<uint64_t, kMaxConsumerSlots> adopted_after_sequence{};
+  std::array<uint64_t, kMaxConsumers> adopted_after_sequence{};
 };
 
 }  // namespace qlaster::sender

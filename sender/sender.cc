@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "base/status_macros.h"
 
 namespace qlaster::sender {
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Sender>> Sender::Create(SenderOptions options) {
 
 Dispatcher& Sender::dispatcher() { return impl_->dispatcher; }
 
-absl::Status Sender::Run(Source* source) {
+absl::Status Sender::Run(std::vector<Source*> sources) {
   Impl& s = *impl_;
   s.control.Start();
   if (s.options.handle_signals) {
@@ -113,15 +114,21 @@ absl::Status Sender::Run(Source* source) {
       if (!ec) s.BeginStop();
     });
   }
-  if (source != nullptr) {
-    s.source_thread = std::thread([&s, source] {
+  if (!sources.empty()) {
+    s.source_thread = std::thread([&s, sources = std::move(sources)] {
       absl::Status status = PinThisThread(s.options.dispatch_cpu);
-      if (status.ok()) status = source->Run(s.dispatcher, s.stop_source);
+      if (status.ok()) {
+        SourceRunner runner(s.dispatcher, sources, s.options.runner);
+        status = runner.Run(s.stop_source);
+      }
+      // The runner returns on a failure, on Stop, or (serve_after_end off) when every
+      // source has ended: in the first and last cases the sender stops too.
       asio::post(s.io, [&s, status] {
         if (!status.ok()) {
+          QLASTER_LOG(kError, "stopping: %s", status.ToString());
           s.source_status = status;
-          s.BeginStop();
         }
+        s.BeginStop();
       });
     });
   }

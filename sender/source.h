@@ -1,24 +1,49 @@
-// Source: where the updates a sender fans out come from (ingest ring, synthetic feed,
-// replay). A source runs on the dispatch thread and publishes straight into the
-// Dispatcher.
+// Source: where the updates a sender fans out come from (the synthetic feed, the ingest
+// ring, a replayed recording, and later relays and upstreams). A source does not own a
+// loop: it does a unit of work when the source runner (source_runner.h) asks, and says
+// how much it did and when it next has something due. The runner owns waiting, the
+// dispatcher's polling and batching, for every source alike (Aeron's agent duty cycle).
 #ifndef QLASTER_SENDER_SOURCE_H_
 #define QLASTER_SENDER_SOURCE_H_
 
-#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <string>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "sender/dispatcher.h"
 
 namespace qlaster::sender {
+
+// What one DoWork call did.
+struct SourceWork {
+  // Nothing is due at a known time: the source waits for input it cannot see coming (the
+  // ingest ring); the runner polls it again after its idle strategy's pause.
+  static constexpr int64_t kWhenever = std::numeric_limits<int64_t>::max() - 1;
+  // The source has ended (a replay's last record, a synthetic duration reached).
+  static constexpr int64_t kEnded = std::numeric_limits<int64_t>::max();
+
+  // Updates published (or other progress made); > 0 asks to be called again at once.
+  int done = 0;
+  // CLOCK_MONOTONIC ns at which the source next has something to publish (a paced
+  // source's next event), or kWhenever, or kEnded.
+  int64_t next_due_ns = kWhenever;
+};
 
 class Source {
  public:
   virtual ~Source() = default;
 
-  // Publishes into `dispatcher` until `stop` becomes true (then returns OK) or the source
-  // ends (OK) or fails (its error). While it has nothing to publish it must call
-  // dispatcher.Poll() at least every millisecond.
-  virtual absl::Status Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) = 0;
+  // "synthetic", "ingest:NAME", "replay:FILE": for logs and statistics.
+  virtual std::string name() const = 0;
+
+  // Publishes into `dispatcher` what is ready at `now_ns` (CLOCK_MONOTONIC), at most a
+  // bounded amount (the runner must keep control: it polls the dispatcher between calls
+  // and closes the batch it opened around this one), and returns what it did. An error
+  // stops the sender (a corrupt recording); input a source can survive (a malformed
+  // ingest frame) is counted and logged by the source, not returned. Called from the
+  // dispatch thread only.
+  virtual absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) = 0;
 };
 
 }  // namespace qlaster::sender

@@ -1,9 +1,9 @@
 // SubscriptionIndex: building the snapshot (the hot-path look-ups are inline in the header).
 //
-// Build() makes two passes over the consumers in ascending slot order. The first inserts
-// every key into its map and counts its consumers; offsets into the shared slot pool are
+// Build() makes two passes over the consumers in ascending index order. The first inserts
+// every key into its map and counts its consumers; offsets into the shared index pool are
 // then handed out to the keys with more than one consumer; the second pass writes each
-// consumer's slot into the lists of its keys. Visiting consumers in slot order leaves every
+// consumer's index into the lists of its keys. Visiting consumers in index order leaves every
 // list sorted without a sort, so the whole build is O(total keys) hash operations.
 #include "sender/subscription_index.h"
 
@@ -41,13 +41,13 @@ std::unique_ptr<const SubscriptionIndex> SubscriptionIndex::Empty() {
 absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Build(
     absl::Span<const ConsumerEntry> consumers) {
   std::vector<ConsumerEntry> sorted(consumers.begin(), consumers.end());
-  for (const auto& [slot, filter] : sorted) {
-    if (slot >= kMaxConsumerSlots) {
+  for (const auto& [who, filter] : sorted) {
+    if (who >= kMaxConsumers) {
       return absl::InvalidArgumentError(
-          absl::StrCat("consumer slot ", slot, " is not below ", kMaxConsumerSlots));
+          absl::StrCat("consumer index ", who, " is not below ", kMaxConsumers));
     }
     if (filter == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("consumer slot ", slot, " has no filter"));
+      return absl::InvalidArgumentError(absl::StrCat("consumer index ", who, " has no filter"));
     }
   }
   std::sort(sorted.begin(), sorted.end(),
@@ -55,14 +55,14 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
   for (size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i].first == sorted[i - 1].first) {
       return absl::InvalidArgumentError(
-          absl::StrCat("consumer slot ", sorted[i].first, " appears twice"));
+          absl::StrCat("consumer index ", sorted[i].first, " appears twice"));
     }
   }
 
   auto index = absl::WrapUnique(new SubscriptionIndex(RandomSeed()));
   size_t pubkey_pairs = 0;
   size_t owner_pairs = 0;
-  for (const auto& [slot, filter] : sorted) {
+  for (const auto& [who, filter] : sorted) {
     pubkey_pairs += filter->pubkeys.size();
     owner_pairs += filter->owners.size();
   }
@@ -73,13 +73,13 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
 
   // Pass 1: keys and their consumer counts. A key's first (lowest) consumer is remembered
   // as its offset: for a single-consumer key that is final (the identity prefix of the pool).
-  auto count = [](KeyMap& map, const Pubkey& key, ConsumerSlot slot) {
-    auto [it, inserted] = map.try_emplace(key, SlotRange{slot, 0, 0});
+  auto count = [](KeyMap& map, const Pubkey& key, ConsumerIndex who) {
+    auto [it, inserted] = map.try_emplace(key, IndexRange{who, 0, 0});
     ++it->second.count;
   };
-  for (const auto& [slot, filter] : sorted) {
-    for (const Pubkey& key : filter->pubkeys) count(index->pubkeys_, key, slot);
-    for (const Pubkey& key : filter->owners) count(index->owners_, key, slot);
+  for (const auto& [who, filter] : sorted) {
+    for (const Pubkey& key : filter->pubkeys) count(index->pubkeys_, key, who);
+    for (const Pubkey& key : filter->owners) count(index->owners_, key, who);
   }
   auto shrink = [](KeyMap& map) {
     // rehash(0) resizes to the smallest capacity that holds size() at the maximum load.
@@ -89,8 +89,8 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
   shrink(index->owners_);
 
   // Pool offsets for the keys with two or more consumers, after the identity prefix.
-  std::vector<ConsumerSlot>& pool = index->pool_;
-  size_t pool_size = kMaxConsumerSlots;
+  std::vector<ConsumerIndex>& pool = index->pool_;
+  size_t pool_size = kMaxConsumers;
   for (KeyMap* map : {&index->pubkeys_, &index->owners_}) {
     for (auto& [key, range] : *map) {
       if (range.count > 1) {
@@ -100,30 +100,30 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
     }
   }
   pool.resize(pool_size);
-  for (size_t s = 0; s < kMaxConsumerSlots; ++s) pool[s] = static_cast<ConsumerSlot>(s);
+  for (size_t s = 0; s < kMaxConsumers; ++s) pool[s] = static_cast<ConsumerIndex>(s);
 
-  // Pass 2: each consumer appends its slot to its multi-consumer keys, in slot order. When
+  // Pass 2: each consumer appends its who to its multi-consumer keys, in index order. When
   // no key is shared (common: bots watch their own accounts) there is nothing to place.
-  const bool any_shared = pool_size > kMaxConsumerSlots;
-  auto place = [&pool](KeyMap& map, const Pubkey& key, ConsumerSlot slot) {
-    SlotRange& range = map.find(key)->second;
-    if (range.count > 1) pool[range.offset + range.fill++] = slot;
+  const bool any_shared = pool_size > kMaxConsumers;
+  auto place = [&pool](KeyMap& map, const Pubkey& key, ConsumerIndex who) {
+    IndexRange& range = map.find(key)->second;
+    if (range.count > 1) pool[range.offset + range.fill++] = who;
   };
-  for (const auto& [slot, filter] : sorted) {
+  for (const auto& [who, filter] : sorted) {
     if (any_shared) {
-      for (const Pubkey& key : filter->pubkeys) place(index->pubkeys_, key, slot);
-      for (const Pubkey& key : filter->owners) place(index->owners_, key, slot);
+      for (const Pubkey& key : filter->pubkeys) place(index->pubkeys_, key, who);
+      for (const Pubkey& key : filter->owners) place(index->owners_, key, who);
     }
-    index->all_.push_back(slot);
+    index->all_.push_back(who);
     switch (filter->transactions) {
       case TransactionFilter::kNone:
         break;
       case TransactionFilter::kAll:
-        index->tx_all_.push_back(slot);
-        index->tx_non_vote_.push_back(slot);
+        index->tx_all_.push_back(who);
+        index->tx_non_vote_.push_back(who);
         break;
       case TransactionFilter::kNonVote:
-        index->tx_non_vote_.push_back(slot);
+        index->tx_non_vote_.push_back(who);
         break;
     }
   }
@@ -140,7 +140,7 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
 size_t SubscriptionIndex::memory_bytes() const {
   return TableBytes(pubkeys_) + TableBytes(owners_) + bloom_.memory_bytes() +
          (pool_.capacity() + tx_all_.capacity() + tx_non_vote_.capacity() + all_.capacity()) *
-             sizeof(ConsumerSlot);
+             sizeof(ConsumerIndex);
 }
 
 }  // namespace qlaster::sender

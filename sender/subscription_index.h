@@ -4,7 +4,7 @@
 // number of consumers), and one or two hash look-ups when someone does.
 //
 // Contents: inverted maps pubkey -> consumers and owner -> consumers whose values are small
-// {offset, count} references into one shared pool of ascending slot lists; a blocked Bloom
+// {offset, count} references into one shared pool of ascending index lists; a blocked Bloom
 // filter over the union of all subscribed pubkeys and owners; the consumers that want all
 // transactions, or only non-vote ones; and every consumer (slot updates go to all).
 //
@@ -68,13 +68,13 @@ struct ConsumerFilter {
 
 class SubscriptionIndex {
  public:
-  // A consumer's slot and its filter. The filter is only read during Build().
-  using ConsumerEntry = std::pair<ConsumerSlot, const ConsumerFilter*>;
+  // A consumer's index and its filter. The filter is only read during Build().
+  using ConsumerEntry = std::pair<ConsumerIndex, const ConsumerFilter*>;
 
   // Builds a snapshot of `consumers` (any order). Costs O(total keys) time and memory
   // (about 0.25 s and 93 MB for 1,000,000 keys); run it off the dispatch thread. The
   // filters are copied, not referenced: they may change or die once Build() returns.
-  // Returns kInvalidArgument if a slot is >= kMaxConsumerSlots or appears twice, or a filter
+  // Returns kInvalidArgument if an index is >= kMaxConsumers or appears twice, or a filter
   // is null. Per-consumer and total key limits are the caller's to enforce.
   static absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> Build(
       absl::Span<const ConsumerEntry> consumers);
@@ -86,7 +86,7 @@ class SubscriptionIndex {
   SubscriptionIndex& operator=(const SubscriptionIndex&) = delete;
 
   // Clears `*out`, then fills it with every consumer subscribed to `pubkey` (as an account)
-  // or to `owner` (as an owner), each once, in ascending slot order. The hot path: no
+  // or to `owner` (as an owner), each once, in ascending index order. The hot path: no
   // allocation, no loop over consumers; an update nobody wants costs two Bloom probes.
   // REQUIRES: out != nullptr.
   void MatchAccount(const Pubkey& pubkey, const Pubkey& owner, ConsumerSet* out) const {
@@ -98,16 +98,16 @@ class SubscriptionIndex {
     const bool maybe_pubkey = bloom_.MayContain(pubkey_hash);
     const bool maybe_owner = bloom_.MayContain(owner_hash);
     if (!(maybe_pubkey | maybe_owner)) return;
-    const absl::Span<const ConsumerSlot> by_pubkey =
-        maybe_pubkey ? Find(pubkeys_, pubkey, pubkey_hash) : absl::Span<const ConsumerSlot>();
-    const absl::Span<const ConsumerSlot> by_owner =
-        maybe_owner ? Find(owners_, owner, owner_hash) : absl::Span<const ConsumerSlot>();
+    const absl::Span<const ConsumerIndex> by_pubkey =
+        maybe_pubkey ? Find(pubkeys_, pubkey, pubkey_hash) : absl::Span<const ConsumerIndex>();
+    const absl::Span<const ConsumerIndex> by_owner =
+        maybe_owner ? Find(owners_, owner, owner_hash) : absl::Span<const ConsumerIndex>();
     out->AssignUnion(by_pubkey, by_owner);
   }
 
-  // The consumers that want a transaction, in ascending slot order: kAll consumers for a
+  // The consumers that want a transaction, in ascending index order: kAll consumers for a
   // vote, kAll and kNonVote consumers otherwise. The span lives as long as this snapshot.
-  absl::Span<const ConsumerSlot> TransactionConsumers(bool is_vote) const {
+  absl::Span<const ConsumerIndex> TransactionConsumers(bool is_vote) const {
     return is_vote ? absl::MakeConstSpan(tx_all_) : absl::MakeConstSpan(tx_non_vote_);
   }
   // TransactionConsumers(is_vote), copied into `*out` (cleared first).
@@ -118,31 +118,31 @@ class SubscriptionIndex {
 
   // Every consumer in the snapshot, ascending (slot updates go to all of them). The span
   // lives as long as this snapshot.
-  absl::Span<const ConsumerSlot> all_consumers() const { return all_; }
+  absl::Span<const ConsumerIndex> all_consumers() const { return all_; }
 
   // Distinct subscribed pubkeys plus distinct subscribed owners (a key subscribed both as a
   // pubkey and as an owner counts twice).
   size_t key_count() const { return pubkeys_.size() + owners_.size(); }
   // An estimate of the heap memory this snapshot owns: hash tables at their capacity, the
-  // Bloom filter, the slot pool and the consumer lists.
+  // Bloom filter, the index pool and the consumer lists.
   size_t memory_bytes() const;
   // The Bloom filter, for tests and statistics.
   const BloomFilter& bloom_filter() const { return bloom_; }
 
  private:
   // A key's consumers: pool_[offset, offset + count). A key with a single consumer points at
-  // that slot's entry in the identity prefix of the pool (pool_[s] == s for every slot s),
+  // that index.s entry in the identity prefix of the pool (pool_[i] == i for every index i),
   // which needs no extra space and stays cache-hot. `fill` is a cursor used only by Build().
-  struct SlotRange {
+  struct IndexRange {
     uint32_t offset;
     uint16_t count;
     uint16_t fill;
   };
-  using KeyMap = absl::flat_hash_map<Pubkey, SlotRange, PubkeyHash>;
+  using KeyMap = absl::flat_hash_map<Pubkey, IndexRange, PubkeyHash>;
 
   explicit SubscriptionIndex(uint64_t hash_seed);
 
-  absl::Span<const ConsumerSlot> Find(const KeyMap& map, const Pubkey& key, uint64_t hash) const {
+  absl::Span<const ConsumerIndex> Find(const KeyMap& map, const Pubkey& key, uint64_t hash) const {
     const auto it = map.find(key, hash);
     if (it == map.end()) return {};
     return {pool_.data() + it->second.offset, it->second.count};
@@ -152,10 +152,10 @@ class SubscriptionIndex {
   KeyMap pubkeys_;
   KeyMap owners_;
   BloomFilter bloom_;
-  std::vector<ConsumerSlot> pool_;
-  std::vector<ConsumerSlot> tx_all_;       // kAll
-  std::vector<ConsumerSlot> tx_non_vote_;  // kAll and kNonVote
-  std::vector<ConsumerSlot> all_;
+  std::vector<ConsumerIndex> pool_;
+  std::vector<ConsumerIndex> tx_all_;       // kAll
+  std::vector<ConsumerIndex> tx_non_vote_;  // kAll and kNonVote
+  std::vector<ConsumerIndex> all_;
 };
 
 }  // namespace qlaster::sender

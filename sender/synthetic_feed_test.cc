@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "gtest/gtest.h"
 #include "sender/testing/one_consumer_dispatcher.h"
+#include "sender/testing/run_source.h"
 #include "sender/synthetic_source.h"
 #include "wire/lz4_policy.h"
 
@@ -539,7 +540,7 @@ TEST_F(SyntheticSourceTest, PublishesPacedByTheClock) {
   std::atomic<bool> stop{false};
   absl::Status status;
   const auto start = std::chrono::steady_clock::now();
-  std::thread dispatch([&] { status = (*source)->Run(*dispatcher_, stop); });
+  std::thread dispatch([&] { status = testing::RunSource(**source, *dispatcher_, stop, true); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   stop = true;
   dispatch.join();
@@ -572,7 +573,7 @@ TEST_F(SyntheticSourceTest, MaxSpeedEndsAtTheDurationAndReportsThroughput) {
   std::atomic<bool> done{false};
   absl::Status status;
   std::thread dispatch([&] {
-    status = (*source)->Run(*dispatcher_, stop);
+    status = testing::RunSource(**source, *dispatcher_, stop);
     done = true;
   });
   // Keep the ring drained meanwhile, so the measurement includes the consumer's copies.

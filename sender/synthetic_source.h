@@ -2,10 +2,11 @@
 // SyntheticFeed (synthetic_feed.h) into the Dispatcher, each event at its virtual time
 // against CLOCK_MONOTONIC (or as fast as it can, for benchmarks).
 //
-// Pacing is by absolute time (start + the event's virtual time), never by summing sleeps,
-// so it does not drift: a late event is published at once and the schedule catches up.
-// Events due within kSyntheticSpinAhead are published without sleeping, since a burst
-// packs events microseconds apart and a sleep per event would cost more than the event.
+// Pacing is by absolute time (the first DoWork's time + the event's virtual time), never
+// by summing sleeps, so it does not drift: a late event is published at once and the
+// schedule catches up. Each DoWork publishes the events due (at most kMaxBatchUpdates, one
+// batch) and returns when the next one is due; the source runner waits for it, spinning
+// when it is close, since a burst packs events microseconds apart.
 #ifndef QLASTER_SENDER_SYNTHETIC_SOURCE_H_
 #define QLASTER_SENDER_SYNTHETIC_SOURCE_H_
 
@@ -20,13 +21,11 @@
 
 namespace qlaster::sender {
 
-inline constexpr absl::Duration kSyntheticSpinAhead = absl::Microseconds(20);
-
 struct SyntheticSourceOptions {
   SyntheticOptions feed{};
   // Publish as fast as the dispatcher takes the events, ignoring their virtual times.
   bool max_speed = false;
-  // End (Run returns OK) once the feed's virtual time reaches this; infinite by default.
+  // End once the feed's virtual time reaches this; infinite by default.
   // With max_speed this bounds the work of a benchmark run rather than its wall time.
   absl::Duration duration = absl::InfiniteDuration();
   // Print a one-line summary to stderr every log_interval.
@@ -51,10 +50,16 @@ class SyntheticSource : public Source {
   // log_interval <= 0.
   static absl::StatusOr<std::unique_ptr<SyntheticSource>> Create(const SyntheticSourceOptions& options);
 
-  // Publishes the feed into `dispatcher` until `stop` (OK) or the duration is reached
-  // (OK). Errors from the dispatcher are counted, never returned. Calls dispatcher.Poll()
-  // at least every millisecond while waiting for the next event's time. Run once only.
-  absl::Status Run(Dispatcher& dispatcher, const std::atomic<bool>& stop) override;
+  std::string name() const override { return "synthetic"; }
+
+  // Publishes the events due at `now_ns` (all of them, up to kMaxBatchUpdates); ends once
+  // the feed's virtual time reaches the duration. Errors from the dispatcher are counted
+  // and logged, never returned (the feed builds only valid updates).
+  absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
+
+  // Most updates one DoWork call publishes (one batch: sleeping consumers are woken
+  // after it).
+  static constexpr int kMaxBatchUpdates = 64;
 
   const SyntheticCounters& counters() const { return counters_; }
   const SyntheticSourceOptions& options() const { return options_; }
@@ -63,10 +68,16 @@ class SyntheticSource : public Source {
   SyntheticSource(const SyntheticSourceOptions& options, SyntheticFeed feed);
   void Publish(Dispatcher& dispatcher, SyntheticEventKind kind);
   void Log(int64_t real_elapsed_ns);
+  void LogDone(int64_t now_ns);
 
   const SyntheticSourceOptions options_;
   SyntheticFeed feed_;
   SyntheticCounters counters_;
+  int64_t start_ns_ = -1;  // CLOCK_MONOTONIC of virtual time 0 (the first DoWork)
+  int64_t end_ns_;         // the duration, in virtual ns
+  bool pending_ = false;   // feed_ holds an event not yet published
+  SyntheticEventKind pending_kind_ = SyntheticEventKind::kSlot;
+  int64_t next_log_ns_ = 0;
   // For the periodic summary: counters at the previous log line.
   int64_t logged_at_ns_ = 0;
   uint64_t logged_accounts_ = 0;

@@ -125,6 +125,30 @@ absl::Status CheckExactBody(absl::Span<const uint8_t> body, size_t struct_size,
   return absl::OkStatus();
 }
 
+// The FrameHeader of `record`, checked: version, flags, and body_len against the bytes.
+absl::StatusOr<fb::FrameHeader> CheckFrameHeader(absl::Span<const uint8_t> record) {
+  if (record.size() < kFrameHeaderSize) {
+    return absl::DataLossError(absl::StrCat("frame: record is ", record.size(),
+                                            " bytes, shorter than the ", kFrameHeaderSize,
+                                            "-byte FrameHeader"));
+  }
+  const auto header = ReadStruct<fb::FrameHeader>(record.data());
+  if (header.version() != kFrameVersion) {
+    return absl::DataLossError(absl::StrCat("frame: version is ", header.version(),
+                                            ", expected ", kFrameVersion));
+  }
+  if (header.flags() != 0) {
+    return absl::DataLossError(absl::StrCat("frame: header flags 0x", absl::Hex(header.flags()),
+                                            " has unknown bits (none are defined)"));
+  }
+  if (header.body_len() != record.size() - kFrameHeaderSize) {
+    return absl::DataLossError(absl::StrCat("frame: body_len is ", header.body_len(), " but ",
+                                            record.size() - kFrameHeaderSize,
+                                            " bytes follow the FrameHeader"));
+  }
+  return header;
+}
+
 absl::StatusOr<AccountView> DecodeAccount(absl::Span<const uint8_t> body) {
   constexpr size_t kSize = sizeof(fb::AccountHeader);
   QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "AccountHeader"));
@@ -304,6 +328,46 @@ EncodedUpdate EncodedUpdate::Gap(uint64_t dropped) {
   return encoded;
 }
 
+absl::StatusOr<EncodedUpdate> EncodedUpdate::FromBody(fb::UpdateKind kind,
+                                                      absl::Span<const uint8_t> body,
+                                                      const Lz4Policy& policy, RouteKey* key) {
+  if (kind == fb::UpdateKind::Gap) {
+    return absl::InvalidArgumentError("a gap record is not an update and cannot be published");
+  }
+  QLASTER_ASSIGN_OR_RETURN(const FrameView view, DecodeBody(kind, body));
+  *key = RouteKeyOf(view);
+  EncodedUpdate encoded;
+  encoded.kind_ = kind;
+  const size_t fixed = kind == fb::UpdateKind::Account       ? sizeof(fb::AccountHeader)
+                       : kind == fb::UpdateKind::Transaction ? sizeof(fb::TransactionHeader)
+                                                             : sizeof(fb::SlotHeader);
+  std::memcpy(encoded.fixed_, body.data(), fixed);
+  encoded.fixed_size_ = static_cast<uint32_t>(fixed);
+  encoded.borrowed_variable_ = body.subspan(fixed);
+  if (const AccountView* a = view.account();
+      a != nullptr && !a->is_compressed &&
+      Lz4CompressIfWorthIt(a->wire_data, policy, &encoded.owned_variable_)) {
+    // Raw data entering the system: compressed here, once. The fixed struct says so.
+    encoded.owns_variable_ = true;
+    encoded.borrowed_variable_ = {};
+    auto header = ReadStruct<fb::AccountHeader>(body.data());
+    const fb::AccountHeader compressed(
+        header.pubkey(), header.owner(), header.lamports(), header.rent_epoch(), header.slot(),
+        header.write_version(), header.data_len(),
+        static_cast<uint32_t>(encoded.owned_variable_.size()),
+        static_cast<fb::AccountFlags>(static_cast<uint8_t>(header.flags()) | kAccountFlagCompressed),
+        header.executable(), header.txn_signature());
+    StoreFixed(compressed, encoded.fixed_, &encoded.fixed_size_);
+  }
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::FromFrame(absl::Span<const uint8_t> frame,
+                                                       const Lz4Policy& policy, RouteKey* key) {
+  QLASTER_ASSIGN_OR_RETURN(const fb::FrameHeader header, CheckFrameHeader(frame));
+  return FromBody(header.kind(), frame.subspan(kFrameHeaderSize), policy, key);
+}
+
 void EncodedUpdate::WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns) const {
   const absl::Span<const uint8_t> var = variable();
   const fb::FrameHeader header(kind_, kFrameVersion, /*flags=*/0,
@@ -348,60 +412,55 @@ absl::StatusOr<std::vector<uint8_t>> AccountView::Data() const {
   return data;
 }
 
-absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record) {
-  if (record.size() < kFrameHeaderSize) {
-    return absl::DataLossError(absl::StrCat("frame: record is ", record.size(),
-                                            " bytes, shorter than the ", kFrameHeaderSize,
-                                            "-byte FrameHeader"));
-  }
-  const auto header = ReadStruct<fb::FrameHeader>(record.data());
-  if (header.version() != kFrameVersion) {
-    return absl::DataLossError(absl::StrCat("frame: version is ", header.version(),
-                                            ", expected ", kFrameVersion));
-  }
-  if (header.flags() != 0) {
-    return absl::DataLossError(absl::StrCat("frame: header flags 0x", absl::Hex(header.flags()),
-                                            " has unknown bits (none are defined)"));
-  }
-  const absl::Span<const uint8_t> body = record.subspan(kFrameHeaderSize);
-  if (header.body_len() != body.size()) {
-    return absl::DataLossError(absl::StrCat("frame: body_len is ", header.body_len(), " but ",
-                                            body.size(), " bytes follow the FrameHeader"));
-  }
+absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8_t> body) {
   FrameView view;
-  view.kind = header.kind();
-  view.sequence = header.sequence();
-  view.timestamp_ns = header.timestamp_ns();
-  switch (view.kind) {
+  view.kind = kind;
+  switch (kind) {
     case fb::UpdateKind::Account: {
-      absl::StatusOr<AccountView> account = DecodeAccount(body);
-      if (!account.ok()) return account.status();
-      view.body = *std::move(account);
+      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeAccount(body));
       return view;
     }
     case fb::UpdateKind::Transaction: {
-      absl::StatusOr<TransactionView> transaction = DecodeTransaction(body);
-      if (!transaction.ok()) return transaction.status();
-      view.body = *std::move(transaction);
+      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeTransaction(body));
       return view;
     }
     case fb::UpdateKind::Slot: {
-      absl::StatusOr<SlotView> slot = DecodeSlot(body);
-      if (!slot.ok()) return slot.status();
-      view.body = *std::move(slot);
+      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeSlot(body));
       return view;
     }
     case fb::UpdateKind::Gap: {
-      absl::StatusOr<GapView> gap = DecodeGap(body);
-      if (!gap.ok()) return gap.status();
-      view.body = *std::move(gap);
+      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeGap(body));
       return view;
     }
     case fb::UpdateKind::None:
       break;
   }
   return absl::DataLossError(absl::StrCat("frame: unknown update kind ",
-                                          static_cast<uint8_t>(view.kind)));
+                                          static_cast<uint8_t>(kind)));
+}
+
+RouteKey RouteKeyOf(const FrameView& view) {
+  RouteKey key;
+  if (const AccountView* a = view.account()) {
+    key.kind = fb::UpdateKind::Account;
+    key.pubkey = a->pubkey;
+    key.owner = a->owner;
+  } else if (const TransactionView* t = view.transaction()) {
+    key.kind = fb::UpdateKind::Transaction;
+    key.is_vote = t->is_vote;
+  } else if (view.slot() != nullptr) {
+    key.kind = fb::UpdateKind::Slot;
+  }
+  return key;
+}
+
+absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record) {
+  QLASTER_ASSIGN_OR_RETURN(const fb::FrameHeader header, CheckFrameHeader(record));
+  QLASTER_ASSIGN_OR_RETURN(FrameView view,
+                           DecodeBody(header.kind(), record.subspan(kFrameHeaderSize)));
+  view.sequence = header.sequence();
+  view.timestamp_ns = header.timestamp_ns();
+  return view;
 }
 
 absl::StatusOr<AccountUpdate> ToAccountUpdate(const AccountView& view) {

@@ -11,9 +11,12 @@
 //   Gap          fb::GapHeader        8 B   none
 //
 // The sender encodes an update once (EncodedUpdate) and copies it into every matching
-// ring, stamping each consumer's sequence number and the timestamp as it writes. The
-// consumer decodes a record in place (DecodeFrame) into a FrameView that points into the
-// record. Record bytes come from shared memory another process writes, so DecodeFrame
+// ring, stamping each consumer's sequence number and the timestamp as it writes. An update
+// that arrives already encoded (the ingest ring, a replayed recording, a relay) is
+// validated and published as it is (EncodedUpdate::FromBody / FromFrame): its bytes are
+// borrowed, never decoded into owning values and encoded again, and the RouteKey the
+// dispatcher routes by comes out of the same validation. The consumer decodes a record in
+// place (DecodeFrame) into a FrameView that points into the record. Record bytes come from shared memory another process writes, so DecodeFrame
 // trusts nothing: every length, enum and flag is checked before anything is read through
 // it, and every violation is kDataLoss naming the field and its values.
 //
@@ -49,6 +52,17 @@ inline constexpr size_t kFrameHeaderSize = sizeof(fb::FrameHeader);
 // Readers skip other types, so that a later sender may add record types.
 inline constexpr uint32_t kFrameRecordType = 1;
 
+// What the dispatcher routes an update by: read from the update's fixed struct, so a
+// source that holds an encoded frame gets it from validating the frame.
+struct RouteKey {
+  fb::UpdateKind kind = fb::UpdateKind::None;
+  Pubkey pubkey{};        // accounts: the account
+  Pubkey owner{};         // accounts: its owner
+  bool is_vote = false;   // transactions
+};
+
+struct FrameView;
+
 // One update encoded once, ready to be copied into any number of rings.
 //
 // Lifetime: for uncompressed account data and for transactions, the variable bytes are
@@ -70,6 +84,23 @@ class EncodedUpdate {
   static absl::StatusOr<EncodedUpdate> Slot(const SlotUpdate& update);
   // A drop-and-count gap record: the consumer missed `dropped` updates before it.
   static EncodedUpdate Gap(uint64_t dropped);
+
+  // An update already in wire form: `body` is a frame's body (the kind's fixed struct and
+  // its variable bytes, everything after the FrameHeader) from an untrusted place (the
+  // ingest ring, a record file, the network). It is validated as DecodeFrame validates
+  // (kDataLoss naming the field), and published as it is: the fixed struct is copied and
+  // the variable bytes are *borrowed* from `body`, which must outlive the result. The
+  // one exception is where data enters the system uncompressed: account data at or over
+  // `policy.threshold` that `policy` says pays is compressed here, once (pass
+  // Lz4Policy::Never() for frames a sender already encoded). A gap body is
+  // kInvalidArgument: a gap is said to one consumer, it is not an update. Fills `*key`.
+  static absl::StatusOr<EncodedUpdate> FromBody(fb::UpdateKind kind,
+                                                absl::Span<const uint8_t> body,
+                                                const Lz4Policy& policy, RouteKey* key);
+  // The same for a whole frame (FrameHeader included; its sequence and timestamp are the
+  // old sender's and are replaced when the update is written).
+  static absl::StatusOr<EncodedUpdate> FromFrame(absl::Span<const uint8_t> frame,
+                                                 const Lz4Policy& policy, RouteKey* key);
 
   fb::UpdateKind kind() const { return kind_; }
 
@@ -177,6 +208,13 @@ struct FrameView {
   const SlotView* slot() const { return std::get_if<SlotView>(&body); }
   const GapView* gap() const { return std::get_if<GapView>(&body); }
 };
+
+// Decodes the body of a frame of `kind` (the bytes after its FrameHeader), as DecodeFrame
+// does; the view's sequence and timestamp are 0.
+absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8_t> body);
+
+// The route of a decoded update (kind None for a gap).
+RouteKey RouteKeyOf(const FrameView& view);
 
 // Decodes one ring record payload. `record` is untrusted: any bytes, any length, any
 // alignment. Every structural violation is kDataLoss with the field and values named.

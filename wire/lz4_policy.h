@@ -30,6 +30,9 @@
 namespace qlaster {
 
 struct Lz4Policy {
+  // A policy that never compresses: for data that was encoded where it entered.
+  static constexpr Lz4Policy Never();
+
   // Data smaller than this is never compressed. SIZE_MAX disables compression.
   size_t threshold = 512 * 1024;
   // Bytes sampled to predict the gain, taken as 4 equal chunks spread from the start to
@@ -43,6 +46,12 @@ struct Lz4Policy {
   // "any saving"; values >= 1 disable compression.
   double min_gain = 0.25;
 };
+
+constexpr Lz4Policy Lz4Policy::Never() {
+  Lz4Policy p;
+  p.threshold = SIZE_MAX;
+  return p;
+}
 
 // The sample is compressed on the stack; this bounds the stack it takes.
 inline constexpr size_t kMaxLz4SampleBytes = 16 * 1024;

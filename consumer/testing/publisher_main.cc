@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "base/status_macros.h"
 #include "sender/sender.h"
 
 extern char** environ;
@@ -36,41 +37,46 @@ using qlaster::sender::Dispatcher;
 
 class FeedSource : public qlaster::sender::Source {
  public:
-  absl::Status Run(Dispatcher& d, const std::atomic<bool>& stop) override {
+  std::string name() const override { return "test-feed"; }
+
+  // One round (a slot, an account, a transaction, a vote) every 2 ms.
+  absl::StatusOr<qlaster::sender::SourceWork> DoWork(Dispatcher& d, int64_t now_ns) override {
+    if (now_ns < next_ns_) return qlaster::sender::SourceWork{.done = 0, .next_due_ns = next_ns_};
+    next_ns_ = now_ns + 2'000'000;
+    const uint64_t n = n_++;
     const std::string text = "qlaster test account";
-    for (uint64_t n = 1000; !stop.load(); ++n) {
-      d.PublishSlot({.slot = n, .parent = n - 1, .status = qlaster::SlotStatus::kConfirmed});
-      qlaster::AccountUpdate a;
-      a.pubkey.fill(0x11);
-      a.owner.fill(0x22);
-      a.lamports = 1'000'000 + n;
-      a.rent_epoch = 361;
-      a.slot = n;
-      a.write_version = n;
-      a.txn_signature.emplace();
-      a.txn_signature->fill(0x33);
-      a.data.assign(text.begin(), text.end());
-      (void)d.PublishAccount(a);
-      qlaster::TransactionUpdate t;
-      t.slot = n;
-      t.index = 7;
-      t.signature.fill(0x44);
-      t.data = {0xde, 0xad, 0xbe, 0xef};
-      (void)d.PublishTransaction(t);
-      qlaster::TransactionUpdate v;
-      v.slot = n;
-      v.index = 0;
-      v.signature.fill(0x55);
-      v.is_vote = true;
-      v.data = {0x01};
-      (void)d.PublishTransaction(v);
-      for (int i = 0; i < 2 && !stop.load(); ++i) {
-        absl::SleepFor(absl::Milliseconds(1));
-        d.Poll();
-      }
-    }
-    return absl::OkStatus();
+    QLASTER_RETURN_IF_ERROR(
+        d.PublishSlot({.slot = n, .parent = n - 1, .status = qlaster::SlotStatus::kConfirmed}));
+    qlaster::AccountUpdate a;
+    a.pubkey.fill(0x11);
+    a.owner.fill(0x22);
+    a.lamports = 1'000'000 + n;
+    a.rent_epoch = 361;
+    a.slot = n;
+    a.write_version = n;
+    a.txn_signature.emplace();
+    a.txn_signature->fill(0x33);
+    a.data.assign(text.begin(), text.end());
+    QLASTER_RETURN_IF_ERROR(d.PublishAccount(a));
+    qlaster::TransactionUpdate t;
+    t.slot = n;
+    t.index = 7;
+    t.signature.fill(0x44);
+    t.data = {0xde, 0xad, 0xbe, 0xef};
+    QLASTER_RETURN_IF_ERROR(d.PublishTransaction(t));
+    qlaster::TransactionUpdate v;
+    v.slot = n;
+    v.index = 0;
+    v.signature.fill(0x55);
+    v.is_vote = true;
+    v.data = {0x01};
+    QLASTER_RETURN_IF_ERROR(d.PublishTransaction(v));
+    return qlaster::sender::SourceWork{.done = 4, .next_due_ns = next_ns_};
   }
+
+ private:
+  uint64_t n_ = 1000;
+  int64_t next_ns_ = 0;
 };
 
 int Usage() {

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "sender/dispatcher.h"
 #include "sender/source.h"
 
@@ -25,38 +26,33 @@ class QueueSource : public sender::Source {
  public:
   using Job = std::function<void(sender::Dispatcher&)>;
 
-  // Runs `job` on the dispatch thread and waits for it. False if the source stopped first.
-  bool Do(Job job) {
+  // Runs `job` on the dispatch thread and waits for it. False if it did not run within
+  // `timeout` (the sender is not running its sources).
+  bool Do(Job job, absl::Duration timeout = absl::Seconds(30)) {
     std::unique_lock lock(mu_);
-    if (stopped_) return false;
     const uint64_t ticket = ++queued_;
     jobs_.push_back(std::move(job));
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return done_ >= ticket || stopped_; });
-    return done_ >= ticket;
+    return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return done_ >= ticket; });
   }
 
-  absl::Status Run(sender::Dispatcher& dispatcher, const std::atomic<bool>& stop) override {
+  std::string name() const override { return "test-queue"; }
+
+  // Runs the queued jobs; asks to be called again within 250 us (the dispatcher is polled
+  // by the runner in between).
+  absl::StatusOr<sender::SourceWork> DoWork(sender::Dispatcher& dispatcher, int64_t now_ns) override {
     std::unique_lock lock(mu_);
-    while (!stop.load()) {
-      // The Source contract: poll the dispatcher at least every millisecond when idle.
-      cv_.wait_for(lock, std::chrono::microseconds(250), [&] { return !jobs_.empty(); });
-      while (!jobs_.empty()) {
-        Job job = std::move(jobs_.front());
-        jobs_.pop_front();
-        lock.unlock();
-        job(dispatcher);
-        lock.lock();
-        ++done_;
-        cv_.notify_all();
-      }
+    int done = 0;
+    while (!jobs_.empty()) {
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
       lock.unlock();
-      dispatcher.Poll();
+      job(dispatcher);
       lock.lock();
+      ++done_;
+      ++done;
+      cv_.notify_all();
     }
-    stopped_ = true;
-    cv_.notify_all();
-    return absl::OkStatus();
+    return sender::SourceWork{.done = done, .next_due_ns = now_ns + 250'000};
   }
 
  private:
@@ -65,7 +61,6 @@ class QueueSource : public sender::Source {
   std::deque<Job> jobs_;
   uint64_t queued_ = 0;
   uint64_t done_ = 0;
-  bool stopped_ = false;
 };
 
 }  // namespace qlaster::testing

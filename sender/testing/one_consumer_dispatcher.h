@@ -48,7 +48,8 @@ class OneConsumerDispatcher {
   // adopts it (REQUIRES then: no other thread is publishing).
   absl::Status Subscribe(const SubscribeMsg& sub, bool adopt = true) {
     QLASTER_RETURN_IF_ERROR(registry_.ApplySubscribe(id_, sub));
-    dispatcher_->Install(registry_.BuildTable());
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<RoutingTable> table, registry_.BuildTable());
+    dispatcher_->Install(std::move(table));
     if (adopt) dispatcher_->Poll();
     return absl::OkStatus();
   }

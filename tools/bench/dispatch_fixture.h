@@ -44,16 +44,16 @@ class DispatchFixture {
   // Most subscribed keys Create accepts (plus matched_key()), all on one consumer if need be.
   static constexpr size_t kMaxKeys = 2'000'000;
 
-  // `consumers` consumers (1..kMaxConsumerSlots), each with its own ring in `shm_dir` and
+  // `consumers` consumers (1..kMaxConsumers), each with its own ring in `shm_dir` and
   // `keys` / `consumers` random pubkeys; consumer 0 also subscribes to matched_key(), which
   // no one else wants. The dispatcher has adopted the resulting table when this returns.
   // Errors: kInvalidArgument for counts out of range; ring, eventfd or subscription
   // failures, saying which consumer.
   static absl::StatusOr<std::unique_ptr<DispatchFixture>> Create(
       int consumers, int64_t keys, const std::string& shm_dir = shm::kDefaultShmDir) {
-    if (consumers < 1 || static_cast<size_t>(consumers) > kMaxConsumerSlots) {
+    if (consumers < 1 || static_cast<size_t>(consumers) > kMaxConsumers) {
       return absl::InvalidArgumentError(
-          absl::StrCat("dispatch fixture: consumers must be 1..", kMaxConsumerSlots, ", got ", consumers));
+          absl::StrCat("dispatch fixture: consumers must be 1..", kMaxConsumers, ", got ", consumers));
     }
     if (keys < 0 || static_cast<uint64_t>(keys) > kMaxKeys) {
       return absl::InvalidArgumentError(
@@ -144,7 +144,9 @@ class DispatchFixture {
         return Annotate(s, absl::StrCat(who, ": subscribe"));
       }
     }
-    dispatcher_.Install(registry_.BuildTable());
+    absl::StatusOr<std::unique_ptr<sender::RoutingTable>> table = registry_.BuildTable();
+    if (!table.ok()) return table.status();
+    dispatcher_.Install(*std::move(table));
     dispatcher_.Poll();
     if (dispatcher_.adopted() == nullptr) {
       return absl::InternalError("dispatch fixture: the dispatcher did not adopt the table");
@@ -154,7 +156,7 @@ class DispatchFixture {
 
   shm::EventFd notify_;  // outlives dispatcher_ (declared first)
   Dispatcher dispatcher_{&notify_};
-  Registry registry_{RegistryLimits{.max_consumers = kMaxConsumerSlots,
+  Registry registry_{RegistryLimits{.max_consumers = kMaxConsumers,
                                     .max_keys_per_consumer = kMaxKeys + 1,
                                     .max_total_keys = kMaxKeys + 1}};
   std::optional<shm::RingConsumer> reader_;  // consumer 0's side of its ring

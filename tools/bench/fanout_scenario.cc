@@ -260,11 +260,9 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
   if (!published.ok()) return published.status();
 
   const SlotUpdate end{.slot = kEndSlot, .parent = kEndSlot - 1, .status = SlotStatus::kProcessed};
-  dispatcher.PublishSlot(end);
-  absl::StatusOr<std::vector<ChildReport>> reports = children.Collect(absl::Seconds(60), [&] {
-    dispatcher.PublishSlot(end);
-    return absl::OkStatus();
-  });
+  QLASTER_RETURN_IF_ERROR(dispatcher.PublishSlot(end));
+  absl::StatusOr<std::vector<ChildReport>> reports =
+      children.Collect(absl::Seconds(60), [&] { return dispatcher.PublishSlot(end); });
   if (!reports.ok()) return reports.status();
   QLASTER_RETURN_IF_ERROR(sender_thread.Join());
 

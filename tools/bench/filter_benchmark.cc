@@ -44,7 +44,7 @@ const std::vector<Pubkey>& UpdateKeys() {
 }
 
 struct Subscriptions {
-  std::vector<std::pair<ConsumerSlot, ConsumerFilter>> filters;
+  std::vector<std::pair<ConsumerIndex, ConsumerFilter>> filters;
   std::vector<Pubkey> pubkeys;  // every subscribed pubkey, shuffled; each has one consumer
 };
 
@@ -54,7 +54,7 @@ Subscriptions MakeSubscriptions(int consumers, int64_t keys) {
   s.filters.resize(consumers);
   for (int c = 0; c < consumers; ++c) {
     auto& [slot, filter] = s.filters[c];
-    slot = static_cast<ConsumerSlot>(c);
+    slot = static_cast<ConsumerIndex>(c);
     const int64_t mine = keys / consumers + (c < keys % consumers ? 1 : 0);
     for (int64_t i = 0; i < mine; ++i) {
       const Pubkey key = RandomKey(rng);

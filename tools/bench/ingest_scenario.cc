@@ -233,9 +233,14 @@ class SenderThread {
   std::thread thread_;
 };
 
+// `poll`: how the dispatch thread waits for input (0: it spins).
 absl::StatusOr<std::unique_ptr<sender::Sender>> MakeSender(const Config& config,
-                                                           const std::string& socket) {
+                                                           const std::string& socket,
+                                                           absl::Duration poll) {
   sender::SenderOptions options;
+  options.runner.idle = poll == absl::ZeroDuration()
+                            ? sender::IdleStrategy{.kind = sender::IdleKind::kSpin}
+                            : sender::IdleStrategy{.kind = sender::IdleKind::kSleep, .sleep = poll};
   options.control.socket_path = socket;
   options.control.shm_dir = config.shm_dir;
   options.control.verbose = false;
@@ -249,7 +254,6 @@ absl::StatusOr<Outcome> RunIngestOnce(const Config& config, const IngestRun& run
   if (!dir.ok()) return dir.status();
   sender::IngestOptions ingest;
   ingest.name = absl::StrCat("qlaster_bench_ingest_", ::getpid());
-  ingest.poll_interval = run.poll_interval;
   ingest.mode = 0600;
   absl::StatusOr<std::unique_ptr<sender::IngestSource>> source = sender::IngestSource::Open(ingest);
   if (!source.ok()) return source.status();
@@ -275,7 +279,8 @@ absl::StatusOr<Outcome> RunIngestOnce(const Config& config, const IngestRun& run
   }));
 
   // Threads from here on.
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender = MakeSender(config, spec.socket_path);
+  absl::StatusOr<std::unique_ptr<sender::Sender>> sender =
+      MakeSender(config, spec.socket_path, run.poll_interval);
   if (!sender.ok()) return sender.status();
   SenderThread sender_thread(**sender, source->get());
   absl::StatusOr<std::vector<ChildReport>> reports =
@@ -345,7 +350,8 @@ absl::StatusOr<Result> RunReplayOnce(const Config& config, uint64_t size, uint64
                                .board = board->get()};
   QLASTER_RETURN_IF_ERROR(consumers.Fork({"replay-consumer"}, {spec.result_path},
                                          [&](size_t) { return RunConsumerChild(spec); }));
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender = MakeSender(config, socket);
+  absl::StatusOr<std::unique_ptr<sender::Sender>> sender =
+      MakeSender(config, socket, absl::Microseconds(10));
   if (!sender.ok()) return sender.status();
   SenderThread sender_thread(**sender, source->get());
   auto idle = [] { return absl::OkStatus(); };

@@ -1,0 +1,96 @@
+// SourceRunner: the duty cycle and the idle strategies.
+#include "sender/source_runner.h"
+
+#include <immintrin.h>
+#include <sched.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+namespace qlaster::sender {
+
+SourceRunner::SourceRunner(Dispatcher& dispatcher, std::vector<Source*> sources,
+                           RunnerOptions options)
+    : dispatcher_(dispatcher), options_(options) {
+  for (Source* s : sources) sources_.push_back({s});
+  ended_ = sources_.empty();
+}
+
+absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
+  counters_.cycles.store(counters_.cycles.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+  CycleResult total;
+  {
+    // What one call publishes arrived together: sleeping consumers are woken once for
+    // it, when the batch closes (spinning consumers see each update as it is written).
+    Dispatcher::Batch batch(dispatcher_);
+    for (Entry& e : sources_) {
+      if (e.ended) continue;
+      absl::StatusOr<SourceWork> w = e.source->DoWork(dispatcher_, now_ns);
+      if (!w.ok()) {
+        return absl::Status(w.status().code(),
+                            absl::StrCat(e.source->name(), ": ", w.status().message()));
+      }
+      total.done += w->done;
+      if (w->next_due_ns == SourceWork::kEnded) {
+        e.ended = true;
+        QLASTER_LOG(kInfo, "source %s ended", e.source->name());
+        continue;
+      }
+      if (w->next_due_ns == SourceWork::kWhenever) {
+        total.awaiting_input = true;
+      } else {
+        total.next_due_ns = std::min(total.next_due_ns, w->next_due_ns);
+      }
+    }
+  }
+  dispatcher_.Poll();
+  ended_ = std::all_of(sources_.begin(), sources_.end(), [](const Entry& e) { return e.ended; });
+  return total;
+}
+
+void SourceRunner::Idle(int64_t now_ns, const CycleResult& cycle) {
+  counters_.idle_waits.store(counters_.idle_waits.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+  int64_t until = std::min(now_ns + absl::ToInt64Nanoseconds(options_.poll_interval),
+                           cycle.next_due_ns);
+  if (cycle.awaiting_input) {
+    // Input nobody announces: the idle strategy decides.
+    switch (options_.idle.kind) {
+      case IdleKind::kSpin:
+        _mm_pause();
+        return;
+      case IdleKind::kYield:
+        ::sched_yield();
+        return;
+      case IdleKind::kSleep:
+        until = std::min(until, now_ns + absl::ToInt64Nanoseconds(options_.idle.sleep));
+        break;
+    }
+  }
+  if (until - now_ns <= absl::ToInt64Nanoseconds(options_.spin_ahead)) {
+    // Too close to sleep for: spin until it is due.
+    while (MonotonicNs() < until) _mm_pause();
+    return;
+  }
+  SleepUntilMonotonicNs(until);
+}
+
+absl::Status SourceRunner::Run(const std::atomic<bool>& stop) {
+  // Short sleeps must be short: the default 50 us timer slack would dwarf a 10 us pause.
+  ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+  while (!stop.load(std::memory_order_relaxed)) {
+    const int64_t now = MonotonicNs();
+    absl::StatusOr<CycleResult> cycle = Cycle(now);
+    if (!cycle.ok()) return cycle.status();
+    if (ended_ && !options_.serve_after_end) return absl::OkStatus();
+    if (cycle->done == 0) Idle(now, *cycle);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace qlaster::sender
