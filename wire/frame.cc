@@ -149,10 +149,11 @@ absl::StatusOr<fb::FrameHeader> CheckFrameHeader(absl::Span<const uint8_t> recor
   return header;
 }
 
-absl::StatusOr<AccountView> DecodeAccount(absl::Span<const uint8_t> body) {
+absl::Status CheckAccount(absl::Span<const uint8_t> body, fb::AccountHeader* out) {
   constexpr size_t kSize = sizeof(fb::AccountHeader);
   QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "AccountHeader"));
-  const auto header = ReadStruct<fb::AccountHeader>(body.data());
+  std::memcpy(out, body.data(), kSize);  // one copy: the bytes cannot change under us
+  const fb::AccountHeader& header = *out;
   const uint8_t flags = static_cast<uint8_t>(header.flags());
   if ((flags & ~kAccountFlagsKnown) != 0) {
     return absl::DataLossError(absl::StrCat("frame: account flags 0x", absl::Hex(flags),
@@ -187,27 +188,14 @@ absl::StatusOr<AccountView> DecodeAccount(absl::Span<const uint8_t> body) {
                                               "], the LZ4 bound for data_len ", data_len));
     }
   }
-  AccountView view;
-  view.pubkey = FromFb(header.pubkey());
-  view.owner = FromFb(header.owner());
-  view.lamports = header.lamports();
-  view.executable = header.executable();
-  view.rent_epoch = header.rent_epoch();
-  view.slot = header.slot();
-  view.write_version = header.write_version();
-  if ((flags & kAccountFlagHasTxnSignature) != 0) {
-    view.txn_signature = FromFb(header.txn_signature());
-  }
-  view.data_len = data_len;
-  view.is_compressed = compressed;
-  view.wire_data = body.subspan(kSize);
-  return view;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<TransactionView> DecodeTransaction(absl::Span<const uint8_t> body) {
+absl::Status CheckTransaction(absl::Span<const uint8_t> body, fb::TransactionHeader* out) {
   constexpr size_t kSize = sizeof(fb::TransactionHeader);
   QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "TransactionHeader"));
-  const auto header = ReadStruct<fb::TransactionHeader>(body.data());
+  std::memcpy(out, body.data(), kSize);
+  const fb::TransactionHeader& header = *out;
   QLASTER_RETURN_IF_ERROR(
       CheckBool(RawByte(header, kTransactionIsVoteOffset), "transaction is_vote"));
   QLASTER_RETURN_IF_ERROR(
@@ -222,37 +210,25 @@ absl::StatusOr<TransactionView> DecodeTransaction(absl::Span<const uint8_t> body
     return absl::DataLossError(absl::StrCat("frame: transaction data_len ", data_len,
                                             " exceeds the limit of ", kMaxTransactionSize));
   }
-  TransactionView view;
-  view.slot = header.slot();
-  view.index = header.index();
-  view.signature = FromFb(header.signature());
-  view.is_vote = header.is_vote();
-  view.failed = header.failed();
-  view.data = body.subspan(kSize);
-  return view;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<SlotView> DecodeSlot(absl::Span<const uint8_t> body) {
+absl::Status CheckSlot(absl::Span<const uint8_t> body, fb::SlotHeader* out) {
   QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::SlotHeader), "SlotHeader"));
-  const auto header = ReadStruct<fb::SlotHeader>(body.data());
+  std::memcpy(out, body.data(), sizeof(fb::SlotHeader));
+  const fb::SlotHeader& header = *out;
   const uint8_t status = static_cast<uint8_t>(header.status());
   if (status > kMaxSlotStatus) {
     return absl::DataLossError(absl::StrCat("frame: slot status ", status,
                                             " is not a SlotStatus (max ", kMaxSlotStatus, ")"));
   }
-  SlotView view;
-  view.slot = header.slot();
-  view.parent = header.parent();
-  view.status = static_cast<SlotStatus>(status);
-  return view;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<GapView> DecodeGap(absl::Span<const uint8_t> body) {
+absl::Status CheckGap(absl::Span<const uint8_t> body, fb::GapHeader* out) {
   QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::GapHeader), "GapHeader"));
-  const auto header = ReadStruct<fb::GapHeader>(body.data());
-  GapView view;
-  view.dropped = header.dropped();
-  return view;
+  std::memcpy(out, body.data(), sizeof(fb::GapHeader));
+  return absl::OkStatus();
 }
 
 template <typename T>
@@ -263,6 +239,62 @@ void StoreFixed(const T& value, uint8_t* dst, uint32_t* size) {
 }
 
 }  // namespace
+
+absl::Status CheckBody(fb::UpdateKind kind, absl::Span<const uint8_t> body, CheckedFrame* out) {
+  out->kind = kind;
+  switch (kind) {
+    case fb::UpdateKind::Account:
+      QLASTER_RETURN_IF_ERROR(CheckAccount(body, &out->account));
+      out->variable = body.subspan(sizeof(fb::AccountHeader));
+      return absl::OkStatus();
+    case fb::UpdateKind::Transaction:
+      QLASTER_RETURN_IF_ERROR(CheckTransaction(body, &out->transaction));
+      out->variable = body.subspan(sizeof(fb::TransactionHeader));
+      return absl::OkStatus();
+    case fb::UpdateKind::Slot:
+      QLASTER_RETURN_IF_ERROR(CheckSlot(body, &out->slot));
+      out->variable = {};
+      return absl::OkStatus();
+    case fb::UpdateKind::Gap:
+      QLASTER_RETURN_IF_ERROR(CheckGap(body, &out->gap));
+      out->variable = {};
+      return absl::OkStatus();
+    case fb::UpdateKind::None:
+      break;
+  }
+  return absl::DataLossError(absl::StrCat("frame: unknown update kind ",
+                                          static_cast<uint8_t>(kind)));
+}
+
+absl::Status CheckFrame(absl::Span<const uint8_t> record, CheckedFrame* out) {
+  QLASTER_ASSIGN_OR_RETURN(out->header, CheckFrameHeader(record));
+  return CheckBody(out->header.kind(), record.subspan(kFrameHeaderSize), out);
+}
+
+Pubkey CheckedFrame::account_pubkey() const { return FromFb(account.pubkey()); }
+Pubkey CheckedFrame::account_owner() const { return FromFb(account.owner()); }
+bool CheckedFrame::account_compressed() const {
+  return (static_cast<uint8_t>(account.flags()) & kAccountFlagCompressed) != 0;
+}
+std::optional<Signature> CheckedFrame::account_txn_signature() const {
+  if ((static_cast<uint8_t>(account.flags()) & kAccountFlagHasTxnSignature) == 0) return std::nullopt;
+  return FromFb(account.txn_signature());
+}
+Signature CheckedFrame::transaction_signature() const { return FromFb(transaction.signature()); }
+
+RouteKey CheckedFrame::route() const {
+  RouteKey key;
+  key.kind = kind;
+  if (kind == fb::UpdateKind::Account) {
+    key.pubkey = account_pubkey();
+    key.owner = account_owner();
+  } else if (kind == fb::UpdateKind::Transaction) {
+    key.is_vote = transaction.is_vote();
+  } else if (kind == fb::UpdateKind::Gap) {
+    key.kind = fb::UpdateKind::None;
+  }
+  return key;
+}
 
 absl::StatusOr<EncodedUpdate> EncodedUpdate::Account(const AccountUpdate& update,
                                                      const Lz4Policy& policy) {
@@ -334,29 +366,26 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::FromBody(fb::UpdateKind kind,
   if (kind == fb::UpdateKind::Gap) {
     return absl::InvalidArgumentError("a gap record is not an update and cannot be published");
   }
-  QLASTER_ASSIGN_OR_RETURN(const FrameView view, DecodeBody(kind, body));
-  *key = RouteKeyOf(view);
+  CheckedFrame checked;
+  QLASTER_RETURN_IF_ERROR(CheckBody(kind, body, &checked));
+  *key = checked.route();
   EncodedUpdate encoded;
   encoded.kind_ = kind;
-  const size_t fixed = kind == fb::UpdateKind::Account       ? sizeof(fb::AccountHeader)
-                       : kind == fb::UpdateKind::Transaction ? sizeof(fb::TransactionHeader)
-                                                             : sizeof(fb::SlotHeader);
+  const size_t fixed = body.size() - checked.variable.size();
   std::memcpy(encoded.fixed_, body.data(), fixed);
   encoded.fixed_size_ = static_cast<uint32_t>(fixed);
-  encoded.borrowed_variable_ = body.subspan(fixed);
-  if (const AccountView* a = view.account();
-      a != nullptr && !a->is_compressed &&
-      Lz4CompressIfWorthIt(a->wire_data, policy, &encoded.owned_variable_)) {
+  encoded.borrowed_variable_ = checked.variable;
+  if (kind == fb::UpdateKind::Account && !checked.account_compressed() &&
+      Lz4CompressIfWorthIt(checked.variable, policy, &encoded.owned_variable_)) {
     // Raw data entering the system: compressed here, once. The fixed struct says so.
+    const fb::AccountHeader& h = checked.account;
     encoded.owns_variable_ = true;
     encoded.borrowed_variable_ = {};
-    auto header = ReadStruct<fb::AccountHeader>(body.data());
     const fb::AccountHeader compressed(
-        header.pubkey(), header.owner(), header.lamports(), header.rent_epoch(), header.slot(),
-        header.write_version(), header.data_len(),
-        static_cast<uint32_t>(encoded.owned_variable_.size()),
-        static_cast<fb::AccountFlags>(static_cast<uint8_t>(header.flags()) | kAccountFlagCompressed),
-        header.executable(), header.txn_signature());
+        h.pubkey(), h.owner(), h.lamports(), h.rent_epoch(), h.slot(), h.write_version(),
+        h.data_len(), static_cast<uint32_t>(encoded.owned_variable_.size()),
+        static_cast<fb::AccountFlags>(static_cast<uint8_t>(h.flags()) | kAccountFlagCompressed),
+        h.executable(), h.txn_signature());
     StoreFixed(compressed, encoded.fixed_, &encoded.fixed_size_);
   }
   return encoded;
@@ -413,30 +442,46 @@ absl::StatusOr<std::vector<uint8_t>> AccountView::Data() const {
 }
 
 absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8_t> body) {
+  CheckedFrame c;
+  QLASTER_RETURN_IF_ERROR(CheckBody(kind, body, &c));
   FrameView view;
   view.kind = kind;
   switch (kind) {
     case fb::UpdateKind::Account: {
-      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeAccount(body));
-      return view;
+      AccountView& a = view.body.emplace<AccountView>();
+      a.pubkey = c.account_pubkey();
+      a.owner = c.account_owner();
+      a.lamports = c.account.lamports();
+      a.executable = c.account.executable();
+      a.rent_epoch = c.account.rent_epoch();
+      a.slot = c.account.slot();
+      a.write_version = c.account.write_version();
+      a.txn_signature = c.account_txn_signature();
+      a.data_len = c.account.data_len();
+      a.is_compressed = c.account_compressed();
+      a.wire_data = c.variable;
+      break;
     }
-    case fb::UpdateKind::Transaction: {
-      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeTransaction(body));
-      return view;
-    }
-    case fb::UpdateKind::Slot: {
-      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeSlot(body));
-      return view;
-    }
-    case fb::UpdateKind::Gap: {
-      QLASTER_ASSIGN_OR_RETURN(view.body, DecodeGap(body));
-      return view;
-    }
+    case fb::UpdateKind::Transaction:
+      view.body = TransactionView{.slot = c.transaction.slot(),
+                                  .index = c.transaction.index(),
+                                  .signature = c.transaction_signature(),
+                                  .is_vote = c.transaction.is_vote(),
+                                  .failed = c.transaction.failed(),
+                                  .data = c.variable};
+      break;
+    case fb::UpdateKind::Slot:
+      view.body = SlotView{.slot = c.slot.slot(),
+                           .parent = c.slot.parent(),
+                           .status = static_cast<SlotStatus>(c.slot.status())};
+      break;
+    case fb::UpdateKind::Gap:
+      view.body = GapView{.dropped = c.gap.dropped()};
+      break;
     case fb::UpdateKind::None:
       break;
   }
-  return absl::DataLossError(absl::StrCat("frame: unknown update kind ",
-                                          static_cast<uint8_t>(kind)));
+  return view;
 }
 
 RouteKey RouteKeyOf(const FrameView& view) {

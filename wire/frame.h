@@ -216,6 +216,35 @@ absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8
 // The route of a decoded update (kind None for a gap).
 RouteKey RouteKeyOf(const FrameView& view);
 
+// A frame whose every field has been checked, kept as its fixed structs (copied out of
+// the record once: a peer rewriting the record meanwhile can make the values wrong, never
+// the spans reach outside it) and a view of its variable bytes. What the hot paths read
+// directly: the consumer's reader fills the public Event from it, the sender's
+// publishers route and publish from it; DecodeFrame builds the friendlier FrameView from
+// it. Only the struct of `kind` is meaningful. A reader reuses one CheckedFrame.
+struct CheckedFrame {
+  fb::FrameHeader header;  // CheckFrame only
+  fb::UpdateKind kind = fb::UpdateKind::None;
+  fb::AccountHeader account;
+  fb::TransactionHeader transaction;
+  fb::SlotHeader slot;
+  fb::GapHeader gap;
+  // Account data as carried (LZ4 when account_compressed()), or the transaction bytes.
+  absl::Span<const uint8_t> variable;
+
+  Pubkey account_pubkey() const;
+  Pubkey account_owner() const;
+  bool account_compressed() const;
+  std::optional<Signature> account_txn_signature() const;
+  Signature transaction_signature() const;
+  RouteKey route() const;  // kind None for a gap
+};
+
+// Checks a frame body of `kind` (CheckedFrame::header is left as it was) or a whole frame,
+// with DecodeFrame's errors. Allocates nothing.
+absl::Status CheckBody(fb::UpdateKind kind, absl::Span<const uint8_t> body, CheckedFrame* out);
+absl::Status CheckFrame(absl::Span<const uint8_t> record, CheckedFrame* out);
+
 // Decodes one ring record payload. `record` is untrusted: any bytes, any length, any
 // alignment. Every structural violation is kDataLoss with the field and values named.
 // The result points into `record` and is valid only while those bytes are. Does not

@@ -17,7 +17,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "tools/inspect/live_stats.h"
-#include "tools/inspect/recorder.h"
 #include "wire/control_framing.h"
 #include "wire/record_file.h"
 
@@ -132,11 +131,10 @@ int RunWatch(const InspectOptions& o) {
   auto handle = [&](const Event& e) {
     if (done) return;
     const int64_t now = RealtimeNs();
-    if (recording) {
-      absl::StatusOr<std::optional<std::vector<uint8_t>>> frame = FrameOf(e);
-      absl::Status s = frame.ok() ? (frame->has_value() ? recording->Append(**frame)
-                                                        : absl::OkStatus())
-                                  : frame.status();
+    // The frame exactly as the sender wrote it (events that are not frames have none: a
+    // disconnection, a gap the library inferred).
+    if (recording && !e.frame.empty()) {
+      const absl::Status s = recording->Append(absl::MakeConstSpan(e.frame.data(), e.frame.size()));
       if (!s.ok()) {
         failure = absl::Status(s.code(), absl::StrCat("--record ", o.record_path, ": ", s.message()));
         done = true;

@@ -6,7 +6,6 @@
 
 #include "gtest/gtest.h"
 #include "tools/inspect/live_stats.h"
-#include "tools/inspect/recorder.h"
 #include "base/base58.h"
 #include "wire/frame.h"
 
@@ -209,80 +208,6 @@ TEST(LiveStatsTest, ScreenRedrawsInPlace) {
   EXPECT_EQ(screen.Frame("a\nb\n"), "a\nb\n");
   EXPECT_EQ(screen.Frame("c\nd\ne\n"), "\x1b[2F\x1b[Jc\nd\ne\n");
   EXPECT_EQ(screen.Frame("f\n"), "\x1b[3F\x1b[Jf\n");
-}
-
-// The library's event for a frame, built as consumer.cc builds it.
-Event EventOf(const std::vector<uint8_t>& frame, std::vector<uint8_t>* storage) {
-  auto view = DecodeFrame(frame);
-  EXPECT_TRUE(view.ok()) << view.status();
-  Event e{.sequence = view->sequence, .timestamp_ns = view->timestamp_ns};
-  if (const AccountView* a = view->account()) {
-    *storage = *a->Data();
-    e.kind = EventKind::kAccount;
-    e.body = AccountEvent{.pubkey = a->pubkey, .owner = a->owner, .lamports = a->lamports,
-                          .executable = a->executable, .rent_epoch = a->rent_epoch,
-                          .slot = a->slot, .write_version = a->write_version,
-                          .has_txn_signature = a->txn_signature.has_value(),
-                          .txn_signature = a->txn_signature.value_or(Signature{}),
-                          .data = *storage, .was_compressed = a->is_compressed};
-  } else if (const TransactionView* t = view->transaction()) {
-    e.kind = EventKind::kTransaction;
-    e.body = TransactionEvent{.slot = t->slot, .index = t->index, .signature = t->signature,
-                              .is_vote = t->is_vote, .failed = t->failed,
-                              .data = std::span(t->data.data(), t->data.size())};
-  } else if (const SlotView* s = view->slot()) {
-    e.kind = EventKind::kSlot;
-    e.body = SlotEvent{.slot = s->slot, .parent = s->parent,
-                       .state = static_cast<SlotStatus>(s->status)};
-  } else if (const GapView* g = view->gap()) {
-    e.kind = EventKind::kGap;
-    e.body = GapEvent{.dropped = g->dropped, .first_missing = e.sequence - g->dropped + 1,
-                      .last_missing = e.sequence, .reported_by_sender = true};
-  }
-  return e;
-}
-
-TEST(RecorderTest, ReencodesEveryKindToTheSameBytes) {
-  AccountUpdate small{.pubkey = Key(1), .owner = Key(2), .lamports = 5, .executable = true,
-                      .rent_epoch = 3, .slot = 9, .write_version = 4,
-                      .txn_signature = Signature{7, 7}, .data = {1, 2, 3}};
-  AccountUpdate big;
-  big.pubkey = Key(3);
-  big.data.resize(3 << 20);
-  for (size_t i = 0; i < big.data.size(); i += 4096) big.data[i] = static_cast<uint8_t>(i >> 12);
-  // Compressed by the sender's policy (the default) and by a lower threshold.
-  AccountUpdate medium;
-  medium.pubkey = Key(4);
-  medium.data.assign(100000, 9);
-  TransactionUpdate tx{.slot = 9, .index = 2, .signature = Signature{1}, .is_vote = false,
-                       .failed = true, .data = {4, 5, 6}};
-  std::vector<std::vector<uint8_t>> frames = {
-      EncodedUpdate::Account(small)->ToBytes(1, kStamp),
-      EncodedUpdate::Account(big)->ToBytes(2, kStamp + 1),
-      EncodedUpdate::Account(medium, Lz4Policy{.threshold = 1000})->ToBytes(3, kStamp + 2),
-      EncodedUpdate::Transaction(tx)->ToBytes(4, kStamp + 3),
-      EncodedUpdate::Slot({.slot = 9, .parent = 8, .status = SlotStatus::kDead})->ToBytes(5, 7),
-      EncodedUpdate::Gap(4).ToBytes(9, kStamp + 4)};
-  ASSERT_TRUE(EncodedUpdate::Account(big)->compressed());
-  for (const auto& frame : frames) {
-    std::vector<uint8_t> storage;
-    const Event e = EventOf(frame, &storage);
-    auto again = FrameOf(e);
-    ASSERT_TRUE(again.ok()) << again.status();
-    ASSERT_TRUE(again->has_value());
-    EXPECT_EQ(**again, frame) << "kind " << static_cast<int>(e.kind);
-  }
-}
-
-TEST(RecorderTest, EventsThatWereNotFramesAreNotRecorded) {
-  Event jump{.kind = EventKind::kGap, .sequence = 5,
-             .body = GapEvent{.dropped = 2, .first_missing = 4, .last_missing = 5,
-                              .reported_by_sender = false}};
-  EXPECT_FALSE(FrameOf(jump)->has_value());
-  EXPECT_FALSE(FrameOf(Event{.kind = EventKind::kDisconnected, .body = DisconnectedEvent{}})
-                   ->has_value());
-  EXPECT_FALSE(FrameOf(Event{.kind = EventKind::kReconnected, .body = ReconnectedEvent{}})
-                   ->has_value());
 }
 
 }  // namespace

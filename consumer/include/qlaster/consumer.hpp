@@ -164,6 +164,12 @@ struct Event {
   std::variant<AccountEvent, TransactionEvent, SlotEvent, GapEvent, DisconnectedEvent,
                ReconnectedEvent>
       body = {};
+  // The record as the sender wrote it into the ring (the frame format of wire/frame.h,
+  // its header included), for a program that records or forwards updates as they are
+  // (qlaster-inspect --record, qlaster-relay). Empty for events that are not records:
+  // Disconnected, Reconnected, and a gap the library inferred from a jump in sequence
+  // numbers. Valid during the callback only, like the views in the body.
+  std::span<const uint8_t> frame = {};
 
   // The body if the event is of that kind, else nullptr.
   const AccountEvent* account() const { return std::get_if<AccountEvent>(&body); }
