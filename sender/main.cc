@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
+#include "base/flags.h"
 #include "base/paths.h"
 #include "sender/ingest_source.h"
 #include "sender/replay_source.h"
@@ -94,11 +94,24 @@ int Fail(const std::string& message) {
   return 2;
 }
 
+// Setting up from the flags: options the sender or a source rejects as invalid are a
+// usage error (exit 64); anything else (a ring that cannot be created, a missing replay
+// file, a live sender on the socket) is a failure to start (exit 2).
+int FailSetup(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return qlaster::UsageError(status.message());
+  }
+  return Fail(status.ToString());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("fans Solana updates out to local consumers over shared memory");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = qlaster::ParseFlags(
+      argc, argv, "fans Solana updates out to local consumers over shared memory");
+  if (args.size() > 1) {
+    return qlaster::UsageError(absl::StrCat("unexpected argument '", args[1], "' (see --help)"));
+  }
   using namespace qlaster::sender;
 
   SenderOptions options;
@@ -106,14 +119,14 @@ int main(int argc, char** argv) {
   c.socket_path = absl::GetFlag(FLAGS_socket).empty() ? qlaster::DefaultSocketPath() : absl::GetFlag(FLAGS_socket);
   unsigned mode = 0;
   if (std::sscanf(absl::GetFlag(FLAGS_socket_mode).c_str(), "%o", &mode) != 1 || mode > 0777) {
-    return Fail("--socket_mode must be an octal mode such as 0660");
+    return qlaster::UsageError("--socket_mode must be an octal mode such as 0660");
   }
   c.socket_mode = static_cast<mode_t>(mode);
   c.sender_name = absl::GetFlag(FLAGS_name);
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   const int max_consumers = absl::GetFlag(FLAGS_max_consumers);
   if (max_consumers < 1 || max_consumers > static_cast<int>(kMaxConsumerSlots)) {
-    return Fail("--max_consumers must be in [1, 1024]");
+    return qlaster::UsageError("--max_consumers must be in [1, 1024]");
   }
   c.limits.max_consumers = static_cast<size_t>(max_consumers);
   c.limits.max_keys_per_consumer = static_cast<size_t>(absl::GetFlag(FLAGS_max_keys_per_consumer));
@@ -125,7 +138,7 @@ int main(int argc, char** argv) {
   c.verbose = !absl::GetFlag(FLAGS_quiet);
   if (!ParseIds(absl::GetFlag(FLAGS_allow_uid), &c.allowed_uids) ||
       !ParseIds(absl::GetFlag(FLAGS_allow_gid), &c.allowed_gids)) {
-    return Fail("--allow_uid and --allow_gid take comma-separated numbers");
+    return qlaster::UsageError("--allow_uid and --allow_gid take comma-separated numbers");
   }
   options.lz4.threshold = static_cast<size_t>(absl::GetFlag(FLAGS_lz4_threshold));
 
@@ -138,7 +151,7 @@ int main(int argc, char** argv) {
     ingest.frame_size = static_cast<uint64_t>(absl::GetFlag(FLAGS_ingest_frame_size));
     ingest.poll_interval = absl::GetFlag(FLAGS_ingest_poll);
     auto opened = IngestSource::Open(ingest);
-    if (!opened.ok()) return Fail(opened.status().ToString());
+    if (!opened.ok()) return FailSetup(opened.status());
     source = *std::move(opened);
   } else if (spec == "synthetic") {
     SyntheticSourceOptions synthetic;
@@ -158,7 +171,7 @@ int main(int argc, char** argv) {
     synthetic.duration = absl::GetFlag(FLAGS_synthetic_duration);
     synthetic.verbose = absl::GetFlag(FLAGS_synthetic_stats);
     auto created = SyntheticSource::Create(synthetic);
-    if (!created.ok()) return Fail(created.status().ToString());
+    if (!created.ok()) return FailSetup(created.status());
     source = *std::move(created);
     // Something to subscribe to: the busiest accounts, and the owners of the rest.
     const std::vector<qlaster::Pubkey> hot = SyntheticFeed::HotAccounts(feed);
@@ -175,15 +188,15 @@ int main(int argc, char** argv) {
     replay.wait_for_consumers =
         static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_replay_wait_for_consumers)));
     auto opened = ReplaySource::Open(replay);
-    if (!opened.ok()) return Fail(opened.status().ToString());
+    if (!opened.ok()) return FailSetup(opened.status());
     source = *std::move(opened);
   } else {
-    return Fail("--source must be synthetic, ingest:NAME or replay:FILE");
+    return qlaster::UsageError("--source must be synthetic, ingest:NAME or replay:FILE");
   }
 
   const std::string socket_path = c.socket_path;
   auto sender = Sender::Create(std::move(options));
-  if (!sender.ok()) return Fail(sender.status().ToString());
+  if (!sender.ok()) return FailSetup(sender.status());
   std::fprintf(stderr, "qlaster-sender: serving %s, source %s\n", socket_path.c_str(), spec.c_str());
   absl::Status status = (*sender)->Run(source.get());
   if (!status.ok()) return Fail(status.ToString());
