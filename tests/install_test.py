@@ -308,7 +308,13 @@ class InstallTest(unittest.TestCase):
              "--source=synthetic", "--quiet"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(sender)
-        wait_until(lambda: os.path.exists(socket) or sender.poll() is not None, 30, "the socket")
+        # Serving (a StatsRequest answered): the sender handles signals from then on. (It
+        # binds its socket before it installs its SIGTERM handler.)
+        inspect = os.path.join(self.moved, "bin", "qlaster-inspect")
+        wait_until(lambda: sender.poll() is not None or
+                   run(inspect, "--socket=" + socket, "--sender-stats").returncode == 0,
+                   30, "the sender to serve")
+        self.assertIsNone(sender.poll())
         sender.send_signal(signal.SIGTERM)
         _, err = sender.communicate(timeout=30)
         self.assertEqual(sender.returncode, 0, err)

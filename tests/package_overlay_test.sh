@@ -6,7 +6,12 @@
 # with qlaster-inspect as another member, is refused as a non-member, stops it with
 # SIGTERM, and purges the package. package_test.py runs it in a private mount namespace:
 #
-#   unshare --mount --propagation private package_overlay_test.sh DEB SOURCE_DIR WORK_DIR
+#   unshare --mount --propagation private package_overlay_test.sh DEB SOURCE_DIR WORK_DIR [BASE]
+#
+# With BASE (a minimal Debian root, tools/package.sh --clean-check), the overlay is of
+# BASE instead: apt-get must then fetch every Depends from the network, the postinst runs
+# without systemd (its useradd path), and the tools the checks use (python3 for the
+# example ingest writer, systemd-analyze) are installed after the package.
 #
 # Nothing of it outlives the namespace: the overlay, its /run, /tmp and /dev/shm are
 # mounts of the namespace alone. Prints "package_overlay_test: ok" at the end; any failed
@@ -16,6 +21,9 @@ set -euo pipefail
 deb=$1
 source_dir=$2
 work=$3
+base=${4:-/}
+clean=0
+[ "$base" = / ] || clean=1
 
 fail() {
   echo "package_overlay_test: FAILED: $*" >&2
@@ -26,8 +34,12 @@ trap 'fail "command failed at line $LINENO"' ERR
 mount --make-rprivate /
 mount -t tmpfs -o size=2g,mode=0700 tmpfs "$work"
 mkdir "$work/upper" "$work/work" "$work/root"
-mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/work" "$work/root"
+mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$work/root"
 root=$work/root
+if [ "$clean" = 1 ]; then
+  touch "$root/etc/resolv.conf"
+  mount --bind /etc/resolv.conf "$root/etc/resolv.conf"  # apt fetches the Depends
+fi
 mount --rbind /dev "$root/dev"
 mount --make-rslave "$root/dev"
 mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"  # the ingest ring's name is the package's
@@ -43,9 +55,10 @@ cp "$deb" "$root/tmp/"
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-chroot "$root" /bin/bash -s "$(basename "$deb")" <<'CHROOT' || exit 1
+chroot "$root" /bin/bash -s "$(basename "$deb")" "$clean" <<'CHROOT' || exit 1
 set -euo pipefail
 deb=/tmp/$1
+clean=$2
 fail() {
   echo "package_overlay_test: FAILED: $*" >&2
   exit 1
@@ -66,6 +79,10 @@ as_user() {  # USER COMMAND...
   setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
 }
 
+if [ "$clean" = 1 ]; then
+  apt-get update -q >/tmp/apt-update.log 2>&1 || { cat /tmp/apt-update.log; fail "apt-get update"; }
+  before=$(dpkg-query -W -f='${Package}\n' | sort)
+fi
 echo "== apt-get install ./$(basename "$deb")"
 apt-get install -y -q --no-install-recommends "$deb" >/tmp/apt-install.log 2>&1 ||
   { cat /tmp/apt-install.log; fail "apt-get install"; }
@@ -76,6 +93,13 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd qlaster) || fail "no us
 [ "$uid" -lt 1000 ] || fail "qlaster uid $uid is not a system uid"
 [ "$(getent group qlaster | cut -d: -f3)" = "$gid" ] || fail "qlaster's group is not qlaster"
 [ "$shell" = /usr/sbin/nologin ] || fail "qlaster's shell is $shell"
+
+if [ "$clean" = 1 ]; then
+  echo "== installed with it: $(comm -13 <(echo "$before") <(dpkg-query -W -f='${Package}\n' | sort) | tr '\n' ' ')"
+  echo "== the checks' own tools: python3 (the example ingest writer), systemd-analyze"
+  apt-get install -y -q --no-install-recommends python3 systemd >/tmp/apt-tools.log 2>&1 ||
+    { cat /tmp/apt-tools.log; fail "installing python3 and systemd"; }
+fi
 
 echo "== files and unit"
 for f in /usr/bin/qlaster-sender /usr/bin/qlaster-inspect; do
