@@ -48,7 +48,11 @@ if ! command -v mmdebstrap >/dev/null; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/qlaster-clean-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-sources=$(ls /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null | head -1)
+sources=""
+for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
+  if [ -s "$f" ]; then sources=$f; break; fi
+done
+[ -n "$sources" ] || { echo "package.sh: no apt sources to build a Debian root from" >&2; exit 1; }
 echo "package.sh: a minimal Debian 12 (mmdebstrap --variant=required, sources from $sources)"
 mmdebstrap --quiet --variant=required bookworm "$work/base" "$sources"
 mkdir "$work/overlay"
