@@ -19,20 +19,6 @@ Options& Config() {
   return *options;
 }
 
-const char* LevelName(Level level) {
-  switch (level) {
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarning:
-      return "warning";
-    case Level::kError:
-      return "error";
-  }
-  return "info";
-}
-
 char LevelLetter(Level level) { return absl::ascii_toupper(LevelName(level)[0]); }
 
 // 2026-12-01T20:13:55.123456Z
@@ -90,6 +76,20 @@ void WriteAll(int fd, std::string_view line) {
 }
 
 }  // namespace
+
+const char* LevelName(Level level) {
+  switch (level) {
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarning:
+      return "warning";
+    case Level::kError:
+      return "error";
+  }
+  return "info";
+}
 
 void Configure(Options options) { Config() = std::move(options); }
 

@@ -43,6 +43,8 @@ void Configure(Options options);
 
 // "debug", "info", "warning" (or "warn"), "error"; kInvalidArgument otherwise.
 absl::StatusOr<Level> ParseLevel(std::string_view name);
+// "debug", "info", "warning", "error": what ParseLevel reads back.
+const char* LevelName(Level level);
 // "human" or "json"; kInvalidArgument otherwise.
 absl::StatusOr<Format> ParseFormat(std::string_view name);
 

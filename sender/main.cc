@@ -4,12 +4,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "base/flags.h"
 #include "base/log.h"
 #include "base/paths.h"
 #include "base/status_macros.h"
@@ -155,11 +155,24 @@ int Fail(const std::string& message) {
   return 2;
 }
 
+// Setting up from the flags: options the sender or a source rejects as invalid are a
+// usage error (exit 64); anything else (a ring that cannot be created, a missing replay
+// file, a live sender on the socket) is a failure to start (exit 2).
+int FailSetup(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    return qlaster::UsageError(status.message());
+  }
+  return Fail(status.ToString());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("fans Solana updates out to local consumers over shared memory");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = qlaster::ParseFlags(
+      argc, argv, "fans Solana updates out to local consumers over shared memory");
+  if (args.size() > 1) {
+    return qlaster::UsageError(absl::StrCat("unexpected argument '", args[1], "' (see --help)"));
+  }
   using namespace qlaster::sender;
 
   SenderOptions options;
@@ -167,14 +180,14 @@ int main(int argc, char** argv) {
   c.socket_path = absl::GetFlag(FLAGS_socket).empty() ? qlaster::DefaultSocketPath() : absl::GetFlag(FLAGS_socket);
   unsigned mode = 0;
   if (std::sscanf(absl::GetFlag(FLAGS_socket_mode).c_str(), "%o", &mode) != 1 || mode > 0777) {
-    return Fail("--socket_mode must be an octal mode such as 0660");
+    return qlaster::UsageError("--socket_mode must be an octal mode such as 0660");
   }
   c.socket_mode = static_cast<mode_t>(mode);
   c.sender_name = absl::GetFlag(FLAGS_name);
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   const int max_consumers = absl::GetFlag(FLAGS_max_consumers);
   if (max_consumers < 1 || max_consumers > static_cast<int>(kMaxConsumers)) {
-    return Fail("--max_consumers must be in [1, 1024]");
+    return qlaster::UsageError("--max_consumers must be in [1, 1024]");
   }
   c.limits.max_consumers = static_cast<size_t>(max_consumers);
   c.limits.max_keys_per_consumer = static_cast<size_t>(absl::GetFlag(FLAGS_max_keys_per_consumer));
@@ -186,12 +199,12 @@ int main(int argc, char** argv) {
   c.verbose = !absl::GetFlag(FLAGS_quiet);
   if (!ParseIds(absl::GetFlag(FLAGS_allow_uid), &c.allowed_uids) ||
       !ParseIds(absl::GetFlag(FLAGS_allow_gid), &c.allowed_gids)) {
-    return Fail("--allow_uid and --allow_gid take comma-separated numbers");
+    return qlaster::UsageError("--allow_uid and --allow_gid take comma-separated numbers");
   }
   options.lz4.threshold = static_cast<size_t>(absl::GetFlag(FLAGS_lz4_threshold));
 
   const absl::Duration poll = absl::GetFlag(FLAGS_ingest_poll);
-  if (poll < absl::ZeroDuration()) return Fail("--ingest_poll must be >= 0");
+  if (poll < absl::ZeroDuration()) return qlaster::UsageError("--ingest_poll must be >= 0");
   options.runner.idle = poll == absl::ZeroDuration()
                             ? IdleStrategy{.kind = IdleKind::kSpin}
                             : IdleStrategy{.kind = IdleKind::kSleep, .sleep = poll};
@@ -199,16 +212,16 @@ int main(int argc, char** argv) {
 
   std::vector<std::unique_ptr<Source>> sources;
   const std::vector<std::string> specs = absl::GetFlag(FLAGS_source);
-  if (specs.empty()) return Fail("--source: name at least one source");
+  if (specs.empty()) return qlaster::UsageError("--source: name at least one source");
   for (const std::string& spec : specs) {
     absl::StatusOr<std::unique_ptr<Source>> source = OpenSource(spec, options.lz4);
-    if (!source.ok()) return Fail(source.status().ToString());
+    if (!source.ok()) return FailSetup(source.status());
     sources.push_back(*std::move(source));
   }
 
   const std::string socket_path = c.socket_path;
   auto sender = Sender::Create(std::move(options));
-  if (!sender.ok()) return Fail(sender.status().ToString());
+  if (!sender.ok()) return FailSetup(sender.status());
   QLASTER_LOG(kInfo, "serving %s, sources %s", socket_path, absl::StrJoin(specs, ", "));
   std::vector<Source*> running;
   for (const auto& s : sources) running.push_back(s.get());

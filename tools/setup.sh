@@ -8,6 +8,7 @@ PACKAGES=(
   libabsl-dev libflatbuffers-dev flatbuffers-compiler liblz4-dev
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libngtcp2-dev libgnutls28-dev python3 gnuplot-nox
+  systemd dpkg-dev
 )
 
 missing=()

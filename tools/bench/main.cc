@@ -11,15 +11,15 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/flags.h"
 #include "benchmark/benchmark.h"
 #include "tools/bench/plot.h"
 #include "tools/bench/report.h"
@@ -35,13 +35,16 @@ ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(), "e2e run length (defau
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this file");
 ABSL_FLAG(std::string, plot, "", "also draw the results into this PNG (needs gnuplot)");
 ABSL_FLAG(bool, quick, false, "tiny sample counts: checks that everything runs, numbers mean nothing");
-ABSL_FLAG(std::string, sender, QLASTER_SENDER_BINARY, "the qlaster-sender binary for e2e");
+ABSL_FLAG(std::string, sender, "",
+          "the qlaster-sender binary for e2e (default: the one installed beside qlaster-bench, "
+          "else the build tree's)");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for rings");
 
 namespace qlaster::bench {
 namespace {
 
-constexpr int kExitUsage = 64;
+using ::qlaster::kExitUsage;
+using ::qlaster::UsageError;
 
 struct ScenarioEntry {
   const char* name;
@@ -53,6 +56,18 @@ constexpr ScenarioEntry kScenarios[] = {
     {"filter", RunFilter},   {"e2e", RunE2e},         {"ingest", RunIngest},
     {"replay", RunReplay},
 };
+
+// An installed qlaster-bench runs the qlaster-sender installed beside it; in the build
+// tree the two live in different folders.
+std::string DefaultSenderBinary() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const std::filesystem::path beside = self.parent_path() / "qlaster-sender";
+    if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+  }
+  return QLASTER_SENDER_BINARY;
+}
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config c;
@@ -93,6 +108,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   if (c.duration < absl::ZeroDuration()) return absl::InvalidArgumentError("--duration: negative");
   c.quick = absl::GetFlag(FLAGS_quick);
   c.sender_binary = absl::GetFlag(FLAGS_sender);
+  if (c.sender_binary.empty()) c.sender_binary = DefaultSenderBinary();
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   return c;
 }
@@ -111,13 +127,13 @@ int RunMicro(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "micro") return RunMicro(argc, argv);
-  absl::SetProgramUsageMessage(
+  std::vector<char*> positional = qlaster::ParseFlags(
+      argc, argv,
       "qlaster-bench SCENARIO|all|micro [flags]\n"
-      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay\n"
+      "  micro [--benchmark_filter=...]: the Google Benchmark micro-benchmarks");
   if (positional.size() != 2) {
-    std::fprintf(stderr, "qlaster-bench: expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)\n");
-    return kExitUsage;
+    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)");
   }
   const std::string which = positional[1];
   std::vector<const ScenarioEntry*> chosen;
@@ -125,15 +141,11 @@ int Main(int argc, char** argv) {
     if (which == "all" || which == s.name) chosen.push_back(&s);
   }
   if (chosen.empty()) {
-    std::fprintf(stderr, "qlaster-bench: unknown scenario '%s' (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)\n",
-                 which.c_str());
-    return kExitUsage;
+    return UsageError(absl::StrCat("unknown scenario '", which,
+                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, all, micro)"));
   }
   absl::StatusOr<Config> config = ConfigFromFlags();
-  if (!config.ok()) {
-    std::fprintf(stderr, "qlaster-bench: %s\n", std::string(config.status().message()).c_str());
-    return kExitUsage;
-  }
+  if (!config.ok()) return UsageError(config.status().message());
   std::vector<Result> all;
   int rc = 0;
   for (const ScenarioEntry* s : chosen) {

@@ -12,10 +12,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/flags.h"
 #include "tools/inspect/inspect.h"
 #include "base/base58.h"
 
@@ -48,12 +47,7 @@ ABSL_FLAG(std::string, name, "qlaster-inspect", "consumer name the sender shows"
 
 namespace {
 
-using qlaster::inspect::kExitUsage;
-
-int Usage(const std::string& message) {
-  std::fprintf(stderr, "qlaster-inspect: %s\n", message.c_str());
-  return kExitUsage;
-}
+using qlaster::UsageError;
 
 // Abseil flags take the last of repeated flags and spell names with underscores. People
 // write `--account A --account B` and `--sender-stats`: so hyphens in flag names become
@@ -111,17 +105,16 @@ bool ParseKeys(const char* flag, const std::vector<std::string>& values,
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "shows what a local qlaster-sender fans out: subscribe with base58 keys, print updates "
-      "as text or JSON lines, watch rates and latency, record for replay");
   std::vector<std::string> args = NormalizeArgs(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   arg_ptrs.push_back(nullptr);
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(args.size()), arg_ptrs.data());
+  std::vector<char*> positional = qlaster::ParseFlags(
+      static_cast<int>(args.size()), arg_ptrs.data(),
+      "shows what a local qlaster-sender fans out: subscribe with base58 keys, print updates "
+      "as text or JSON lines, watch rates and latency, record for replay");
   if (positional.size() > 1) {
-    return Usage(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
+    return UsageError(absl::StrCat("unexpected argument '", positional[1], "' (see --help)"));
   }
 
   qlaster::inspect::InspectOptions o;
@@ -130,7 +123,7 @@ int main(int argc, char** argv) {
   std::string error;
   if (!ParseKeys("account", absl::GetFlag(FLAGS_account), &o.accounts, &error) ||
       !ParseKeys("owner", absl::GetFlag(FLAGS_owner), &o.owners, &error)) {
-    return Usage(error);
+    return UsageError(error);
   }
   const std::string tx = absl::GetFlag(FLAGS_transactions);
   if (tx == "none") {
@@ -140,7 +133,7 @@ int main(int argc, char** argv) {
   } else if (tx == "nonvote" || tx == "non_vote" || tx == "non-vote") {
     o.transactions = qlaster::TransactionFilter::kNonVote;
   } else {
-    return Usage(absl::StrCat("--transactions: '", tx, "' is not none, all or nonvote"));
+    return UsageError(absl::StrCat("--transactions: '", tx, "' is not none, all or nonvote"));
   }
   const std::string policy = absl::GetFlag(FLAGS_policy);
   if (policy == "drop") {
@@ -148,11 +141,11 @@ int main(int argc, char** argv) {
   } else if (policy == "evict") {
     o.policy = qlaster::OverflowPolicy::kEvict;
   } else {
-    return Usage(absl::StrCat("--policy: '", policy, "' is not drop or evict"));
+    return UsageError(absl::StrCat("--policy: '", policy, "' is not drop or evict"));
   }
-  if (absl::GetFlag(FLAGS_count) < 0) return Usage("--count must be >= 0");
-  if (!(absl::GetFlag(FLAGS_duration) >= 0)) return Usage("--duration must be >= 0 seconds");
-  if (absl::GetFlag(FLAGS_ring_bytes) < 0) return Usage("--ring_bytes must be >= 0");
+  if (absl::GetFlag(FLAGS_count) < 0) return UsageError("--count must be >= 0");
+  if (!(absl::GetFlag(FLAGS_duration) >= 0)) return UsageError("--duration must be >= 0 seconds");
+  if (absl::GetFlag(FLAGS_ring_bytes) < 0) return UsageError("--ring_bytes must be >= 0");
   o.count = static_cast<uint64_t>(absl::GetFlag(FLAGS_count));
   o.duration = absl::GetFlag(FLAGS_duration);
   o.ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_ring_bytes));
