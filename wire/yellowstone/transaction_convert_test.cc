@@ -18,6 +18,7 @@
 #include "wire/solana/programs.h"
 #include "wire/solana/testing/ed25519.h"
 #include "wire/solana/testing/keys.h"
+#include "wire/solana/transaction_generator.h"
 
 namespace qlaster::yellowstone {
 namespace {
@@ -201,6 +202,25 @@ TEST(TransactionConvertTest, RoundTripsOurFormsExactly) {
   EXPECT_EQ(back->record.signature, TestSignature(7));
   EXPECT_EQ(back->record.transaction, *solana::SerializeTransaction(SwapTransaction()));
   EXPECT_EQ(back->record.status, *solana::EncodeTransactionStatus(SwapStatus()));
+}
+
+TEST(TransactionConvertTest, GeneratedTransactionsRoundTripThroughYellowstone) {
+  const solana::TransactionGenerator gen;
+  for (uint32_t i = 0; i < 2000; ++i) {
+    const solana::GeneratedTransaction g = gen.Generate(350'000'000 + i / 500, i % 500);
+    geyser::SubscribeUpdateTransaction update;
+    ASSERT_TRUE(FillUpdateTransaction(g.transaction, g.status, 350'000'000, i, &update).ok());
+    EXPECT_EQ(update.transaction().is_vote(), g.kind == solana::TransactionKind::kVote);
+    EXPECT_EQ(update.transaction().meta().has_err(), g.failed);
+    // The bytes clients receive parse back (a client re-sending to another qlaster).
+    geyser::SubscribeUpdateTransaction reparsed;
+    ASSERT_TRUE(reparsed.ParseFromString(update.SerializeAsString()));
+    absl::StatusOr<SlotTransactionRecord> back = FromUpdateTransaction(reparsed);
+    ASSERT_TRUE(back.ok()) << i << ": " << back.status();
+    EXPECT_EQ(back->record.transaction, g.transaction);
+    EXPECT_EQ(back->record.status, g.status);
+    EXPECT_EQ(back->record.signature, g.signature);
+  }
 }
 
 TEST(TransactionConvertTest, FillsTheStatusUpdate) {
