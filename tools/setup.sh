@@ -8,6 +8,8 @@ PACKAGES=(
   libabsl-dev libflatbuffers-dev flatbuffers-compiler liblz4-dev
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libngtcp2-dev libgnutls28-dev python3 gnuplot-nox
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  python3-grpcio python3-protobuf nettle-dev
 )
 
 missing=()
