@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "wire/base58.h"
 #include "wire/solana/programs.h"
 #include "wire/solana/transaction_status.h"
@@ -506,7 +506,9 @@ GeneratedTransaction TransactionGenerator::Generate(uint64_t slot, uint32_t inde
         LogInvoke(logs, names.raydium, 2);
         std::vector<uint8_t> ray_log(57);
         rng.Fill(ray_log.data(), ray_log.size());
-        logs.push_back(absl::StrCat("Program log: ray_log: ", Base58Encode(ray_log)));
+        logs.push_back(absl::StrCat("Program log: ray_log: ",
+                                    absl::Base64Escape(absl::string_view(
+                                        reinterpret_cast<const char*>(ray_log.data()), ray_log.size()))));
         uint64_t hop_used = 0;
         for (int t = 0; t < 2; ++t) {
           std::vector<uint8_t> transfer = {3};  // TokenInstruction::Transfer

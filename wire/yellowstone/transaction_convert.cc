@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -21,7 +22,35 @@ std::string KeyString(absl::Span<const uint8_t> key) {
   return std::string(reinterpret_cast<const char*>(key.data()), key.size());
 }
 
-std::string Base58Key(absl::Span<const uint8_t> key) { return Base58Encode(key); }
+// Base58 costs about a microsecond per key (wire/base58.h is quadratic), and a status
+// names the same few keys again and again (a mint and an owner in the pre and the post
+// balances, the token program everywhere), so each conversion remembers the keys it has
+// spelled or read. A handful of entries: a linear scan beats hashing.
+class Base58Memo {
+ public:
+  const std::string& Encode(absl::Span<const uint8_t> key) {
+    for (const auto& [k, text] : encoded_) {
+      if (solana::KeyEquals(key, k)) return text;
+    }
+    return encoded_.emplace_back(solana::ToPubkey(key), Base58Encode(key)).second;
+  }
+  absl::StatusOr<Pubkey> Decode(absl::string_view field, const std::string& text) {
+    for (const auto& [t, k] : decoded_) {
+      if (t == text) return k;
+    }
+    absl::StatusOr<Pubkey> key = DecodePubkey(text);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("yellowstone transaction: ", field, ": ", key.status().message()));
+    }
+    decoded_.emplace_back(text, *key);
+    return *key;
+  }
+
+ private:
+  std::vector<std::pair<Pubkey, std::string>> encoded_;
+  std::vector<std::pair<std::string, Pubkey>> decoded_;
+};
 
 absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("yellowstone transaction: ", what));
@@ -29,16 +58,16 @@ absl::Status Invalid(absl::string_view what) {
 
 // ---- To Yellowstone -----------------------------------------------------------------
 
-void FillTokenBalance(const solana::TokenBalanceView& b, storage::TokenBalance* out) {
+void FillTokenBalance(const solana::TokenBalanceView& b, Base58Memo& memo, storage::TokenBalance* out) {
   out->set_account_index(b.account_index);
-  out->set_mint(Base58Key(b.mint));
+  out->set_mint(memo.Encode(b.mint));
   storage::UiTokenAmount* amount = out->mutable_ui_token_amount();
   amount->set_ui_amount(b.ui_amount);
   amount->set_decimals(b.decimals);
   amount->set_amount(absl::StrCat(b.amount));
   amount->set_ui_amount_string(std::string(b.ui_amount_string));
-  if (!b.owner.empty()) out->set_owner(Base58Key(b.owner));
-  if (!b.program_id.empty()) out->set_program_id(Base58Key(b.program_id));
+  if (!b.owner.empty()) out->set_owner(memo.Encode(b.owner));
+  if (!b.program_id.empty()) out->set_program_id(memo.Encode(b.program_id));
 }
 
 // ---- From Yellowstone ---------------------------------------------------------------
@@ -60,11 +89,6 @@ absl::StatusOr<uint8_t> U8(absl::string_view field, uint32_t value) {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
-absl::StatusOr<Pubkey> Base58Pubkey(absl::string_view field, const std::string& text) {
-  absl::StatusOr<Pubkey> key = DecodePubkey(text);
-  if (!key.ok()) return Invalid(absl::StrCat(field, ": ", key.status().message()));
-  return *key;
-}
 
 // A decimal as Rust's to_string writes an unsigned integer: digits, no sign, no leading
 // zero unless the number is 0, no overflow.
@@ -83,7 +107,8 @@ absl::StatusOr<T> CanonicalDecimal(absl::string_view field, const std::string& t
 }
 
 absl::StatusOr<std::vector<solana::TokenBalance>> ToTokenBalances(
-    absl::string_view which, const google::protobuf::RepeatedPtrField<storage::TokenBalance>& in) {
+    absl::string_view which, const google::protobuf::RepeatedPtrField<storage::TokenBalance>& in,
+    Base58Memo& memo) {
   if (static_cast<size_t>(in.size()) > solana::kMaxTokenBalances) {
     return Invalid(absl::StrCat(in.size(), " ", which, " token balances, over ",
                                 solana::kMaxTokenBalances));
@@ -93,12 +118,12 @@ absl::StatusOr<std::vector<solana::TokenBalance>> ToTokenBalances(
   for (const storage::TokenBalance& b : in) {
     solana::TokenBalance t;
     QLASTER_ASSIGN_OR_RETURN(t.account_index, U8("token balance account_index", b.account_index()));
-    QLASTER_ASSIGN_OR_RETURN(t.mint, Base58Pubkey("token balance mint", b.mint()));
+    QLASTER_ASSIGN_OR_RETURN(t.mint, memo.Decode("token balance mint", b.mint()));
     if (!b.owner().empty()) {
-      QLASTER_ASSIGN_OR_RETURN(t.owner, Base58Pubkey("token balance owner", b.owner()));
+      QLASTER_ASSIGN_OR_RETURN(t.owner, memo.Decode("token balance owner", b.owner()));
     }
     if (!b.program_id().empty()) {
-      QLASTER_ASSIGN_OR_RETURN(t.program_id, Base58Pubkey("token balance program_id", b.program_id()));
+      QLASTER_ASSIGN_OR_RETURN(t.program_id, memo.Decode("token balance program_id", b.program_id()));
     }
     if (!b.has_ui_token_amount()) return Invalid("token balance without ui_token_amount");
     const storage::UiTokenAmount& amount = b.ui_token_amount();
@@ -172,15 +197,16 @@ void FillTransactionStatusMeta(const TransactionStatusView& s, storage::Transact
   }
   out->set_log_messages_none(!s.has_log_messages());
   for (std::string_view line : s.log_messages()) out->add_log_messages(std::string(line));
+  Base58Memo memo;
   for (const solana::TokenBalanceView& b : s.pre_token_balances()) {
-    FillTokenBalance(b, out->add_pre_token_balances());
+    FillTokenBalance(b, memo, out->add_pre_token_balances());
   }
   for (const solana::TokenBalanceView& b : s.post_token_balances()) {
-    FillTokenBalance(b, out->add_post_token_balances());
+    FillTokenBalance(b, memo, out->add_post_token_balances());
   }
   for (const solana::RewardView& r : s.rewards()) {
     storage::Reward* reward = out->add_rewards();
-    reward->set_pubkey(Base58Key(r.pubkey));
+    reward->set_pubkey(memo.Encode(r.pubkey));
     reward->set_lamports(r.lamports);
     reward->set_post_balance(r.post_balance);
     reward->set_reward_type(static_cast<storage::RewardType>(r.reward_type));
@@ -313,8 +339,9 @@ absl::StatusOr<TransactionStatus> ToTransactionStatus(const storage::Transaction
   }
   s.pre_balances.assign(meta.pre_balances().begin(), meta.pre_balances().end());
   s.post_balances.assign(meta.post_balances().begin(), meta.post_balances().end());
-  QLASTER_ASSIGN_OR_RETURN(s.pre_token_balances, ToTokenBalances("pre", meta.pre_token_balances()));
-  QLASTER_ASSIGN_OR_RETURN(s.post_token_balances, ToTokenBalances("post", meta.post_token_balances()));
+  Base58Memo memo;
+  QLASTER_ASSIGN_OR_RETURN(s.pre_token_balances, ToTokenBalances("pre", meta.pre_token_balances(), memo));
+  QLASTER_ASSIGN_OR_RETURN(s.post_token_balances, ToTokenBalances("post", meta.post_token_balances(), memo));
 
   if (meta.log_messages_none()) {
     if (meta.log_messages_size() > 0) return Invalid("log_messages_none with log messages");
@@ -358,7 +385,7 @@ absl::StatusOr<TransactionStatus> ToTransactionStatus(const storage::Transaction
   }
   for (const storage::Reward& r : meta.rewards()) {
     solana::Reward reward;
-    QLASTER_ASSIGN_OR_RETURN(reward.pubkey, Base58Pubkey("reward pubkey", r.pubkey()));
+    QLASTER_ASSIGN_OR_RETURN(reward.pubkey, memo.Decode("reward pubkey", r.pubkey()));
     reward.lamports = r.lamports();
     reward.post_balance = r.post_balance();
     if (r.reward_type() < 0 || r.reward_type() > static_cast<int>(solana::RewardType::kDeactivatedStake)) {
