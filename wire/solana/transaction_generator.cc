@@ -391,9 +391,13 @@ GeneratedTransaction TransactionGenerator::Generate(uint64_t slot, uint32_t inde
       std::vector<uint8_t> pools(hops);
       std::vector<uint8_t> hop_start(hops);  // where each pool's accounts start in the list
       uint8_t next_loaded = statics;
+      // Consecutive tables and pool blocks: no key is loaded twice (which the runtime
+      // refuses), even with a single table.
+      const uint64_t first_table = rng.Below(options_.lookup_tables);
+      const uint64_t first_block = rng.Below(20);
       for (size_t h = 0; h < hops; ++h) {
-        tables[h] = static_cast<uint32_t>(rng.Below(options_.lookup_tables));
-        pools[h] = static_cast<uint8_t>(kTableProgramEntries + 12 * rng.Below(20));
+        tables[h] = static_cast<uint32_t>((first_table + h) % options_.lookup_tables);
+        pools[h] = static_cast<uint8_t>(kTableProgramEntries + 12 * ((first_block + h) % 20));
         const uint8_t pool = pools[h];
         AddressTableLookup lookup{LookupTable(tables[h]), {}, {}};
         const size_t market = rng.Below(9);

@@ -46,6 +46,16 @@ void ExpectConsistent(const GeneratedTransaction& g) {
       for (uint8_t a : ix.accounts) EXPECT_LT(a, tx->account_count());
     }
   }
+  // No account appears twice: the static keys and the loaded keys are all distinct.
+  std::set<std::string> keys;
+  for (size_t i = 0; i < tx->static_key_count(); ++i) {
+    keys.insert(std::string(tx->static_key(i).begin(), tx->static_key(i).end()));
+  }
+  const absl::Span<const uint8_t> w = st->loaded_writable();
+  const absl::Span<const uint8_t> r = st->loaded_readonly();
+  for (size_t i = 0; i < w.size(); i += 32) keys.insert(std::string(w.begin() + i, w.begin() + i + 32));
+  for (size_t i = 0; i < r.size(); i += 32) keys.insert(std::string(r.begin() + i, r.begin() + i + 32));
+  EXPECT_EQ(keys.size(), tx->account_count());
   std::string last_log;
   for (std::string_view line : st->log_messages()) last_log = std::string(line);
   EXPECT_EQ(last_log.find(" failed: ") != std::string::npos, g.failed) << last_log;
