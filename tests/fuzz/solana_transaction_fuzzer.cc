@@ -6,23 +6,15 @@
 // so the fuzzer explores deep inside valid messages without a seed corpus.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/overlay.h"
 #include "wire/solana/transaction.h"
 #include "wire/solana/transaction_generator.h"
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                     \
-    }                                                                                   \
-  } while (0)
 
 using qlaster::solana::ParseTransaction;
 using qlaster::solana::TransactionView;

@@ -8,24 +8,16 @@
 // checks behind the protobuf parse without a seed corpus.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/overlay.h"
 #include "wire/solana/transaction_generator.h"
 #include "wire/yellowstone/transaction_convert.h"
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      std::fprintf(stderr, "%s:%d: FUZZ_CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                     \
-    }                                                                                   \
-  } while (0)
 
 namespace yellowstone = qlaster::yellowstone;
 
