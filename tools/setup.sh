@@ -9,6 +9,8 @@ PACKAGES=(
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
   libngtcp2-dev libgnutls28-dev python3 gnuplot-nox
   systemd dpkg-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  python3-grpcio python3-protobuf nettle-dev
 )
 
 missing=()
