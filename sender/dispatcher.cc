@@ -2,6 +2,7 @@
 #include "sender/dispatcher.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace qlaster::sender {
 
@@ -50,9 +51,8 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
       {.kind = fb::UpdateKind::Account, .pubkey = update.pubkey, .owner = update.owner});
   if (matches.empty()) return absl::OkStatus();
   // Encoded (and compressed) only once someone wants it, and only once for all of them.
-  absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Account(update, lz4_);
-  if (!encoded.ok()) return encoded.status();
-  Deliver(*encoded, matches);
+  QLASTER_ASSIGN_OR_RETURN(EncodedUpdate encoded, EncodedUpdate::Account(update, lz4_));
+  Deliver(encoded, matches);
   return absl::OkStatus();
 }
 
@@ -65,17 +65,15 @@ absl::Status Dispatcher::PublishTransaction(const TransactionUpdate& update) {
   const absl::Span<const ConsumerIndex> matches =
       Route({.kind = fb::UpdateKind::Transaction, .is_vote = update.is_vote});
   if (matches.empty()) return absl::OkStatus();
-  absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Transaction(update);
-  if (!encoded.ok()) return encoded.status();
-  Deliver(*encoded, matches);
+  QLASTER_ASSIGN_OR_RETURN(EncodedUpdate encoded, EncodedUpdate::Transaction(update));
+  Deliver(encoded, matches);
   return absl::OkStatus();
 }
 
 absl::Status Dispatcher::PublishSlot(const SlotUpdate& update) {
   // Encoded first: an unknown status is refused whether or not anyone is connected.
-  absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Slot(update);
-  if (!encoded.ok()) return encoded.status();
-  Publish(*encoded, {.kind = fb::UpdateKind::Slot});
+  QLASTER_ASSIGN_OR_RETURN(EncodedUpdate encoded, EncodedUpdate::Slot(update));
+  Publish(encoded, {.kind = fb::UpdateKind::Slot});
   return absl::OkStatus();
 }
 

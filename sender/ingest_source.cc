@@ -55,13 +55,11 @@ absl::StatusOr<std::unique_ptr<IngestSource>> IngestSource::Open(const IngestOpt
       return ErrnoStatus(rc, absl::StrCat("sizing ingest ring ", shm_name));
     }
   } else {
-    absl::StatusOr<size_t> existing = shm::FileSize(fd.get());
-    if (!existing.ok()) return existing.status();
-    size = *existing;
+    QLASTER_ASSIGN_OR_RETURN(size_t existing, shm::FileSize(fd.get()));
+    size = existing;
   }
-  absl::StatusOr<shm::MappedRegion> region = shm::MappedRegion::Map(fd.get(), size);
-  if (!region.ok()) return region.status();
-  auto* h = reinterpret_cast<qlaster_ingest_header*>(region->data());
+  QLASTER_ASSIGN_OR_RETURN(shm::MappedRegion region, shm::MappedRegion::Map(fd.get(), size));
+  auto* h = reinterpret_cast<qlaster_ingest_header*>(region.data());
   if (created) {
     h->version = QLASTER_INGEST_VERSION;
     h->header_bytes = QLASTER_INGEST_HEADER_BYTES;
@@ -76,7 +74,7 @@ absl::StatusOr<std::unique_ptr<IngestSource>> IngestSource::Open(const IngestOpt
                                             QLASTER_INGEST_VERSION,
                                             " ingest ring; remove it or choose another name"));
   }
-  return std::unique_ptr<IngestSource>(new IngestSource(*std::move(region), options));
+  return std::unique_ptr<IngestSource>(new IngestSource(std::move(region), options));
 }
 
 IngestSource::IngestSource(shm::MappedRegion region, IngestOptions options)

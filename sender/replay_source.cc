@@ -24,9 +24,8 @@ absl::StatusOr<std::unique_ptr<ReplaySource>> ReplaySource::Open(const ReplayOpt
     return absl::InvalidArgumentError(
         absl::StrCat("replay speed ", options.speed, " must be a finite number >= 0"));
   }
-  absl::StatusOr<RecordReader> reader = RecordReader::Open(options.path);
-  if (!reader.ok()) return reader.status();
-  return std::unique_ptr<ReplaySource>(new ReplaySource(*std::move(reader), options));
+  QLASTER_ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(options.path));
+  return std::unique_ptr<ReplaySource>(new ReplaySource(std::move(reader), options));
 }
 
 ReplaySource::ReplaySource(RecordReader reader, ReplayOptions options)
@@ -97,10 +96,9 @@ absl::StatusOr<SourceWork> ReplaySource::DoWork(Dispatcher& dispatcher, int64_t 
   while (done < kMaxBatchRecords) {
     if (!pending_.has_value()) {
       pending_offset_ = reader_.offset();
-      absl::StatusOr<std::optional<absl::Span<const uint8_t>>> next = reader_.Next();
-      if (!next.ok()) return next.status();
-      if (!next->has_value()) return EndOfPass(done);
-      pending_ = **next;
+      QLASTER_ASSIGN_OR_RETURN(std::optional<absl::Span<const uint8_t>> next, reader_.Next());
+      if (!next.has_value()) return EndOfPass(done);
+      pending_ = *next;
       ++pass_records_;
     }
     const absl::Span<const uint8_t> frame = *pending_;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "absl/time/clock.h"
 #include "qlaster/ingest.h"
 #include "shm/mapped_region.h"
@@ -24,18 +25,16 @@ class IngestWriter {
   static absl::StatusOr<IngestWriter> Attach(const std::string& name) {
     UniqueFd fd(::shm_open(("/" + name).c_str(), O_RDWR | O_CLOEXEC, 0));
     if (!fd) return absl::NotFoundError(absl::StrCat("no ingest ring ", name));
-    absl::StatusOr<size_t> size = shm::FileSize(fd.get());
-    if (!size.ok()) return size.status();
-    absl::StatusOr<shm::MappedRegion> region = shm::MappedRegion::Map(fd.get(), *size);
-    if (!region.ok()) return region.status();
-    auto* h = reinterpret_cast<qlaster_ingest_header*>(region->data());
-    if (qlaster_ingest_check(h, *size) != QLASTER_INGEST_OK) {
+    QLASTER_ASSIGN_OR_RETURN(size_t size, shm::FileSize(fd.get()));
+    QLASTER_ASSIGN_OR_RETURN(shm::MappedRegion region, shm::MappedRegion::Map(fd.get(), size));
+    auto* h = reinterpret_cast<qlaster_ingest_header*>(region.data());
+    if (qlaster_ingest_check(h, size) != QLASTER_INGEST_OK) {
       return absl::DataLossError(absl::StrCat(name, " is not an ingest ring"));
     }
     IngestWriter w;
     w.writer_.header = h;
     w.writer_.position = h->write_pos.load();
-    w.region_ = *std::move(region);
+    w.region_ = std::move(region);
     return w;
   }
 

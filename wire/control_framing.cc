@@ -466,9 +466,8 @@ absl::StatusOr<ControlMsg> ReadControl(int fd, ControlFrameReader& reader,
       timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : absl::Now() + timeout;
   std::vector<uint8_t> chunk(kReadChunkSize);
   while (true) {
-    absl::StatusOr<std::optional<ControlMsg>> next = reader.Next();
-    if (!next.ok()) return next.status();
-    if (next->has_value()) return std::move(**next);
+    QLASTER_ASSIGN_OR_RETURN(std::optional<ControlMsg> next, reader.Next());
+    if (next.has_value()) return std::move(*next);
 
     int wait_ms = -1;
     if (deadline != absl::InfiniteFuture()) {

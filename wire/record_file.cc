@@ -319,9 +319,8 @@ absl::StatusOr<std::optional<absl::Span<const uint8_t>>> RecordReader::Next() {
   const uint32_t head_crc = GetU32(head + 8);
   const uint32_t computed_head_crc = Crc32c(absl::MakeConstSpan(head, 8));
   if (head_crc != computed_head_crc) {
-    absl::StatusOr<bool> zero = ZeroToEnd(offset_);
-    if (!zero.ok()) return zero.status();
-    if (*zero) return EndTruncated(*available);
+    QLASTER_ASSIGN_OR_RETURN(bool zero, ZeroToEnd(offset_));
+    if (zero) return EndTruncated(*available);
     return absl::DataLossError(absl::StrCat(
         name_, ": record at offset ", offset_, " is corrupt: header checksum mismatch (stored 0x",
         absl::Hex(head_crc), ", computed 0x", absl::Hex(computed_head_crc), ")"));
@@ -338,9 +337,8 @@ absl::StatusOr<std::optional<absl::Span<const uint8_t>>> RecordReader::Next() {
   const auto frame = absl::MakeConstSpan(buffer_.data() + start_ + kRecordHeaderSize, length);
   const uint32_t computed = Crc32c(frame);
   if (computed != data_crc) {
-    absl::StatusOr<bool> zero = ZeroToEnd(offset_ + kRecordHeaderSize);
-    if (!zero.ok()) return zero.status();
-    if (*zero) return EndTruncated(*available);
+    QLASTER_ASSIGN_OR_RETURN(bool zero, ZeroToEnd(offset_ + kRecordHeaderSize));
+    if (zero) return EndTruncated(*available);
     return absl::DataLossError(absl::StrCat(
         name_, ": record at offset ", offset_, " (", length,
         " bytes) is corrupt: data checksum mismatch (stored 0x", absl::Hex(data_crc),

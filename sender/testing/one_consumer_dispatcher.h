@@ -21,26 +21,20 @@ class OneConsumerDispatcher {
   static absl::StatusOr<std::unique_ptr<OneConsumerDispatcher>> Create(
       uint64_t ring_bytes, OverflowPolicy policy = OverflowPolicy::kDropAndCount) {
     auto self = std::unique_ptr<OneConsumerDispatcher>(new OneConsumerDispatcher());
-    absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
-    if (!notify.ok()) return notify.status();
-    self->notify_ = *std::move(notify);
+    QLASTER_ASSIGN_OR_RETURN(shm::EventFd notify, shm::EventFd::Create());
+    self->notify_ = std::move(notify);
     self->dispatcher_ = std::make_unique<Dispatcher>(&self->notify_);
-    absl::StatusOr<uint64_t> id = self->registry_.Reserve();
-    if (!id.ok()) return id.status();
-    self->id_ = *id;
-    absl::StatusOr<shm::RingProducer> ring = shm::RingProducer::Create({.capacity = ring_bytes});
-    if (!ring.ok()) return ring.status();
-    absl::StatusOr<shm::EventFd> doorbell = shm::EventFd::Create();
-    if (!doorbell.ok()) return doorbell.status();
-    absl::StatusOr<shm::RingConsumer> reader = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
-    if (!reader.ok()) return reader.status();
-    self->reader_.emplace(*std::move(reader));
-    self->doorbell_ = shm::EventFd(UniqueFd(::dup(doorbell->fd())));
-    absl::StatusOr<shm::MappedRegion> header = shm::MappedRegion::Map(ring->fd(), sizeof(shm::RingHeader));
-    if (!header.ok()) return header.status();
-    self->header_ = *std::move(header);
+    QLASTER_ASSIGN_OR_RETURN(uint64_t id, self->registry_.Reserve());
+    self->id_ = id;
+    QLASTER_ASSIGN_OR_RETURN(shm::RingProducer ring, shm::RingProducer::Create({.capacity = ring_bytes}));
+    QLASTER_ASSIGN_OR_RETURN(shm::EventFd doorbell, shm::EventFd::Create());
+    QLASTER_ASSIGN_OR_RETURN(shm::RingConsumer reader, shm::RingConsumer::Attach(UniqueFd(::dup(ring.fd()))));
+    self->reader_.emplace(std::move(reader));
+    self->doorbell_ = shm::EventFd(UniqueFd(::dup(doorbell.fd())));
+    QLASTER_ASSIGN_OR_RETURN(shm::MappedRegion header, shm::MappedRegion::Map(ring.fd(), sizeof(shm::RingHeader)));
+    self->header_ = std::move(header);
     self->registry_.Find(self->id_)->channel = std::make_shared<ConsumerChannel>(
-        self->id_, "test", *std::move(ring), *std::move(doorbell), policy);
+        self->id_, "test", std::move(ring), std::move(doorbell), policy);
     return self;
   }
 

@@ -50,9 +50,8 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
   options.auto_reconnect = false;
   options.connect_timeout = absl::Seconds(10);  // 64 processes may handshake at once
   options.request_timeout = absl::Seconds(30);
-  absl::StatusOr<Consumer> consumer = ConnectWithRetry(spec, options);
-  if (!consumer.ok()) return consumer.status();
-  absl::StatusOr<SubscribeResult> sub = consumer->Subscribe({}, spec.owners, spec.transactions);
+  QLASTER_ASSIGN_OR_RETURN(Consumer consumer, ConnectWithRetry(spec, options));
+  absl::StatusOr<SubscribeResult> sub = consumer.Subscribe({}, spec.owners, spec.transactions);
   if (!sub.ok()) {
     return absl::Status(sub.status().code(), absl::StrCat("subscribe: ", sub.status().message()));
   }
@@ -107,7 +106,7 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
   // Reads what is in the ring now; stops early at the end slot or a disconnection.
   auto drain = [&](int max_polls) -> absl::Status {
     for (int i = 0; i < max_polls && !end && disconnected.empty(); ++i) {
-      absl::StatusOr<int> n = consumer->Poll(handler, kPollBatch);
+      absl::StatusOr<int> n = consumer.Poll(handler, kPollBatch);
       if (!n.ok()) {
         return absl::Status(n.status().code(), absl::StrCat("poll: ", n.status().message()));
       }
@@ -117,7 +116,7 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
   };
   const absl::Time deadline = absl::Now() + spec.run_deadline;
   while (!end) {
-    absl::Status w = consumer->Wait(absl::Milliseconds(20));
+    absl::Status w = consumer.Wait(absl::Milliseconds(20));
     if (!w.ok() && !absl::IsDeadlineExceeded(w)) {
       return absl::Status(w.code(), absl::StrCat("wait: ", w.message()));
     }
@@ -135,7 +134,7 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
                                                       " (received ", report.received, ")"));
     }
   }
-  consumer->Close();
+  consumer.Close();
   report.cpu_ns = SelfCpuNs();
   report.samples_ns = std::move(reservoir.samples());
   return WriteChildReport(spec.result_path, report);
@@ -321,9 +320,8 @@ absl::StatusOr<std::vector<ChildReport>> ChildSet::Collect(
   }
   std::vector<ChildReport> reports;
   for (const std::string& path : paths_) {
-    absl::StatusOr<ChildReport> r = ReadChildReport(path);
-    if (!r.ok()) return r.status();
-    reports.push_back(*std::move(r));
+    QLASTER_ASSIGN_OR_RETURN(ChildReport r, ReadChildReport(path));
+    reports.push_back(std::move(r));
   }
   return reports;
 }

@@ -112,11 +112,9 @@ struct Snapshot {
 };
 
 absl::StatusOr<Snapshot> TakeSnapshot(pid_t pid, const std::string& socket_path) {
-  absl::StatusOr<uint64_t> cpu = ProcessCpuNs(pid);
-  if (!cpu.ok()) return cpu.status();
-  absl::StatusOr<StatsMsg> stats = QuerySenderStats(socket_path);
-  if (!stats.ok()) return stats.status();
-  return Snapshot{.cpu_ns = *cpu, .published = stats->published, .at = absl::Now()};
+  QLASTER_ASSIGN_OR_RETURN(uint64_t cpu, ProcessCpuNs(pid));
+  QLASTER_ASSIGN_OR_RETURN(StatsMsg stats, QuerySenderStats(socket_path));
+  return Snapshot{.cpu_ns = cpu, .published = stats.published, .at = absl::Now()};
 }
 
 // The last few lines of a log file, on one line.
@@ -129,9 +127,8 @@ std::string LogTail(const std::string& path) {
 }
 
 absl::StatusOr<Pubkey> Key(const char* base58) {
-  absl::StatusOr<Pubkey> k = DecodePubkey(base58);
-  if (!k.ok()) return k.status();
-  return *k;
+  QLASTER_ASSIGN_OR_RETURN(Pubkey k, DecodePubkey(base58));
+  return k;
 }
 
 }  // namespace
@@ -153,17 +150,16 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   absl::StatusOr<Pubkey> token = Key("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA");
   if (!vote.ok() || !token.ok()) return absl::InternalError("cannot decode the program ids");
 
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
   // Nothing is counted until the window opens.
   (*board)->window_start_ns.store(~uint64_t{0} - 1);
-  const std::string socket = dir->path() + "/sender.sock";
+  const std::string socket = dir.path() + "/sender.sock";
   std::vector<std::string> names, paths;
   for (int i = 0; i < n; ++i) {
     names.push_back(absl::StrCat("e2e-", i));
-    paths.push_back(absl::StrCat(dir->path(), "/e2e-", i, ".report"));
+    paths.push_back(absl::StrCat(dir.path(), "/e2e-", i, ".report"));
   }
   ChildSet children;
   QLASTER_RETURN_IF_ERROR(children.Fork(names, paths, [&](size_t i) {
@@ -190,13 +186,11 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
                                    "--synthetic_seed=1",
                                    absl::StrFormat("--rate=%.9g", rate / nominal)};
   // The sender's stderr goes to a log, quoted when it fails.
-  const std::string log_path = dir->path() + "/sender.log";
+  const std::string log_path = dir.path() + "/sender.log";
   UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!log) return ErrnoStatus(errno, absl::StrCat("open ", log_path));
-  absl::StatusOr<ChildProcess> spawned =
-      ChildProcess::Spawn(argv, {{log.get(), 2}});
-  if (!spawned.ok()) return spawned.status();
-  std::optional<ChildProcess> sender(*std::move(spawned));
+  QLASTER_ASSIGN_OR_RETURN(ChildProcess spawned, ChildProcess::Spawn(argv, {{log.get(), 2}}));
+  std::optional<ChildProcess> sender(std::move(spawned));
   const pid_t sender_pid = sender->pid();
   auto sender_failed = [&](const std::string& how) {
     return absl::InternalError(absl::StrCat("qlaster-sender (pid ", sender_pid, ") ", how,
@@ -211,10 +205,9 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   QLASTER_RETURN_IF_ERROR(children.WaitReady(*board->get(), absl::Seconds(60), sender_alive));
 
   // The window.
-  absl::StatusOr<Snapshot> before = TakeSnapshot(sender_pid, socket);
-  if (!before.ok()) return before.status();
+  QLASTER_ASSIGN_OR_RETURN(Snapshot before, TakeSnapshot(sender_pid, socket));
   (*board)->window_start_ns.store(RealtimeNs());
-  const absl::Time end = before->at + duration;
+  const absl::Time end = before.at + duration;
   for (absl::Time now = absl::Now(); now < end; now = absl::Now()) {
     QLASTER_RETURN_IF_ERROR(children.CheckAlive(/*exit_ok=*/false));
     QLASTER_RETURN_IF_ERROR(sender_alive());
@@ -222,13 +215,10 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
         end - now, absl::Milliseconds(50)));  // waiting for a deadline, watching for deaths
   }
   (*board)->window_end_ns.store(RealtimeNs());
-  absl::StatusOr<Snapshot> after = TakeSnapshot(sender_pid, socket);
-  if (!after.ok()) return after.status();
+  QLASTER_ASSIGN_OR_RETURN(Snapshot after, TakeSnapshot(sender_pid, socket));
 
   (*board)->stop.store(1);
-  absl::StatusOr<std::vector<ChildReport>> reports =
-      children.Collect(absl::Seconds(30), sender_alive);
-  if (!reports.ok()) return reports.status();
+  QLASTER_ASSIGN_OR_RETURN(std::vector<ChildReport> reports, children.Collect(absl::Seconds(30), sender_alive));
   ::kill(sender_pid, SIGTERM);
   absl::StatusOr<int> exit = sender->Wait(absl::Seconds(10));
   if (!exit.ok()) return sender_failed("did not exit within 10s of SIGTERM");
@@ -236,11 +226,11 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
     return sender_failed(absl::StrCat(DescribeWaitStatus(*exit), " on SIGTERM"));
   }
 
-  const double secs = absl::ToDoubleSeconds(after->at - before->at);
-  const uint64_t published = after->published - before->published;
-  const double cpu_ns = static_cast<double>(after->cpu_ns - before->cpu_ns);
+  const double secs = absl::ToDoubleSeconds(after.at - before.at);
+  const uint64_t published = after.published - before.published;
+  const double cpu_ns = static_cast<double>(after.cpu_ns - before.cpu_ns);
   uint64_t received = 0, dropped = 0, gaps = 0;
-  for (const ChildReport& c : *reports) {
+  for (const ChildReport& c : reports) {
     received += c.received;
     dropped += c.dropped;
     gaps += c.gaps;
@@ -249,7 +239,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
   r.scenario = "e2e";
   r.subject = "qlaster";
   r.Param("consumers", int64_t{n}).Param("mode", ModeName(mode)).Param("rate", rate);
-  std::vector<double> samples = MergeSamples(*reports);
+  std::vector<double> samples = MergeSamples(reports);
   r.latency = Latency::FromSamples(samples);
   r.records_per_s = static_cast<double>(published) / secs;
   const double per_consumer = static_cast<double>(received) / n;

@@ -190,13 +190,12 @@ size_t SampleCap(int consumers) {
 }
 
 absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
-  const std::string socket = dir->path() + "/sender.sock";
+  const std::string socket = dir.path() + "/sender.sock";
   std::vector<std::string> paths;
-  std::vector<std::string> names = Names("fanout", run.consumers, dir->path(), &paths);
+  std::vector<std::string> names = Names("fanout", run.consumers, dir.path(), &paths);
   ChildSet children;
   QLASTER_RETURN_IF_ERROR(children.Fork(names, paths, [&](size_t i) {
     return RunConsumerChild({.name = names[i],
@@ -223,11 +222,9 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
   options.control.limits.max_consumers = static_cast<size_t>(std::max(64, run.consumers));
   options.control.verbose = false;
   options.handle_signals = false;
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender =
-      sender::Sender::Create(std::move(options));
-  if (!sender.ok()) return sender.status();
-  SenderThread sender_thread(**sender);
-  sender::Dispatcher& dispatcher = (*sender)->dispatcher();
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::Sender> sender, sender::Sender::Create(std::move(options)));
+  SenderThread sender_thread(*sender);
+  sender::Dispatcher& dispatcher = (sender)->dispatcher();
   auto poll = [&dispatcher] {
     dispatcher.Poll();
     return absl::OkStatus();
@@ -261,9 +258,7 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
 
   const SlotUpdate end{.slot = kEndSlot, .parent = kEndSlot - 1, .status = SlotStatus::kProcessed};
   QLASTER_RETURN_IF_ERROR(dispatcher.PublishSlot(end));
-  absl::StatusOr<std::vector<ChildReport>> reports =
-      children.Collect(absl::Seconds(60), [&] { return dispatcher.PublishSlot(end); });
-  if (!reports.ok()) return reports.status();
+  QLASTER_ASSIGN_OR_RETURN(std::vector<ChildReport> reports, children.Collect(absl::Seconds(60), [&] { return dispatcher.PublishSlot(end); }));
   QLASTER_RETURN_IF_ERROR(sender_thread.Join());
 
   Result r;
@@ -273,7 +268,7 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
       .Param("mode", ModeName(run.mode))
       .Param("batch", static_cast<int64_t>(run.batch))
       .Param("size", static_cast<int64_t>(run.size));
-  Summarize(r, *reports, published->count, published->elapsed, published->start_ns);
+  Summarize(r, reports, published->count, published->elapsed, published->start_ns);
   return r;
 }
 
@@ -319,10 +314,8 @@ int SocketReader(int fd, int cpu, size_t cap, const std::string& path, ChildBoar
 }
 
 absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run) {
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<SharedBoard> board = SharedBoard::Create();
-  if (!board.ok()) return board.status();
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
+  QLASTER_ASSIGN_OR_RETURN(SharedBoard board, SharedBoard::Create());
   std::vector<UniqueFd> ours, theirs;
   for (int i = 0; i < run.consumers; ++i) {
     int sv[2];
@@ -336,17 +329,17 @@ absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run)
     ::setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
   }
   std::vector<std::string> paths;
-  std::vector<std::string> names = Names("unix-socket", run.consumers, dir->path(), &paths);
+  std::vector<std::string> names = Names("unix-socket", run.consumers, dir.path(), &paths);
   ChildSet children;
   QLASTER_RETURN_IF_ERROR(children.Fork(names, paths, [&](size_t i) {
     return SocketReader(theirs[i].get(), config.Cpu(1 + i), SampleCap(run.consumers), paths[i],
-                        board->get());
+                        board.get());
   }));
   theirs.clear();
   AffinityGuard affinity;
   QLASTER_RETURN_IF_ERROR(PinToCpu(config.Cpu(0)));
   QLASTER_RETURN_IF_ERROR(
-      children.WaitReady(*board->get(), absl::Seconds(60), [] { return absl::OkStatus(); }));
+      children.WaitReady(*board.get(), absl::Seconds(60), [] { return absl::OkStatus(); }));
 
   std::vector<uint8_t> record = NoiseBytes(std::max<uint64_t>(run.size, sizeof(SocketRecord)));
   absl::StatusOr<Published> published = PublishFor(config, run, [&](uint64_t i) {

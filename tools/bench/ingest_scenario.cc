@@ -250,21 +250,19 @@ absl::StatusOr<std::unique_ptr<sender::Sender>> MakeSender(const Config& config,
 }
 
 absl::StatusOr<Outcome> RunIngestOnce(const Config& config, const IngestRun& run) {
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   sender::IngestOptions ingest;
   ingest.name = absl::StrCat("qlaster_bench_ingest_", ::getpid());
   ingest.mode = 0600;
-  absl::StatusOr<std::unique_ptr<sender::IngestSource>> source = sender::IngestSource::Open(ingest);
-  if (!source.ok()) return source.status();
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::IngestSource> source, sender::IngestSource::Open(ingest));
   struct Unlink {
     std::string name;
     ~Unlink() { ::shm_unlink(("/" + name).c_str()); }
   } unlink{ingest.name};
 
   const ClientSpec spec{.ring_name = ingest.name,
-                        .socket_path = dir->path() + "/sender.sock",
-                        .result_path = dir->path() + "/client.report",
+                        .socket_path = dir.path() + "/sender.sock",
+                        .result_path = dir.path() + "/client.report",
                         .cpu = config.Cpu(1),
                         .run = run};
   ChildSet clients;
@@ -279,17 +277,13 @@ absl::StatusOr<Outcome> RunIngestOnce(const Config& config, const IngestRun& run
   }));
 
   // Threads from here on.
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender =
-      MakeSender(config, spec.socket_path, run.poll_interval);
-  if (!sender.ok()) return sender.status();
-  SenderThread sender_thread(**sender, source->get());
-  absl::StatusOr<std::vector<ChildReport>> reports =
-      clients.Collect(absl::Seconds(300), [] { return absl::OkStatus(); });
-  if (!reports.ok()) return reports.status();
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::Sender> sender, MakeSender(config, spec.socket_path, run.poll_interval));
+  SenderThread sender_thread(*sender, source.get());
+  QLASTER_ASSIGN_OR_RETURN(std::vector<ChildReport> reports, clients.Collect(absl::Seconds(300), [] { return absl::OkStatus(); }));
   QLASTER_RETURN_IF_ERROR(sender_thread.Join());
   Outcome out;
-  out.client = std::move((*reports)[0]);
-  out.sender_frames = (*source)->counters().frames.load();
+  out.client = std::move((reports)[0]);
+  out.sender_frames = (source)->counters().frames.load();
   return out;
 }
 
@@ -304,41 +298,37 @@ Result Make(const std::string& scenario, const std::string& subject, uint64_t si
 // ------------------------------------------------------------------------ replay
 
 absl::StatusOr<Result> RunReplayOnce(const Config& config, uint64_t size, uint64_t count) {
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
   absl::StatusOr<SharedBoard> board = SharedBoard::Create();
   if (!board.ok()) return board.status();
-  const std::string socket = dir->path() + "/sender.sock";
-  const std::string file = dir->path() + "/replay.qlrec";
+  const std::string socket = dir.path() + "/sender.sock";
+  const std::string file = dir.path() + "/replay.qlrec";
   {
     // What a recording holds: the frames as the sender wrote them (large compressible
     // accounts LZ4-compressed, as the default policy does).
     const bool compressible = size >= (512u << 10);
     AccountUpdate a = BenchAccount(size, compressible);
-    absl::StatusOr<RecordWriter> w = RecordWriter::Open(file);
-    if (!w.ok()) return w.status();
+    QLASTER_ASSIGN_OR_RETURN(RecordWriter w, RecordWriter::Open(file));
     for (uint64_t i = 1; i <= count; ++i) {
       a.write_version = i;
-      absl::StatusOr<EncodedUpdate> e = EncodedUpdate::Account(a);
-      if (!e.ok()) return e.status();
-      QLASTER_RETURN_IF_ERROR(w->Append(e->ToBytes(i, RealtimeNs())));
+      QLASTER_ASSIGN_OR_RETURN(EncodedUpdate e, EncodedUpdate::Account(a));
+      QLASTER_RETURN_IF_ERROR(w.Append(e.ToBytes(i, RealtimeNs())));
     }
     absl::StatusOr<EncodedUpdate> end =
         EncodedUpdate::Slot({.slot = kEndSlot, .parent = kEndSlot - 1, .status = SlotStatus::kProcessed});
-    for (int i = 0; i < 16; ++i) QLASTER_RETURN_IF_ERROR(w->Append(end->ToBytes(count + 1 + i, RealtimeNs())));
-    QLASTER_RETURN_IF_ERROR(w->Close());
+    for (int i = 0; i < 16; ++i) QLASTER_RETURN_IF_ERROR(w.Append(end->ToBytes(count + 1 + i, RealtimeNs())));
+    QLASTER_RETURN_IF_ERROR(w.Close());
   }
   sender::ReplayOptions ro;
   ro.path = file;
   ro.speed = 0;
   ro.wait_for_consumers = 1;
-  absl::StatusOr<std::unique_ptr<sender::ReplaySource>> source = sender::ReplaySource::Open(ro);
-  if (!source.ok()) return source.status();
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::ReplaySource> source, sender::ReplaySource::Open(ro));
 
   ChildSet consumers;
   const ConsumerChildSpec spec{.name = "replay-consumer",
                                .socket_path = socket,
-                               .result_path = dir->path() + "/consumer.report",
+                               .result_path = dir.path() + "/consumer.report",
                                .cpu = config.Cpu(1),
                                .wait_mode = WaitMode::kSpinThenSleep,
                                .ring_bytes = std::max<uint64_t>(64u << 20, 16 * size),
@@ -350,18 +340,16 @@ absl::StatusOr<Result> RunReplayOnce(const Config& config, uint64_t size, uint64
                                .board = board->get()};
   QLASTER_RETURN_IF_ERROR(consumers.Fork({"replay-consumer"}, {spec.result_path},
                                          [&](size_t) { return RunConsumerChild(spec); }));
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender =
-      MakeSender(config, socket, absl::Microseconds(10));
-  if (!sender.ok()) return sender.status();
-  SenderThread sender_thread(**sender, source->get());
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::Sender> sender, MakeSender(config, socket, absl::Microseconds(10)));
+  SenderThread sender_thread(*sender, source.get());
   auto idle = [] { return absl::OkStatus(); };
   QLASTER_RETURN_IF_ERROR(consumers.WaitReady(*board->get(), absl::Seconds(60), idle));
   // The replay starts once the consumer is subscribed; time it until the last record.
   int64_t started = 0, finished = 0;
   absl::StatusOr<std::vector<ChildReport>> reports = consumers.Collect(absl::Seconds(300), [&] {
-    const uint64_t published = (*source)->counters().published.load();
+    const uint64_t published = (source)->counters().published.load();
     if (started == 0 && published > 0) started = MonotonicNs();
-    if (finished == 0 && (*source)->counters().finished.load()) finished = MonotonicNs();
+    if (finished == 0 && (source)->counters().finished.load()) finished = MonotonicNs();
     return absl::OkStatus();
   });
   if (!reports.ok()) return reports.status();
@@ -369,7 +357,7 @@ absl::StatusOr<Result> RunReplayOnce(const Config& config, uint64_t size, uint64
   const ChildReport& c = (*reports)[0];
   Result r = Make("replay", "qlaster", size);
   const double seconds = finished > started ? static_cast<double>(finished - started) / 1e9 : 0;
-  const uint64_t published = (*source)->counters().published.load();
+  const uint64_t published = (source)->counters().published.load();
   r.records_per_s = seconds > 0 ? static_cast<double>(published) / seconds : 0;
   r.bytes_per_s = *r.records_per_s * static_cast<double>(size);
   const double span = c.last_ns > c.first_ns ? static_cast<double>(c.last_ns - c.first_ns) / 1e9 : 0;
@@ -400,9 +388,8 @@ absl::StatusOr<std::vector<Result>> RunIngest(const Config& config) {
     o.iterations = static_cast<int>(count / 2);
     o.parent_cpu = config.Cpu(1);
     o.child_cpu = config.Cpu(0);
-    absl::StatusOr<Samples> s = CachelinePingPong(o);
-    if (!s.ok()) return s.status();
-    for (double half : *s) base.push_back(2 * half);
+    QLASTER_ASSIGN_OR_RETURN(Samples s, CachelinePingPong(o));
+    for (double half : s) base.push_back(2 * half);
     return absl::OkStatus();
   };
   QLASTER_RETURN_IF_ERROR(baseline());

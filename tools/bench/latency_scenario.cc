@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "absl/strings/str_cat.h"
 #include "tools/bench/pingpong.h"
 #include "tools/bench/scenario.h"
@@ -73,18 +74,15 @@ absl::StatusOr<std::vector<Result>> RunLatency(const Config& config) {
       Counts n = CountsFor(config, WaitMode::kSpin, true);
       o.warmup = n.warmup / 2;
       o.iterations = n.iterations / 2;
-      absl::StatusOr<Samples> cacheline = CachelinePingPong(o);
-      if (!cacheline.ok()) return cacheline.status();
+      QLASTER_ASSIGN_OR_RETURN(Samples cacheline, CachelinePingPong(o));
       n = CountsFor(config, WaitMode::kSleep, false);
       o.warmup = n.warmup / 2;
       o.iterations = n.iterations / 2;
-      absl::StatusOr<Samples> eventfd = EventfdPingPong(o);
-      if (!eventfd.ok()) return eventfd.status();
-      absl::StatusOr<Samples> socket = UnixSocketPingPong(o);
-      if (!socket.ok()) return socket.status();
-      base[0].insert(base[0].end(), cacheline->begin(), cacheline->end());
-      base[1].insert(base[1].end(), eventfd->begin(), eventfd->end());
-      base[2].insert(base[2].end(), socket->begin(), socket->end());
+      QLASTER_ASSIGN_OR_RETURN(Samples eventfd, EventfdPingPong(o));
+      QLASTER_ASSIGN_OR_RETURN(Samples socket, UnixSocketPingPong(o));
+      base[0].insert(base[0].end(), cacheline.begin(), cacheline.end());
+      base[1].insert(base[1].end(), eventfd.begin(), eventfd.end());
+      base[2].insert(base[2].end(), socket.begin(), socket.end());
       return absl::OkStatus();
     };
     if (absl::Status s = measure_baselines(); !s.ok()) return s;

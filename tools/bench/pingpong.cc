@@ -182,20 +182,14 @@ struct RingPair {
   shm::EventFd back_bell;
 
   static absl::StatusOr<RingPair> Create(const std::string& dir, uint64_t capacity) {
-    absl::StatusOr<shm::RingProducer> out = shm::RingProducer::Create({.dir = dir, .capacity = capacity});
-    if (!out.ok()) return out.status();
-    absl::StatusOr<shm::RingProducer> back = shm::RingProducer::Create({.dir = dir, .capacity = capacity});
-    if (!back.ok()) return back.status();
-    absl::StatusOr<shm::RingConsumer> out_reader = shm::RingConsumer::Attach(UniqueFd(::dup(out->fd())));
-    if (!out_reader.ok()) return out_reader.status();
-    absl::StatusOr<shm::RingConsumer> back_reader = shm::RingConsumer::Attach(UniqueFd(::dup(back->fd())));
-    if (!back_reader.ok()) return back_reader.status();
-    absl::StatusOr<shm::EventFd> out_bell = shm::EventFd::Create();
-    if (!out_bell.ok()) return out_bell.status();
-    absl::StatusOr<shm::EventFd> back_bell = shm::EventFd::Create();
-    if (!back_bell.ok()) return back_bell.status();
-    return RingPair{*std::move(out), *std::move(out_reader), *std::move(out_bell),
-                    *std::move(back), *std::move(back_reader), *std::move(back_bell)};
+    QLASTER_ASSIGN_OR_RETURN(shm::RingProducer out, shm::RingProducer::Create({.dir = dir, .capacity = capacity}));
+    QLASTER_ASSIGN_OR_RETURN(shm::RingProducer back, shm::RingProducer::Create({.dir = dir, .capacity = capacity}));
+    QLASTER_ASSIGN_OR_RETURN(shm::RingConsumer out_reader, shm::RingConsumer::Attach(UniqueFd(::dup(out.fd()))));
+    QLASTER_ASSIGN_OR_RETURN(shm::RingConsumer back_reader, shm::RingConsumer::Attach(UniqueFd(::dup(back.fd()))));
+    QLASTER_ASSIGN_OR_RETURN(shm::EventFd out_bell, shm::EventFd::Create());
+    QLASTER_ASSIGN_OR_RETURN(shm::EventFd back_bell, shm::EventFd::Create());
+    return RingPair{std::move(out), std::move(out_reader), std::move(out_bell),
+                    std::move(back), std::move(back_reader), std::move(back_bell)};
   }
 };
 
@@ -338,9 +332,8 @@ absl::StatusOr<Samples> UnixSocketPingPong(const PingPongOptions& o) {
 
 absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
   if (o.size < sizeof(uint64_t)) return absl::InvalidArgumentError("ring ping-pong: size below 8 bytes");
-  absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, RingCapacityFor(o.size));
-  if (!rings.ok()) return rings.status();
-  RingPair& r = *rings;
+  QLASTER_ASSIGN_OR_RETURN(RingPair rings, RingPair::Create(o.shm_dir, RingCapacityFor(o.size)));
+  RingPair& r = rings;
   const uint64_t total = TotalRoundTrips(o);
   absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
     ChildSetup(o.child_cpu);
@@ -369,12 +362,10 @@ absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
 }
 
 absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
-  absl::StatusOr<TempDir> dir = TempDir::Create();
-  if (!dir.ok()) return dir.status();
-  const std::string socket_path = dir->path() + "/sender.sock";
-  absl::StatusOr<RingPair> rings = RingPair::Create(o.shm_dir, 1 << 20);
-  if (!rings.ok()) return rings.status();
-  RingPair& r = *rings;
+  QLASTER_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
+  const std::string socket_path = dir.path() + "/sender.sock";
+  QLASTER_ASSIGN_OR_RETURN(RingPair rings, RingPair::Create(o.shm_dir, 1 << 20));
+  RingPair& r = rings;
   Pubkey key;
   key.fill(0xb5);
   const uint64_t total = TotalRoundTrips(o);
@@ -425,10 +416,9 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
   options.control.shm_dir = o.shm_dir;
   options.control.verbose = false;
   options.handle_signals = false;
-  absl::StatusOr<std::unique_ptr<sender::Sender>> sender = sender::Sender::Create(options);
-  if (!sender.ok()) return sender.status();
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<sender::Sender> sender, sender::Sender::Create(options));
   absl::Status run_status;
-  std::thread control([&] { run_status = (*sender)->Run(nullptr); });
+  std::thread control([&] { run_status = (sender)->Run(nullptr); });
   struct Stopper {
     sender::Sender* s;
     std::thread* t;
@@ -436,8 +426,8 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
       s->Stop();
       t->join();
     }
-  } stopper{sender->get(), &control};
-  sender::Dispatcher& dispatcher = (*sender)->dispatcher();
+  } stopper{sender.get(), &control};
+  sender::Dispatcher& dispatcher = (sender)->dispatcher();
 
   // Until the consumer says it is subscribed, adopt the tables the control thread builds.
   const absl::Time deadline = absl::Now() + kStall;
@@ -463,7 +453,7 @@ absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o) {
     update.write_version = i;
     QLASTER_RETURN_IF_ERROR(dispatcher.PublishAccount(update));
     QLASTER_RETURN_IF_ERROR(WaitRecord(r.back_reader, r.back_bell, EchoWaitMode(o.mode), &rec));
-    if (FirstWord(rec.payload) != i) return absl::DataLossError("sender->callback: wrong echo");
+    if (FirstWord(rec.payload) != i) return absl::DataLossError("sender.callback: wrong echo");
     r.back_reader.Release();
     return absl::OkStatus();
   });

@@ -502,10 +502,8 @@ absl::Status WritePlot(const std::vector<Result>& results, const std::string& pn
       "set multiplot layout ", rows, ",", cols, " title \"qlaster-bench\" font \",12\"\n",
       "set border 3\nset tics nomirror\n");
   for (size_t n = 0; n < panels.size(); ++n) {
-    absl::StatusOr<std::string> commands =
-        panels[n].kind == Kind::kLatency ? LatencyPanel(panels[n], dir, n) : BarPanel(panels[n], dir, n);
-    if (!commands.ok()) return commands.status();
-    absl::StrAppend(&gp, "\n# panel ", n, "\n", *commands);
+    QLASTER_ASSIGN_OR_RETURN(std::string commands, panels[n].kind == Kind::kLatency ? LatencyPanel(panels[n], dir, n) : BarPanel(panels[n], dir, n));
+    absl::StrAppend(&gp, "\n# panel ", n, "\n", commands);
   }
   absl::StrAppend(&gp, "\nunset multiplot\nset output\n");
   const std::string script = dir + "/plot.gp";

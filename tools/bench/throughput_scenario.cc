@@ -98,12 +98,9 @@ absl::StatusOr<double> MemcpySeconds(const Plan& p) {
 }
 
 absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode, uint64_t batch) {
-  absl::StatusOr<shm::RingProducer> producer = shm::RingProducer::Create({.dir = c.shm_dir, .capacity = kRingBytes});
-  if (!producer.ok()) return producer.status();
-  absl::StatusOr<shm::RingConsumer> consumer = shm::RingConsumer::Attach(UniqueFd(::dup(producer->fd())));
-  if (!consumer.ok()) return consumer.status();
-  absl::StatusOr<shm::EventFd> bell = shm::EventFd::Create();
-  if (!bell.ok()) return bell.status();
+  QLASTER_ASSIGN_OR_RETURN(shm::RingProducer producer, shm::RingProducer::Create({.dir = c.shm_dir, .capacity = kRingBytes}));
+  QLASTER_ASSIGN_OR_RETURN(shm::RingConsumer consumer, shm::RingConsumer::Attach(UniqueFd(::dup(producer.fd()))));
+  QLASTER_ASSIGN_OR_RETURN(shm::EventFd bell, shm::EventFd::Create());
   const uint64_t total = p.records * static_cast<uint64_t>(p.repetitions + 1);
   absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -113,7 +110,7 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode
     int unreleased = 0;
     while (expected < total) {
       shm::RingRecord rec;
-      shm::ReadResult r = consumer->TryRead(&rec);
+      shm::ReadResult r = consumer.TryRead(&rec);
       if (r == shm::ReadResult::kOk) {
         uint64_t seq;
         std::memcpy(&seq, rec.payload.data(), sizeof(seq));
@@ -121,17 +118,17 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode
         std::memcpy(out.data(), rec.payload.data(), rec.payload.size());
         ++expected;
         if (++unreleased == kReleaseEvery) {
-          consumer->Release();
+          consumer.Release();
           unreleased = 0;
         }
         continue;
       }
       if (r != shm::ReadResult::kEmpty) return 5;
-      consumer->Release();
+      consumer.Release();
       unreleased = 0;
-      if (consumer->Wait(*bell, mode, kStall) != shm::WaitResult::kReady) return 3;
+      if (consumer.Wait(bell, mode, kStall) != shm::WaitResult::kReady) return 3;
     }
-    consumer->Release();
+    consumer.Release();
     return 0;
   });
   if (!child.ok()) return child.status();
@@ -145,10 +142,10 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode
     for (uint64_t i = 0; i < p.records; ++i, ++seq) {
       uint8_t* at;
       shm::WriteResult w;
-      while ((w = producer->TryClaim(shm::kFirstUserRecordType, static_cast<uint32_t>(p.size), &at)) ==
+      while ((w = producer.TryClaim(shm::kFirstUserRecordType, static_cast<uint32_t>(p.size), &at)) ==
              shm::WriteResult::kFull) {
-        producer->Publish();  // claims of a batch in progress must become readable
-        producer->WakeIfSleeping(*bell);
+        producer.Publish();  // claims of a batch in progress must become readable
+        producer.WakeIfSleeping(bell);
         if (SecondsSince(t0) > absl::ToDoubleSeconds(kStall)) {
           return absl::DeadlineExceededError("throughput: the ring stayed full (consumer stalled)");
         }
@@ -159,11 +156,11 @@ absl::StatusOr<double> RingSeconds(const Plan& p, const Config& c, WaitMode mode
       if (++pending == batch || (pending_bytes += p.size) >= kBatchBytes || i + 1 == p.records) {
         pending = 0;
         pending_bytes = 0;
-        producer->Publish();
-        producer->WakeIfSleeping(*bell);
+        producer.Publish();
+        producer.WakeIfSleeping(bell);
       }
     }
-    while (producer->unread_bytes() != 0) {
+    while (producer.unread_bytes() != 0) {
       if (SecondsSince(t0) > absl::ToDoubleSeconds(kStall)) {
         return absl::DeadlineExceededError("throughput: the consumer stopped reading");
       }
@@ -246,18 +243,15 @@ absl::StatusOr<std::vector<Result>> RunThroughput(const Config& config) {
   std::vector<Result> results;
   for (uint64_t size : sizes) {
     const Plan plan = PlanFor(config, size);
-    absl::StatusOr<double> memcpy_s = MemcpySeconds(plan);
-    if (!memcpy_s.ok()) return memcpy_s.status();
-    absl::StatusOr<double> socket_s = SocketSeconds(plan, config);
-    if (!socket_s.ok()) return socket_s.status();
+    QLASTER_ASSIGN_OR_RETURN(double memcpy_s, MemcpySeconds(plan));
+    QLASTER_ASSIGN_OR_RETURN(double socket_s, SocketSeconds(plan, config));
     for (uint64_t batch : {uint64_t{1}, kBatch}) {
-      absl::StatusOr<double> ring_s = RingSeconds(plan, config, mode, batch);
-      if (!ring_s.ok()) return ring_s.status();
-      Result r = Make("qlaster", plan, *ring_s);
+      QLASTER_ASSIGN_OR_RETURN(double ring_s, RingSeconds(plan, config, mode, batch));
+      Result r = Make("qlaster", plan, ring_s);
       r.Param("mode", ModeName(mode));
       r.Param("batch", static_cast<int64_t>(batch));
       r.Param("records", static_cast<int64_t>(plan.records));
-      r.baseline = {Make("memcpy", plan, *memcpy_s), Make("unix_socket", plan, *socket_s)};
+      r.baseline = {Make("memcpy", plan, memcpy_s), Make("unix_socket", plan, socket_s)};
       results.push_back(std::move(r));
     }
   }
