@@ -53,31 +53,46 @@ absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
   return total;
 }
 
-void SourceRunner::Idle(int64_t now_ns, const CycleResult& cycle) {
-  counters_.idle_waits.store(counters_.idle_waits.load(std::memory_order_relaxed) + 1,
-                             std::memory_order_relaxed);
-  int64_t until = std::min(now_ns + absl::ToInt64Nanoseconds(options_.poll_interval),
+IdlePlan PlanIdle(const RunnerOptions& options, int64_t now_ns, const CycleResult& cycle) {
+  int64_t until = std::min(now_ns + absl::ToInt64Nanoseconds(options.poll_interval),
                            cycle.next_due_ns);
   if (cycle.awaiting_input) {
     // Input nobody announces: the idle strategy decides.
-    switch (options_.idle.kind) {
+    switch (options.idle.kind) {
       case IdleKind::kSpin:
-        _mm_pause();
-        return;
+        return {IdlePlan::Kind::kPause, now_ns};
       case IdleKind::kYield:
-        ::sched_yield();
-        return;
+        return {IdlePlan::Kind::kYield, now_ns};
       case IdleKind::kSleep:
-        until = std::min(until, now_ns + absl::ToInt64Nanoseconds(options_.idle.sleep));
+        until = std::min(until, now_ns + absl::ToInt64Nanoseconds(options.idle.sleep));
         break;
     }
   }
-  if (until - now_ns <= absl::ToInt64Nanoseconds(options_.spin_ahead)) {
-    // Too close to sleep for: spin until it is due.
-    while (MonotonicNs() < until) _mm_pause();
-    return;
+  // Too close to sleep for: spin until it is due.
+  if (until - now_ns <= absl::ToInt64Nanoseconds(options.spin_ahead)) {
+    return {IdlePlan::Kind::kSpinUntil, until};
   }
-  SleepUntilMonotonicNs(until);
+  return {IdlePlan::Kind::kSleepUntil, until};
+}
+
+void SourceRunner::Idle(int64_t now_ns, const CycleResult& cycle) {
+  counters_.idle_waits.store(counters_.idle_waits.load(std::memory_order_relaxed) + 1,
+                             std::memory_order_relaxed);
+  const IdlePlan plan = PlanIdle(options_, now_ns, cycle);
+  switch (plan.kind) {
+    case IdlePlan::Kind::kPause:
+      _mm_pause();
+      return;
+    case IdlePlan::Kind::kYield:
+      ::sched_yield();
+      return;
+    case IdlePlan::Kind::kSpinUntil:
+      while (MonotonicNs() < plan.until_ns) _mm_pause();
+      return;
+    case IdlePlan::Kind::kSleepUntil:
+      SleepUntilMonotonicNs(plan.until_ns);
+      return;
+  }
 }
 
 absl::Status SourceRunner::Run(const std::atomic<bool>& stop) {

@@ -57,6 +57,24 @@ struct CycleResult {
   bool awaiting_input = false;
 };
 
+// How the runner waits after a cycle that did nothing (PlanIdle decides, Idle does it).
+struct IdlePlan {
+  enum class Kind : uint8_t {
+    kPause,      // one pause instruction, then the next cycle (spin strategy)
+    kYield,      // sched_yield, then the next cycle
+    kSpinUntil,  // spin until `until_ns` (too close to sleep for)
+    kSleepUntil  // sleep until `until_ns`
+  };
+  Kind kind = Kind::kPause;
+  int64_t until_ns = 0;
+  friend bool operator==(const IdlePlan&, const IdlePlan&) = default;
+};
+
+// The wait after a cycle at `now_ns` that did nothing: until the first of the poll
+// interval, the cycle's next due time (spinning when within spin_ahead), and, when a source
+// awaits input, the idle strategy's pause (none for spin and yield). Pure.
+IdlePlan PlanIdle(const RunnerOptions& options, int64_t now_ns, const CycleResult& cycle);
+
 struct RunnerCounters {
   std::atomic<uint64_t> cycles{0};      // duty cycles
   std::atomic<uint64_t> idle_waits{0};  // cycles that did no work and waited
