@@ -120,6 +120,7 @@ void ToC(const qlaster::Event& e, qlaster_consumer* c, qlaster_event* out) {
   std::memset(out, 0, sizeof(*out));
   out->sequence = e.sequence;
   out->timestamp_ns = e.timestamp_ns;
+  out->filters = e.filters;
   switch (e.kind) {
     case qlaster::EventKind::kAccount: {
       const qlaster::AccountEvent& a = *e.account();
@@ -135,6 +136,8 @@ void ToC(const qlaster::Event& e, qlaster_consumer* c, qlaster_event* out) {
       out->was_compressed = a.was_compressed;
       out->data = a.data.data();
       out->data_len = a.data.size();
+      out->account_data_len = a.account_data_len;
+      out->sliced = a.sliced;
       break;
     }
     case qlaster::EventKind::kTransaction: {
@@ -147,6 +150,48 @@ void ToC(const qlaster::Event& e, qlaster_consumer* c, qlaster_event* out) {
       out->failed = t.failed;
       out->data = t.data.data();
       out->data_len = t.data.size();
+      out->status = t.status.data();
+      out->status_len = t.status.size();
+      break;
+    }
+    case qlaster::EventKind::kBlockMeta: {
+      const qlaster::BlockMetaEvent& b = *e.block_meta();
+      out->kind = QLASTER_EVENT_BLOCK_META;
+      out->slot = b.slot;
+      out->parent = b.parent_slot;
+      out->blockhash = b.blockhash.data();
+      out->parent_blockhash = b.parent_blockhash.data();
+      out->block_height = b.block_height;
+      out->has_block_height = b.has_block_height;
+      out->block_time = b.block_time;
+      out->has_block_time = b.has_block_time;
+      out->executed_transaction_count = b.executed_transaction_count;
+      out->entries_count = b.entries_count;
+      out->rewards = b.rewards.data();
+      out->reward_count = b.reward_count();
+      break;
+    }
+    case qlaster::EventKind::kEntry: {
+      const qlaster::EntryEvent& en = *e.entry();
+      out->kind = QLASTER_EVENT_ENTRY;
+      out->slot = en.slot;
+      out->entry_index = en.index;
+      out->num_hashes = en.num_hashes;
+      out->blockhash = en.hash.data();
+      out->executed_transaction_count = en.executed_transaction_count;
+      out->starting_transaction_index = en.starting_transaction_index;
+      break;
+    }
+    case qlaster::EventKind::kTransactionStatus: {
+      const qlaster::TransactionStatusEvent& st = *e.transaction_status();
+      out->kind = QLASTER_EVENT_TRANSACTION_STATUS;
+      out->slot = st.slot;
+      out->signature = st.signature.data();
+      out->tx_index = st.index;
+      out->is_vote = st.is_vote;
+      out->failed = st.failed;
+      out->status = st.error.data();
+      out->status_len = st.error.size();
       break;
     }
     case qlaster::EventKind::kSlot: {

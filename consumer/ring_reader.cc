@@ -1,13 +1,38 @@
 // RingReader: records -> events, sequence checking, gaps.
 #include "consumer/ring_reader.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "wire/frame.h"
 #include "wire/lz4_policy.h"
 
+namespace qlaster {
+
+RewardInfo BlockMetaEvent::reward(size_t i) const {
+  static_assert(sizeof(fb::RewardEntry) == 56);
+  fb::RewardEntry r;
+  std::memcpy(&r, rewards.data() + i * sizeof(r), sizeof(r));
+  RewardInfo out;
+  std::memcpy(out.pubkey.data(), r.pubkey().bytes()->data(), 32);
+  out.lamports = r.lamports();
+  out.post_balance = r.post_balance();
+  out.reward_type = static_cast<uint8_t>(r.reward_type());
+  out.has_commission = r.has_commission();
+  out.commission = r.commission();
+  return out;
+}
+
+}  // namespace qlaster
+
 namespace qlaster::consumer {
+namespace {
+
+std::span<const uint8_t> AsSpan(absl::Span<const uint8_t> s) { return {s.data(), s.size()}; }
+
+}  // namespace
 
 void RingReader::DeliverGap(uint64_t first, uint64_t last, bool reported, uint64_t timestamp_ns,
                             absl::Span<const uint8_t> frame, EventFn fn, void* ctx,
@@ -64,6 +89,7 @@ absl::StatusOr<int> RingReader::Deliver(absl::Span<const uint8_t> frame, EventFn
   Event& e = event_;
   e.sequence = seq;
   e.timestamp_ns = timestamp_ns;
+  e.filters = c.header.filters();
   e.frame = std::span<const uint8_t>(frame.data(), frame.size());
   switch (c.kind) {
     case fb::UpdateKind::Account: {
@@ -81,6 +107,8 @@ absl::StatusOr<int> RingReader::Deliver(absl::Span<const uint8_t> frame, EventFn
       ev.has_txn_signature = sig.has_value();
       ev.txn_signature = sig.value_or(Signature{});
       ev.was_compressed = c.account_compressed();
+      ev.sliced = c.account_sliced();
+      ev.account_data_len = h.account_data_len();
       if (ev.was_compressed) {
         const uint32_t data_len = h.data_len();
         if (inflate_size_ < data_len) {
@@ -103,7 +131,50 @@ absl::StatusOr<int> RingReader::Deliver(absl::Span<const uint8_t> frame, EventFn
                                 .signature = c.transaction_signature(),
                                 .is_vote = c.transaction.is_vote(),
                                 .failed = c.transaction.failed(),
-                                .data = std::span<const uint8_t>(c.variable.data(), c.variable.size())};
+                                .data = AsSpan(c.transaction_data()),
+                                .status = AsSpan(c.transaction_status_bytes())};
+      break;
+    case fb::UpdateKind::BlockMeta: {
+      const fb::BlockMetaHeader& h = c.block_meta;
+      const uint8_t flags = static_cast<uint8_t>(h.flags());
+      e.kind = EventKind::kBlockMeta;
+      BlockMetaEvent& b = e.body.emplace<BlockMetaEvent>();
+      b.slot = h.slot();
+      b.parent_slot = h.parent_slot();
+      std::memcpy(b.blockhash.data(), h.blockhash().bytes()->data(), 32);
+      std::memcpy(b.parent_blockhash.data(), h.parent_blockhash().bytes()->data(), 32);
+      b.has_block_height = (flags & static_cast<uint8_t>(fb::BlockMetaFlags::HasBlockHeight)) != 0;
+      b.block_height = h.block_height();
+      b.has_block_time = (flags & static_cast<uint8_t>(fb::BlockMetaFlags::HasBlockTime)) != 0;
+      b.block_time = h.block_time();
+      b.executed_transaction_count = h.executed_transaction_count();
+      b.entries_count = h.entries_count();
+      b.has_num_partitions =
+          (flags & static_cast<uint8_t>(fb::BlockMetaFlags::HasNumPartitions)) != 0;
+      b.num_partitions = h.num_partitions();
+      b.rewards = AsSpan(c.variable);
+      break;
+    }
+    case fb::UpdateKind::Entry: {
+      const fb::EntryHeader& h = c.entry;
+      e.kind = EventKind::kEntry;
+      EntryEvent& en = e.body.emplace<EntryEvent>();
+      en.slot = h.slot();
+      en.index = h.index();
+      en.num_hashes = h.num_hashes();
+      std::memcpy(en.hash.data(), h.hash().bytes()->data(), 32);
+      en.executed_transaction_count = h.executed_transaction_count();
+      en.starting_transaction_index = h.starting_transaction_index();
+      break;
+    }
+    case fb::UpdateKind::TransactionStatus:
+      e.kind = EventKind::kTransactionStatus;
+      e.body = TransactionStatusEvent{.slot = c.transaction_status.slot(),
+                                      .index = c.transaction_status.index(),
+                                      .signature = c.status_signature(),
+                                      .is_vote = c.transaction_status.is_vote(),
+                                      .failed = c.transaction_status.failed(),
+                                      .error = AsSpan(c.variable)};
       break;
     case fb::UpdateKind::Slot:
       e.kind = EventKind::kSlot;

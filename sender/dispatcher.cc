@@ -27,6 +27,11 @@ absl::Span<const ConsumerIndex> Dispatcher::Route(const RouteKey& key) {
     case fb::UpdateKind::Slot:
       matches = index.all_consumers();
       break;
+    case fb::UpdateKind::BlockMeta:
+    case fb::UpdateKind::Entry:
+    case fb::UpdateKind::TransactionStatus:
+      // Delivered only to consumers that ask for them (named subscriptions; none yet).
+      break;
     case fb::UpdateKind::Gap:
     case fb::UpdateKind::None:
       break;

@@ -153,7 +153,8 @@ size_t IngestSource::Drain(Dispatcher& dispatcher, size_t max_frames) {
 
 void IngestSource::Publish(Dispatcher& dispatcher, uint32_t schema, uint64_t position) {
   if (schema != QLASTER_INGEST_SCHEMA_ACCOUNT && schema != QLASTER_INGEST_SCHEMA_TRANSACTION &&
-      schema != QLASTER_INGEST_SCHEMA_SLOT) {
+      schema != QLASTER_INGEST_SCHEMA_SLOT && schema != QLASTER_INGEST_SCHEMA_BLOCK_META &&
+      schema != QLASTER_INGEST_SCHEMA_ENTRY && schema != QLASTER_INGEST_SCHEMA_TRANSACTION_STATUS) {
     Count(counters_.unknown_schema);
     QLASTER_LOG_RATE_LIMITED(kWarning, "ingest frame at %d has unknown schema %d; skipped",
                              position, schema);

@@ -20,6 +20,11 @@ static_assert(sizeof(fb::AccountHeader) == 176);
 static_assert(sizeof(fb::TransactionHeader) == 88);
 static_assert(sizeof(fb::SlotHeader) == 24);
 static_assert(sizeof(fb::GapHeader) == 8);
+static_assert(sizeof(fb::BlockMetaHeader) == 120);
+static_assert(sizeof(fb::RewardEntry) == 56);
+static_assert(sizeof(fb::EntryHeader) == 72);
+static_assert(sizeof(fb::TransactionStatusHeader) == 88);
+static_assert(sizeof(fb::Hash) == 32);
 static_assert(sizeof(fb::Pubkey) == kPubkeySize);
 static_assert(sizeof(fb::Signature) == kSignatureSize);
 static_assert(std::is_trivially_copyable_v<fb::FrameHeader> &&
@@ -27,11 +32,17 @@ static_assert(std::is_trivially_copyable_v<fb::FrameHeader> &&
               std::is_trivially_copyable_v<fb::TransactionHeader> &&
               std::is_trivially_copyable_v<fb::SlotHeader> &&
               std::is_trivially_copyable_v<fb::GapHeader> &&
+              std::is_trivially_copyable_v<fb::BlockMetaHeader> &&
+              std::is_trivially_copyable_v<fb::RewardEntry> &&
+              std::is_trivially_copyable_v<fb::EntryHeader> &&
+              std::is_trivially_copyable_v<fb::TransactionStatusHeader> &&
               std::is_trivially_copyable_v<fb::Pubkey> &&
               std::is_trivially_copyable_v<fb::Signature>);
 // The account body must fit the uint32 body_len with room to spare.
 static_assert(sizeof(fb::AccountHeader) + kMaxAccountDataSize < UINT32_MAX);
-static_assert(sizeof(fb::TransactionHeader) + kMaxTransactionSize < UINT32_MAX);
+static_assert(sizeof(fb::TransactionHeader) + kMaxTransactionSize + kMaxTransactionStatusSize <
+              UINT32_MAX);
+static_assert(sizeof(fb::BlockMetaHeader) + kMaxBlockRewards * sizeof(fb::RewardEntry) < UINT32_MAX);
 
 // SlotStatus mirrors fb::SlotStatus so conversion is a cast.
 static_assert(static_cast<uint8_t>(SlotStatus::kProcessed) ==
@@ -56,11 +67,20 @@ static_assert(kMaxSlotStatus == static_cast<uint8_t>(fb::SlotStatus::MAX));
 constexpr size_t kAccountExecutableOffset = 105;
 constexpr size_t kTransactionIsVoteOffset = 16;
 constexpr size_t kTransactionFailedOffset = 17;
+constexpr size_t kStatusIsVoteOffset = 16;
+constexpr size_t kStatusFailedOffset = 17;
+constexpr size_t kRewardHasCommissionOffset = 49;
+constexpr uint8_t kMaxRewardType = static_cast<uint8_t>(fb::RewardType::MAX);
 
 constexpr uint8_t kAccountFlagCompressed = static_cast<uint8_t>(fb::AccountFlags::Compressed);
 constexpr uint8_t kAccountFlagHasTxnSignature =
     static_cast<uint8_t>(fb::AccountFlags::HasTxnSignature);
+constexpr uint8_t kAccountFlagSliced = static_cast<uint8_t>(fb::AccountFlags::Sliced);
 constexpr uint8_t kAccountFlagsKnown = static_cast<uint8_t>(fb::AccountFlags::ANY);
+constexpr uint8_t kBlockHasHeight = static_cast<uint8_t>(fb::BlockMetaFlags::HasBlockHeight);
+constexpr uint8_t kBlockHasTime = static_cast<uint8_t>(fb::BlockMetaFlags::HasBlockTime);
+constexpr uint8_t kBlockHasPartitions = static_cast<uint8_t>(fb::BlockMetaFlags::HasNumPartitions);
+constexpr uint8_t kBlockFlagsKnown = static_cast<uint8_t>(fb::BlockMetaFlags::ANY);
 
 // memcpy with a null pointer is undefined even for zero bytes, and an empty vector's
 // data() may be null.
@@ -94,6 +114,12 @@ Pubkey FromFb(const fb::Pubkey& key) {
 Signature FromFb(const fb::Signature& sig) {
   Signature out;
   std::memcpy(out.data(), sig.bytes()->data(), out.size());
+  return out;
+}
+fb::Hash ToFbHash(const Hash& h) { return fb::Hash(flatbuffers::make_span(h)); }
+Hash FromFb(const fb::Hash& h) {
+  Hash out;
+  std::memcpy(out.data(), h.bytes()->data(), out.size());
   return out;
 }
 
@@ -136,10 +162,6 @@ absl::StatusOr<fb::FrameHeader> CheckFrameHeader(absl::Span<const uint8_t> recor
   if (header.version() != kFrameVersion) {
     return absl::DataLossError(absl::StrCat("frame: version is ", header.version(),
                                             ", expected ", kFrameVersion));
-  }
-  if (header.flags() != 0) {
-    return absl::DataLossError(absl::StrCat("frame: header flags 0x", absl::Hex(header.flags()),
-                                            " has unknown bits (none are defined)"));
   }
   if (header.body_len() != record.size() - kFrameHeaderSize) {
     return absl::DataLossError(absl::StrCat("frame: body_len is ", header.body_len(), " but ",
@@ -188,6 +210,18 @@ absl::Status CheckAccount(absl::Span<const uint8_t> body, fb::AccountHeader* out
                                               "], the LZ4 bound for data_len ", data_len));
     }
   }
+  const uint32_t account_data_len = header.account_data_len();
+  if (account_data_len > kMaxAccountDataSize) {
+    return absl::DataLossError(absl::StrCat("frame: account_data_len ", account_data_len,
+                                            " exceeds the limit of ", kMaxAccountDataSize));
+  }
+  if ((flags & kAccountFlagSliced) != 0 ? data_len > account_data_len
+                                        : data_len != account_data_len) {
+    return absl::DataLossError(absl::StrCat("frame: account data_len ", data_len, " and account_data_len ",
+                                            account_data_len, " disagree (",
+                                            (flags & kAccountFlagSliced) != 0 ? "sliced" : "whole",
+                                            " data)"));
+  }
   return absl::OkStatus();
 }
 
@@ -202,13 +236,19 @@ absl::Status CheckTransaction(absl::Span<const uint8_t> body, fb::TransactionHea
       CheckBool(RawByte(header, kTransactionFailedOffset), "transaction failed"));
   const size_t rest = body.size() - kSize;
   const uint32_t data_len = header.data_len();
-  if (data_len != rest) {
-    return absl::DataLossError(absl::StrCat("frame: transaction data_len is ", data_len, " but ",
-                                            rest, " bytes follow the TransactionHeader"));
-  }
+  const uint32_t status_len = header.status_len();
   if (data_len > kMaxTransactionSize) {
     return absl::DataLossError(absl::StrCat("frame: transaction data_len ", data_len,
                                             " exceeds the limit of ", kMaxTransactionSize));
+  }
+  if (status_len > kMaxTransactionStatusSize) {
+    return absl::DataLossError(absl::StrCat("frame: transaction status_len ", status_len,
+                                            " exceeds the limit of ", kMaxTransactionStatusSize));
+  }
+  if (uint64_t{data_len} + status_len != rest) {
+    return absl::DataLossError(absl::StrCat("frame: transaction data_len ", data_len,
+                                            " + status_len ", status_len, " but ", rest,
+                                            " bytes follow the TransactionHeader"));
   }
   return absl::OkStatus();
 }
@@ -228,6 +268,58 @@ absl::Status CheckSlot(absl::Span<const uint8_t> body, fb::SlotHeader* out) {
 absl::Status CheckGap(absl::Span<const uint8_t> body, fb::GapHeader* out) {
   QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::GapHeader), "GapHeader"));
   std::memcpy(out, body.data(), sizeof(fb::GapHeader));
+  return absl::OkStatus();
+}
+
+absl::Status CheckReward(const uint8_t* p, size_t i) {
+  const auto r = ReadStruct<fb::RewardEntry>(p);
+  if (static_cast<uint8_t>(r.reward_type()) > kMaxRewardType) {
+    return absl::DataLossError(absl::StrCat("frame: reward ", i, " has unknown type ",
+                                            static_cast<uint8_t>(r.reward_type())));
+  }
+  return CheckBool(RawByte(r, kRewardHasCommissionOffset), "reward has_commission");
+}
+
+absl::Status CheckBlockMeta(absl::Span<const uint8_t> body, fb::BlockMetaHeader* out) {
+  constexpr size_t kSize = sizeof(fb::BlockMetaHeader);
+  QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "BlockMetaHeader"));
+  std::memcpy(out, body.data(), kSize);
+  const uint8_t flags = static_cast<uint8_t>(out->flags());
+  if ((flags & ~kBlockFlagsKnown) != 0) {
+    return absl::DataLossError(absl::StrCat("frame: block meta flags 0x", absl::Hex(flags),
+                                            " has unknown bits"));
+  }
+  const size_t rest = body.size() - kSize;
+  if (rest % sizeof(fb::RewardEntry) != 0 || rest / sizeof(fb::RewardEntry) > kMaxBlockRewards) {
+    return absl::DataLossError(absl::StrCat("frame: ", rest,
+                                            " bytes after the BlockMetaHeader are not at most ",
+                                            kMaxBlockRewards, " 56-byte rewards"));
+  }
+  for (size_t i = 0; i < rest / sizeof(fb::RewardEntry); ++i) {
+    QLASTER_RETURN_IF_ERROR(CheckReward(body.data() + kSize + i * sizeof(fb::RewardEntry), i));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEntry(absl::Span<const uint8_t> body, fb::EntryHeader* out) {
+  QLASTER_RETURN_IF_ERROR(CheckExactBody(body, sizeof(fb::EntryHeader), "EntryHeader"));
+  std::memcpy(out, body.data(), sizeof(fb::EntryHeader));
+  return absl::OkStatus();
+}
+
+absl::Status CheckTransactionStatus(absl::Span<const uint8_t> body,
+                                    fb::TransactionStatusHeader* out) {
+  constexpr size_t kSize = sizeof(fb::TransactionStatusHeader);
+  QLASTER_RETURN_IF_ERROR(CheckStructFits(body, kSize, "TransactionStatusHeader"));
+  std::memcpy(out, body.data(), kSize);
+  QLASTER_RETURN_IF_ERROR(CheckBool(RawByte(*out, kStatusIsVoteOffset), "status is_vote"));
+  QLASTER_RETURN_IF_ERROR(CheckBool(RawByte(*out, kStatusFailedOffset), "status failed"));
+  const size_t rest = body.size() - kSize;
+  if (out->err_len() != rest || rest > kMaxTransactionErrorSize) {
+    return absl::DataLossError(absl::StrCat("frame: status err_len is ", out->err_len(), " but ",
+                                            rest, " bytes follow (at most ",
+                                            kMaxTransactionErrorSize, ")"));
+  }
   return absl::OkStatus();
 }
 
@@ -259,6 +351,18 @@ absl::Status CheckBody(fb::UpdateKind kind, absl::Span<const uint8_t> body, Chec
       QLASTER_RETURN_IF_ERROR(CheckGap(body, &out->gap));
       out->variable = {};
       return absl::OkStatus();
+    case fb::UpdateKind::BlockMeta:
+      QLASTER_RETURN_IF_ERROR(CheckBlockMeta(body, &out->block_meta));
+      out->variable = body.subspan(sizeof(fb::BlockMetaHeader));
+      return absl::OkStatus();
+    case fb::UpdateKind::Entry:
+      QLASTER_RETURN_IF_ERROR(CheckEntry(body, &out->entry));
+      out->variable = {};
+      return absl::OkStatus();
+    case fb::UpdateKind::TransactionStatus:
+      QLASTER_RETURN_IF_ERROR(CheckTransactionStatus(body, &out->transaction_status));
+      out->variable = body.subspan(sizeof(fb::TransactionStatusHeader));
+      return absl::OkStatus();
     case fb::UpdateKind::None:
       break;
   }
@@ -280,18 +384,44 @@ std::optional<Signature> CheckedFrame::account_txn_signature() const {
   if ((static_cast<uint8_t>(account.flags()) & kAccountFlagHasTxnSignature) == 0) return std::nullopt;
   return FromFb(account.txn_signature());
 }
+bool CheckedFrame::account_sliced() const {
+  return (static_cast<uint8_t>(account.flags()) & kAccountFlagSliced) != 0;
+}
 Signature CheckedFrame::transaction_signature() const { return FromFb(transaction.signature()); }
+Signature CheckedFrame::status_signature() const { return FromFb(transaction_status.signature()); }
 
 RouteKey CheckedFrame::route() const {
   RouteKey key;
   key.kind = kind;
-  if (kind == fb::UpdateKind::Account) {
-    key.pubkey = account_pubkey();
-    key.owner = account_owner();
-  } else if (kind == fb::UpdateKind::Transaction) {
-    key.is_vote = transaction.is_vote();
-  } else if (kind == fb::UpdateKind::Gap) {
-    key.kind = fb::UpdateKind::None;
+  switch (kind) {
+    case fb::UpdateKind::Account:
+      key.pubkey = account_pubkey();
+      key.owner = account_owner();
+      key.slot = account.slot();
+      break;
+    case fb::UpdateKind::Transaction:
+      key.is_vote = transaction.is_vote();
+      key.failed = transaction.failed();
+      key.slot = transaction.slot();
+      break;
+    case fb::UpdateKind::TransactionStatus:
+      key.is_vote = transaction_status.is_vote();
+      key.failed = transaction_status.failed();
+      key.slot = transaction_status.slot();
+      break;
+    case fb::UpdateKind::Slot:
+      key.slot = slot.slot();
+      break;
+    case fb::UpdateKind::BlockMeta:
+      key.slot = block_meta.slot();
+      break;
+    case fb::UpdateKind::Entry:
+      key.slot = entry.slot();
+      break;
+    case fb::UpdateKind::Gap:
+    case fb::UpdateKind::None:
+      key.kind = fb::UpdateKind::None;
+      break;
   }
   return key;
 }
@@ -318,7 +448,7 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::Account(const AccountUpdate& update
       ToFb(update.pubkey), ToFb(update.owner), update.lamports, update.rent_epoch, update.slot,
       update.write_version, static_cast<uint32_t>(data_len),
       static_cast<uint32_t>(encoded.variable_size()), static_cast<fb::AccountFlags>(flags),
-      update.executable,
+      update.executable, static_cast<uint32_t>(data_len),
       update.txn_signature.has_value() ? ToFb(*update.txn_signature) : fb::Signature());
   StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
   return encoded;
@@ -331,11 +461,26 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::Transaction(const TransactionUpdate
                                                    " bytes, more than the limit of ",
                                                    kMaxTransactionSize));
   }
+  if (update.status.size() > kMaxTransactionStatusSize) {
+    return absl::InvalidArgumentError(absl::StrCat("transaction status is ", update.status.size(),
+                                                   " bytes, more than the limit of ",
+                                                   kMaxTransactionStatusSize));
+  }
   EncodedUpdate encoded;
   encoded.kind_ = fb::UpdateKind::Transaction;
-  encoded.borrowed_variable_ = update.data;
+  if (update.status.empty()) {
+    encoded.borrowed_variable_ = update.data;
+  } else {
+    encoded.owns_variable_ = true;
+    encoded.owned_variable_.reserve(data_len + update.status.size());
+    encoded.owned_variable_.assign(update.data.begin(), update.data.end());
+    encoded.owned_variable_.insert(encoded.owned_variable_.end(), update.status.begin(),
+                                   update.status.end());
+  }
   const fb::TransactionHeader header(update.slot, update.index, static_cast<uint32_t>(data_len),
-                                     update.is_vote, update.failed, ToFb(update.signature));
+                                     update.is_vote, update.failed,
+                                     static_cast<uint32_t>(update.status.size()),
+                                     ToFb(update.signature));
   StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
   return encoded;
 }
@@ -357,6 +502,100 @@ EncodedUpdate EncodedUpdate::Gap(uint64_t dropped) {
   EncodedUpdate encoded;
   encoded.kind_ = fb::UpdateKind::Gap;
   StoreFixed(fb::GapHeader(dropped), encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::BlockMeta(const BlockMetaUpdate& update) {
+  if (update.rewards.size() > kMaxBlockRewards) {
+    return absl::InvalidArgumentError(absl::StrCat("block meta has ", update.rewards.size(),
+                                                   " rewards, more than the limit of ",
+                                                   kMaxBlockRewards));
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::BlockMeta;
+  encoded.owns_variable_ = true;
+  encoded.owned_variable_.resize(update.rewards.size() * sizeof(fb::RewardEntry));
+  for (size_t i = 0; i < update.rewards.size(); ++i) {
+    const Reward& r = update.rewards[i];
+    if (r.reward_type > kMaxRewardType) {
+      return absl::InvalidArgumentError(absl::StrCat("reward ", i, " has unknown type ", r.reward_type));
+    }
+    const fb::RewardEntry entry(ToFb(r.pubkey), r.lamports, r.post_balance,
+                                static_cast<fb::RewardType>(r.reward_type),
+                                r.commission.has_value(), r.commission.value_or(0));
+    std::memcpy(encoded.owned_variable_.data() + i * sizeof(entry), &entry, sizeof(entry));
+  }
+  uint8_t flags = 0;
+  if (update.block_height.has_value()) flags |= kBlockHasHeight;
+  if (update.block_time.has_value()) flags |= kBlockHasTime;
+  if (update.num_partitions.has_value()) flags |= kBlockHasPartitions;
+  const fb::BlockMetaHeader header(
+      update.slot, update.parent_slot, update.block_height.value_or(0),
+      update.block_time.value_or(0), update.executed_transaction_count, update.entries_count,
+      ToFbHash(update.blockhash), ToFbHash(update.parent_blockhash),
+      static_cast<fb::BlockMetaFlags>(flags), update.num_partitions.value_or(0));
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+EncodedUpdate EncodedUpdate::Entry(const EntryUpdate& update) {
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Entry;
+  const fb::EntryHeader header(update.slot, update.index, update.num_hashes, ToFbHash(update.hash),
+                               update.executed_transaction_count,
+                               update.starting_transaction_index);
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::TransactionStatus(
+    const TransactionStatusUpdate& update) {
+  if (update.error.size() > kMaxTransactionErrorSize) {
+    return absl::InvalidArgumentError(absl::StrCat("transaction error is ", update.error.size(),
+                                                   " bytes, more than the limit of ",
+                                                   kMaxTransactionErrorSize));
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::TransactionStatus;
+  encoded.borrowed_variable_ = update.error;
+  const fb::TransactionStatusHeader header(update.slot, update.index,
+                                           static_cast<uint32_t>(update.error.size()),
+                                           update.is_vote, update.failed, ToFb(update.signature));
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
+absl::StatusOr<EncodedUpdate> EncodedUpdate::Sliced(const EncodedUpdate& account,
+                                                    absl::Span<const DataSlice> slices,
+                                                    std::vector<uint8_t>* storage) {
+  if (account.kind_ != fb::UpdateKind::Account) {
+    return absl::InvalidArgumentError("only account data can be sliced");
+  }
+  const auto h = ReadStruct<fb::AccountHeader>(account.fixed_);
+  absl::Span<const uint8_t> data = account.variable();
+  std::vector<uint8_t> inflated;
+  if ((static_cast<uint8_t>(h.flags()) & kAccountFlagCompressed) != 0) {
+    inflated.resize(h.data_len());
+    QLASTER_RETURN_IF_ERROR(Lz4Decompress(data, absl::MakeSpan(inflated)));
+    data = inflated;
+  }
+  storage->clear();
+  for (const DataSlice& slice : slices) {
+    if (slice.offset >= data.size()) continue;
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(slice.length, data.size() - slice.offset));
+    storage->insert(storage->end(), data.begin() + slice.offset, data.begin() + slice.offset + n);
+  }
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::Account;
+  encoded.borrowed_variable_ = *storage;
+  const uint8_t flags = static_cast<uint8_t>(
+      (static_cast<uint8_t>(h.flags()) & ~kAccountFlagCompressed) | kAccountFlagSliced);
+  const fb::AccountHeader header(h.pubkey(), h.owner(), h.lamports(), h.rent_epoch(), h.slot(),
+                                 h.write_version(), static_cast<uint32_t>(storage->size()),
+                                 static_cast<uint32_t>(storage->size()),
+                                 static_cast<fb::AccountFlags>(flags), h.executable(),
+                                 h.account_data_len(), h.txn_signature());
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
   return encoded;
 }
 
@@ -385,7 +624,7 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::FromBody(fb::UpdateKind kind,
         h.pubkey(), h.owner(), h.lamports(), h.rent_epoch(), h.slot(), h.write_version(),
         h.data_len(), static_cast<uint32_t>(encoded.owned_variable_.size()),
         static_cast<fb::AccountFlags>(static_cast<uint8_t>(h.flags()) | kAccountFlagCompressed),
-        h.executable(), h.txn_signature());
+        h.executable(), h.account_data_len(), h.txn_signature());
     StoreFixed(compressed, encoded.fixed_, &encoded.fixed_size_);
   }
   return encoded;
@@ -397,9 +636,10 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::FromFrame(absl::Span<const uint8_t>
   return FromBody(header.kind(), frame.subspan(kFrameHeaderSize), policy, key);
 }
 
-void EncodedUpdate::WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns) const {
+void EncodedUpdate::WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns,
+                               uint16_t filters) const {
   const absl::Span<const uint8_t> var = variable();
-  const fb::FrameHeader header(kind_, kFrameVersion, /*flags=*/0,
+  const fb::FrameHeader header(kind_, kFrameVersion, filters,
                                static_cast<uint32_t>(fixed_size_ + var.size()), sequence,
                                timestamp_ns);
   std::memcpy(dst, &header, kFrameHeaderSize);
@@ -407,9 +647,10 @@ void EncodedUpdate::WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timesta
   CopyBytes(dst + kFrameHeaderSize + fixed_size_, var.data(), var.size());
 }
 
-std::vector<uint8_t> EncodedUpdate::ToBytes(uint64_t sequence, uint64_t timestamp_ns) const {
+std::vector<uint8_t> EncodedUpdate::ToBytes(uint64_t sequence, uint64_t timestamp_ns,
+                                            uint16_t filters) const {
   std::vector<uint8_t> bytes(frame_size());
-  WriteFrame(bytes.data(), sequence, timestamp_ns);
+  WriteFrame(bytes.data(), sequence, timestamp_ns, filters);
   return bytes;
 }
 
@@ -458,6 +699,8 @@ absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8
       a.write_version = c.account.write_version();
       a.txn_signature = c.account_txn_signature();
       a.data_len = c.account.data_len();
+      a.account_data_len = c.account.account_data_len();
+      a.is_sliced = c.account_sliced();
       a.is_compressed = c.account_compressed();
       a.wire_data = c.variable;
       break;
@@ -468,7 +711,8 @@ absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8
                                   .signature = c.transaction_signature(),
                                   .is_vote = c.transaction.is_vote(),
                                   .failed = c.transaction.failed(),
-                                  .data = c.variable};
+                                  .data = c.transaction_data(),
+                                  .status = c.transaction_status_bytes()};
       break;
     case fb::UpdateKind::Slot:
       view.body = SlotView{.slot = c.slot.slot(),
@@ -478,10 +722,53 @@ absl::StatusOr<FrameView> DecodeBody(fb::UpdateKind kind, absl::Span<const uint8
     case fb::UpdateKind::Gap:
       view.body = GapView{.dropped = c.gap.dropped()};
       break;
+    case fb::UpdateKind::BlockMeta: {
+      const fb::BlockMetaHeader& h = c.block_meta;
+      const uint8_t flags = static_cast<uint8_t>(h.flags());
+      BlockMetaView& b = view.body.emplace<BlockMetaView>();
+      b.slot = h.slot();
+      b.parent_slot = h.parent_slot();
+      b.blockhash = FromFb(h.blockhash());
+      b.parent_blockhash = FromFb(h.parent_blockhash());
+      if ((flags & kBlockHasHeight) != 0) b.block_height = h.block_height();
+      if ((flags & kBlockHasTime) != 0) b.block_time = h.block_time();
+      if ((flags & kBlockHasPartitions) != 0) b.num_partitions = h.num_partitions();
+      b.executed_transaction_count = h.executed_transaction_count();
+      b.entries_count = h.entries_count();
+      b.rewards = c.variable;
+      break;
+    }
+    case fb::UpdateKind::Entry:
+      view.body = EntryView{.slot = c.entry.slot(),
+                            .index = c.entry.index(),
+                            .num_hashes = c.entry.num_hashes(),
+                            .hash = FromFb(c.entry.hash()),
+                            .executed_transaction_count = c.entry.executed_transaction_count(),
+                            .starting_transaction_index = c.entry.starting_transaction_index()};
+      break;
+    case fb::UpdateKind::TransactionStatus:
+      view.body = TransactionStatusView{.slot = c.transaction_status.slot(),
+                                        .index = c.transaction_status.index(),
+                                        .signature = c.status_signature(),
+                                        .is_vote = c.transaction_status.is_vote(),
+                                        .failed = c.transaction_status.failed(),
+                                        .error = c.variable};
+      break;
     case fb::UpdateKind::None:
       break;
   }
   return view;
+}
+
+Reward BlockMetaView::reward(size_t i) const {
+  const auto e = ReadStruct<fb::RewardEntry>(rewards.data() + i * sizeof(fb::RewardEntry));
+  Reward r;
+  r.pubkey = FromFb(e.pubkey());
+  r.lamports = e.lamports();
+  r.post_balance = e.post_balance();
+  r.reward_type = static_cast<uint8_t>(e.reward_type());
+  if (e.has_commission()) r.commission = e.commission();
+  return r;
 }
 
 RouteKey RouteKeyOf(const FrameView& view) {
@@ -490,11 +777,26 @@ RouteKey RouteKeyOf(const FrameView& view) {
     key.kind = fb::UpdateKind::Account;
     key.pubkey = a->pubkey;
     key.owner = a->owner;
+    key.slot = a->slot;
   } else if (const TransactionView* t = view.transaction()) {
     key.kind = fb::UpdateKind::Transaction;
     key.is_vote = t->is_vote;
-  } else if (view.slot() != nullptr) {
+    key.failed = t->failed;
+    key.slot = t->slot;
+  } else if (const TransactionStatusView* st = view.transaction_status()) {
+    key.kind = fb::UpdateKind::TransactionStatus;
+    key.is_vote = st->is_vote;
+    key.failed = st->failed;
+    key.slot = st->slot;
+  } else if (const SlotView* sl = view.slot()) {
     key.kind = fb::UpdateKind::Slot;
+    key.slot = sl->slot;
+  } else if (const BlockMetaView* b = view.block_meta()) {
+    key.kind = fb::UpdateKind::BlockMeta;
+    key.slot = b->slot;
+  } else if (const EntryView* en = view.entry()) {
+    key.kind = fb::UpdateKind::Entry;
+    key.slot = en->slot;
   }
   return key;
 }
@@ -505,6 +807,7 @@ absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record) {
                            DecodeBody(header.kind(), record.subspan(kFrameHeaderSize)));
   view.sequence = header.sequence();
   view.timestamp_ns = header.timestamp_ns();
+  view.filters = header.filters();
   return view;
 }
 
@@ -532,11 +835,51 @@ TransactionUpdate ToTransactionUpdate(const TransactionView& view) {
   update.is_vote = view.is_vote;
   update.failed = view.failed;
   update.data.assign(view.data.begin(), view.data.end());
+  update.status.assign(view.status.begin(), view.status.end());
   return update;
 }
 
 SlotUpdate ToSlotUpdate(const SlotView& view) {
   return SlotUpdate{view.slot, view.parent, view.status};
+}
+
+}  // namespace qlaster
+
+namespace qlaster {
+
+BlockMetaUpdate ToBlockMetaUpdate(const BlockMetaView& view) {
+  BlockMetaUpdate u;
+  u.slot = view.slot;
+  u.parent_slot = view.parent_slot;
+  u.blockhash = view.blockhash;
+  u.parent_blockhash = view.parent_blockhash;
+  u.block_height = view.block_height;
+  u.block_time = view.block_time;
+  u.executed_transaction_count = view.executed_transaction_count;
+  u.entries_count = view.entries_count;
+  u.num_partitions = view.num_partitions;
+  for (size_t i = 0; i < view.reward_count(); ++i) u.rewards.push_back(view.reward(i));
+  return u;
+}
+
+EntryUpdate ToEntryUpdate(const EntryView& view) {
+  return EntryUpdate{.slot = view.slot,
+                     .index = view.index,
+                     .num_hashes = view.num_hashes,
+                     .hash = view.hash,
+                     .executed_transaction_count = view.executed_transaction_count,
+                     .starting_transaction_index = view.starting_transaction_index};
+}
+
+TransactionStatusUpdate ToTransactionStatusUpdate(const TransactionStatusView& view) {
+  TransactionStatusUpdate u;
+  u.slot = view.slot;
+  u.index = view.index;
+  u.signature = view.signature;
+  u.is_vote = view.is_vote;
+  u.failed = view.failed;
+  u.error.assign(view.error.begin(), view.error.end());
+  return u;
 }
 
 }  // namespace qlaster

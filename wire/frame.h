@@ -4,11 +4,16 @@
 // A record is   fb::FrameHeader (24 B) | the kind's fixed struct | variable bytes
 // (proto/qlaster.fbs), all little-endian:
 //
-//   kind         fixed struct               variable bytes
-//   Account      fb::AccountHeader  176 B   wire_len bytes of account data (LZ4 if flagged)
-//   Transaction  fb::TransactionHeader 88 B data_len bytes of serialized transaction
-//   Slot         fb::SlotHeader      24 B   none
-//   Gap          fb::GapHeader        8 B   none
+//   kind               fixed struct                     variable bytes
+//   Account            fb::AccountHeader           176 B  wire_len bytes of account data
+//                                                         (LZ4 if flagged; slices if flagged)
+//   Transaction        fb::TransactionHeader        88 B  data_len bytes of the transaction,
+//                                                         then status_len bytes of status
+//   Slot               fb::SlotHeader               24 B  none
+//   Gap                fb::GapHeader                 8 B  none
+//   BlockMeta          fb::BlockMetaHeader         120 B  fb::RewardEntry (56 B) per reward
+//   Entry              fb::EntryHeader              72 B  none
+//   TransactionStatus  fb::TransactionStatusHeader  88 B  err_len bytes of the error
 //
 // The sender encodes an update once (EncodedUpdate) and copies it into every matching
 // ring, stamping each consumer's sequence number and the timestamp as it writes. An update
@@ -22,7 +27,9 @@
 //
 // Reserved bytes, and txn_signature when HasTxnSignature is clear, are written as zero and
 // ignored on read, so later writers of this frame version may use them for additive
-// fields. Boolean bytes must be 0 or 1.
+// fields. Boolean bytes must be 0 or 1. Version 2 added the kinds BlockMeta, Entry and
+// TransactionStatus, a transaction's status after its bytes, sliced account data, and
+// the per-consumer filter bits in FrameHeader.
 #ifndef QLASTER_WIRE_FRAME_H_
 #define QLASTER_WIRE_FRAME_H_
 
@@ -44,7 +51,7 @@ namespace qlaster {
 
 // Layout version of data records; bump it with any change to the structs in
 // proto/qlaster.fbs (and the ring layout version with it).
-inline constexpr uint8_t kFrameVersion = 1;
+inline constexpr uint8_t kFrameVersion = 2;
 
 inline constexpr size_t kFrameHeaderSize = sizeof(fb::FrameHeader);
 
@@ -58,7 +65,9 @@ struct RouteKey {
   fb::UpdateKind kind = fb::UpdateKind::None;
   Pubkey pubkey{};        // accounts: the account
   Pubkey owner{};         // accounts: its owner
-  bool is_vote = false;   // transactions
+  bool is_vote = false;   // transactions and transaction statuses
+  bool failed = false;    // transactions and transaction statuses
+  uint64_t slot = 0;      // every kind but gaps
 };
 
 struct FrameView;
@@ -78,10 +87,28 @@ class EncodedUpdate {
   // `policy` says it pays (wire/lz4_policy.h); that is the only allocation.
   static absl::StatusOr<EncodedUpdate> Account(const AccountUpdate& update,
                                                const Lz4Policy& policy = {});
-  // kInvalidArgument if the data exceeds kMaxTransactionSize.
+  // kInvalidArgument if the data exceeds kMaxTransactionSize or the status
+  // kMaxTransactionStatusSize. The two are carried one after the other: an update with a
+  // status *owns* a copy of both (one allocation).
   static absl::StatusOr<EncodedUpdate> Transaction(const TransactionUpdate& update);
   // kInvalidArgument if the status is not a SlotStatus enumerator.
   static absl::StatusOr<EncodedUpdate> Slot(const SlotUpdate& update);
+  // kInvalidArgument over kMaxBlockRewards rewards or for an unknown reward type. Owns its
+  // reward entries.
+  static absl::StatusOr<EncodedUpdate> BlockMeta(const BlockMetaUpdate& update);
+  static EncodedUpdate Entry(const EntryUpdate& update);
+  // kInvalidArgument if the error exceeds kMaxTransactionErrorSize. Borrows the error.
+  static absl::StatusOr<EncodedUpdate> TransactionStatus(const TransactionStatusUpdate& update);
+
+  // The account `account` carried as the consumer's `slices` of its data (sorted,
+  // non-overlapping, checked by the caller) instead of the whole data: the frame says
+  // Sliced, its data_len is the slices' total and account_data_len the whole size. A slice
+  // beyond the data is cut at its end. The bytes go to `*storage` (reused; the result
+  // borrows it); compressed data is decompressed there first. kInvalidArgument if
+  // `account` is not an account; kDataLoss if its compressed data is corrupt.
+  static absl::StatusOr<EncodedUpdate> Sliced(const EncodedUpdate& account,
+                                              absl::Span<const DataSlice> slices,
+                                              std::vector<uint8_t>* storage);
   // A drop-and-count gap record: the consumer missed `dropped` updates before it.
   static EncodedUpdate Gap(uint64_t dropped);
 
@@ -116,26 +143,35 @@ class EncodedUpdate {
     return owns_variable_ ? owned_variable_.size() : borrowed_variable_.size();
   }
 
-  // Writes exactly frame_size() bytes at `dst`, stamped with `sequence` and
-  // `timestamp_ns`. No allocation, no exceptions; `dst` needs no particular alignment
-  // (ring records are 8-byte aligned, but the codec copies bytes and never casts).
+  // Writes exactly frame_size() bytes at `dst`, stamped with `sequence`, `timestamp_ns`
+  // and the consumer's matched `filters` (FrameHeader.filters). No allocation, no
+  // exceptions; `dst` needs no particular alignment (ring records are 8-byte aligned, but
+  // the codec copies bytes and never casts).
   // REQUIRES: dst points at frame_size() writable bytes not overlapping the update's data.
-  void WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns) const;
+  void WriteFrame(uint8_t* dst, uint64_t sequence, uint64_t timestamp_ns,
+                  uint16_t filters = 0) const;
 
   // WriteFrame into a fresh vector, for tests and tools (allocates).
-  std::vector<uint8_t> ToBytes(uint64_t sequence, uint64_t timestamp_ns) const;
+  std::vector<uint8_t> ToBytes(uint64_t sequence, uint64_t timestamp_ns,
+                               uint16_t filters = 0) const;
 
- private:
-  EncodedUpdate() = default;
-
+  // The fixed struct and the variable bytes as they go on the wire (for a router that
+  // inspects an update it did not decode: account data for data filters, transaction
+  // bytes for account keys).
+  absl::Span<const uint8_t> fixed() const { return {fixed_, fixed_size_}; }
   absl::Span<const uint8_t> variable() const {
     return owns_variable_ ? absl::MakeConstSpan(owned_variable_) : borrowed_variable_;
   }
+
+ private:
+  EncodedUpdate() = default;
 
   fb::UpdateKind kind_ = fb::UpdateKind::None;
   uint32_t fixed_size_ = 0;
   // The kind's fixed struct, already in wire form; sized for the largest.
   alignas(8) uint8_t fixed_[sizeof(fb::AccountHeader)] = {};
+  static_assert(sizeof(fb::AccountHeader) >= sizeof(fb::BlockMetaHeader) &&
+                sizeof(fb::AccountHeader) >= sizeof(fb::TransactionHeader));
   // Exactly one of these is the variable part (owns_variable_ says which), so a copy of
   // this object never points into another object's buffer.
   bool owns_variable_ = false;
@@ -154,8 +190,11 @@ struct AccountView {
   uint64_t slot = 0;
   uint64_t write_version = 0;
   std::optional<Signature> txn_signature;
-  // Account data size once decompressed; at most kMaxAccountDataSize.
+  // Size of the data carried, once decompressed; at most kMaxAccountDataSize.
   uint32_t data_len = 0;
+  // The account's whole data size: data_len, unless the data is the consumer's slices.
+  uint32_t account_data_len = 0;
+  bool is_sliced = false;
   bool is_compressed = false;
   // The account data as carried in the record: an LZ4 block when is_compressed, else
   // exactly data_len raw bytes.
@@ -183,6 +222,42 @@ struct TransactionView {
   bool is_vote = false;
   bool failed = false;
   absl::Span<const uint8_t> data;
+  absl::Span<const uint8_t> status = {};  // empty when the source had none
+};
+
+struct BlockMetaView {
+  uint64_t slot = 0;
+  uint64_t parent_slot = 0;
+  Hash blockhash{};
+  Hash parent_blockhash{};
+  std::optional<uint64_t> block_height;
+  std::optional<int64_t> block_time;
+  uint64_t executed_transaction_count = 0;
+  uint64_t entries_count = 0;
+  std::optional<uint32_t> num_partitions;
+  // The rewards as they are in the record: fb::RewardEntry structs, checked (use
+  // reward(i), which copies one out).
+  absl::Span<const uint8_t> rewards;
+  size_t reward_count() const { return rewards.size() / sizeof(fb::RewardEntry); }
+  Reward reward(size_t i) const;
+};
+
+struct EntryView {
+  uint64_t slot = 0;
+  uint64_t index = 0;
+  uint64_t num_hashes = 0;
+  Hash hash{};
+  uint64_t executed_transaction_count = 0;
+  uint64_t starting_transaction_index = 0;
+};
+
+struct TransactionStatusView {
+  uint64_t slot = 0;
+  uint32_t index = 0;
+  Signature signature{};
+  bool is_vote = false;
+  bool failed = false;
+  absl::Span<const uint8_t> error = {};  // bincode; empty when it succeeded
 };
 
 struct SlotView {
@@ -200,13 +275,21 @@ struct FrameView {
   fb::UpdateKind kind = fb::UpdateKind::None;
   uint64_t sequence = 0;
   uint64_t timestamp_ns = 0;
-  std::variant<AccountView, TransactionView, SlotView, GapView> body;
+  uint16_t filters = 0;
+  std::variant<AccountView, TransactionView, SlotView, GapView, BlockMetaView, EntryView,
+               TransactionStatusView>
+      body;
 
   // The body if it is of that kind, else nullptr. Pointers into this FrameView.
   const AccountView* account() const { return std::get_if<AccountView>(&body); }
   const TransactionView* transaction() const { return std::get_if<TransactionView>(&body); }
   const SlotView* slot() const { return std::get_if<SlotView>(&body); }
   const GapView* gap() const { return std::get_if<GapView>(&body); }
+  const BlockMetaView* block_meta() const { return std::get_if<BlockMetaView>(&body); }
+  const EntryView* entry() const { return std::get_if<EntryView>(&body); }
+  const TransactionStatusView* transaction_status() const {
+    return std::get_if<TransactionStatusView>(&body);
+  }
 };
 
 // Decodes the body of a frame of `kind` (the bytes after its FrameHeader), as DecodeFrame
@@ -229,14 +312,27 @@ struct CheckedFrame {
   fb::TransactionHeader transaction;
   fb::SlotHeader slot;
   fb::GapHeader gap;
-  // Account data as carried (LZ4 when account_compressed()), or the transaction bytes.
+  fb::BlockMetaHeader block_meta;
+  fb::EntryHeader entry;
+  fb::TransactionStatusHeader transaction_status;
+  // Everything after the fixed struct: account data as carried (LZ4 when
+  // account_compressed()), the transaction then its status, the reward entries, the
+  // transaction error.
   absl::Span<const uint8_t> variable;
 
   Pubkey account_pubkey() const;
   Pubkey account_owner() const;
   bool account_compressed() const;
+  bool account_sliced() const;
   std::optional<Signature> account_txn_signature() const;
   Signature transaction_signature() const;
+  absl::Span<const uint8_t> transaction_data() const {
+    return variable.subspan(0, transaction.data_len());
+  }
+  absl::Span<const uint8_t> transaction_status_bytes() const {
+    return variable.subspan(transaction.data_len());
+  }
+  Signature status_signature() const;
   RouteKey route() const;  // kind None for a gap
 };
 
@@ -258,6 +354,9 @@ absl::StatusOr<FrameView> DecodeFrame(absl::Span<const uint8_t> record);
 absl::StatusOr<AccountUpdate> ToAccountUpdate(const AccountView& view);
 TransactionUpdate ToTransactionUpdate(const TransactionView& view);
 SlotUpdate ToSlotUpdate(const SlotView& view);
+BlockMetaUpdate ToBlockMetaUpdate(const BlockMetaView& view);
+EntryUpdate ToEntryUpdate(const EntryView& view);
+TransactionStatusUpdate ToTransactionStatusUpdate(const TransactionStatusView& view);
 
 }  // namespace qlaster
 

@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 // Record offsets (FrameHeader is 24 bytes; struct offsets from proto/qlaster.fbs).
 constexpr size_t kKindOffset = 0;
 constexpr size_t kVersionOffset = 1;
-constexpr size_t kHeaderFlagsOffset = 2;
+constexpr size_t kHeaderFiltersOffset = 2;
 constexpr size_t kBodyLenOffset = 4;
 constexpr size_t kSequenceOffset = 8;
 constexpr size_t kTimestampOffset = 16;
@@ -357,7 +357,8 @@ TEST(FrameTest, HeaderFieldsSitAtTheirSchemaOffsets) {
   const std::vector<uint8_t> bytes = encoded->ToBytes(0x0102030405060708ULL, 99);
   EXPECT_EQ(bytes[kKindOffset], static_cast<uint8_t>(fb::UpdateKind::Account));
   EXPECT_EQ(bytes[kVersionOffset], kFrameVersion);
-  EXPECT_EQ(Get32(bytes, kHeaderFlagsOffset) & 0xFFFF, 0u);
+  EXPECT_EQ(Get32(bytes, kHeaderFiltersOffset) & 0xFFFF, 0u);
+  EXPECT_EQ(Get32(bytes, kAccountDataLenOffset + 12), 10u) << "account_data_len";
   EXPECT_EQ(Get32(bytes, kBodyLenOffset), kAccountHeaderSize + 10);
   EXPECT_EQ(Get64(bytes, kSequenceOffset), 0x0102030405060708ULL);
   EXPECT_EQ(Get64(bytes, kTimestampOffset), 99u);
@@ -514,14 +515,17 @@ TEST(FrameDecodeTest, RejectsBadVersion) {
   }
 }
 
-TEST(FrameDecodeTest, RejectsUnknownHeaderFlags) {
+TEST(FrameDecodeTest, CarriesTheFilterBitsOfTheHeader) {
   std::vector<uint8_t> record = SlotRecord();
-  record[kHeaderFlagsOffset + 1] = 0x80;
-  ExpectDataLoss(record, "header flags 0x8000");
+  record[kHeaderFiltersOffset] = 0x05;
+  record[kHeaderFiltersOffset + 1] = 0x80;
+  absl::StatusOr<FrameView> view = DecodeFrame(record);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->filters, 0x8005);
 }
 
 TEST(FrameDecodeTest, RejectsUnknownKind) {
-  for (uint8_t kind : {0, 5, 255}) {
+  for (uint8_t kind : {0, 8, 255}) {
     std::vector<uint8_t> record = SlotRecord();
     record[kKindOffset] = kind;
     ExpectDataLoss(record, "unknown update kind " + std::to_string(kind));
@@ -604,6 +608,7 @@ TEST(FrameDecodeTest, Lz4StreamOfDifferentSizeThanDeclaredIsDataLoss) {
     // Declared larger than the block's content: LZ4 finishes short.
     std::vector<uint8_t> record = good;
     Put32(record, kAccountDataLenOffset, data_len + 1);
+    Put32(record, kAccountDataLenOffset + 12, data_len + 1);  // account_data_len agrees
     absl::StatusOr<FrameView> view = DecodeFrame(record);
     ASSERT_TRUE(view.ok()) << view.status();
     absl::StatusOr<std::vector<uint8_t>> data = view->account()->Data();
@@ -617,6 +622,7 @@ TEST(FrameDecodeTest, Lz4StreamOfDifferentSizeThanDeclaredIsDataLoss) {
     // Declared smaller: the block would overrun the output.
     std::vector<uint8_t> record = good;
     Put32(record, kAccountDataLenOffset, data_len - 1);
+    Put32(record, kAccountDataLenOffset + 12, data_len - 1);  // account_data_len agrees
     absl::StatusOr<FrameView> view = DecodeFrame(record);
     ASSERT_TRUE(view.ok()) << view.status();
     absl::StatusOr<std::vector<uint8_t>> data = view->account()->Data();
@@ -629,7 +635,7 @@ TEST(FrameDecodeTest, Lz4StreamOfDifferentSizeThanDeclaredIsDataLoss) {
 
 TEST(FrameDecodeTest, RejectsUnknownAccountFlagBits) {
   const AccountUpdate account = MakeAccount(RandomBytes(8, 16));
-  for (uint8_t bit : {0x04, 0x80}) {
+  for (uint8_t bit : {0x08, 0x80}) {
     std::vector<uint8_t> record = AccountRecord(account);
     record[kAccountFlagsOffset] |= bit;
     ExpectDataLoss(record, "has unknown bits");
@@ -653,7 +659,7 @@ TEST(FrameDecodeTest, RejectsTransactionDataLenMismatch) {
   const TransactionUpdate txn = MakeTransaction(RandomBytes(100, 17));
   std::vector<uint8_t> record = TransactionRecord(txn);
   Put32(record, kTransactionDataLenOffset, 101);
-  ExpectDataLoss(record, "transaction data_len is 101 but 100 bytes follow");
+  ExpectDataLoss(record, "transaction data_len 101 + status_len 0 but 100 bytes follow");
 }
 
 TEST(FrameDecodeTest, RejectsTransactionOverMax) {

@@ -108,6 +108,7 @@ static uint32_t build_account(const uint8_t pubkey[32], const uint8_t owner[32],
   put_u64(p + 88, write_version);
   put_u32(p + 96, wire_len_claimed); /* data_len: uncompressed data, so equal to wire_len */
   put_u32(p + 100, wire_len_claimed);
+  put_u32(p + 108, wire_len_claimed); /* account_data_len: the whole data is carried */
   /* p[104] flags = 0 (not compressed, no txn signature), p[105] executable = 0 */
   for (uint32_t i = 0; i < data_len; ++i) {
     p[ACCOUNT_HEADER_BYTES + i] = (uint8_t)(write_version + i);

@@ -93,11 +93,12 @@ SCHEMA_SLOT = 3
 # The wire structs (proto/qlaster.fbs): little-endian and unpadded ("<"),
 # their reserved bytes as pad bytes ("x"), which struct writes as zero.
 #   AccountHeader: pubkey, owner, lamports, rent_epoch, slot, write_version,
-#     data_len, wire_len, flags, executable, reserved[6], txn_signature
-ACCOUNT_HEADER = struct.Struct("<32s32sQQQQIIBB6x64s")
-#   TransactionHeader: slot, index, data_len, is_vote, failed, reserved[6],
-#     signature
-TRANSACTION_HEADER = struct.Struct("<QIIBB6x64s")
+#     data_len, wire_len, flags, executable, reserved[2], account_data_len,
+#     txn_signature
+ACCOUNT_HEADER = struct.Struct("<32s32sQQQQIIBB2xI64s")
+#   TransactionHeader: slot, index, data_len, is_vote, failed, reserved[2],
+#     status_len, signature
+TRANSACTION_HEADER = struct.Struct("<QIIBB2xI64s")
 #   SlotHeader: slot, parent, status, reserved[7]
 SLOT_HEADER = struct.Struct("<QQB7x")
 assert ACCOUNT_HEADER.size == 176
@@ -147,18 +148,19 @@ def pattern(start, length):
 def account_payload(pubkey, owner, lamports, write_version, data_len,
                     wire_len_claimed=None):
     claimed = data_len if wire_len_claimed is None else wire_len_claimed
-    # Uncompressed data, so data_len equals wire_len; rent_epoch, slot,
-    # flags, executable and txn_signature are zero.
+    # Uncompressed, whole data, so data_len, wire_len and account_data_len
+    # are equal; rent_epoch, slot, flags, executable and txn_signature are 0.
     header = ACCOUNT_HEADER.pack(pubkey, owner, lamports, 0, 0,
                                  write_version, claimed, claimed, 0, 0,
-                                 bytes(64))
+                                 claimed, bytes(64))
     return header + pattern(write_version, data_len)
 
 
 def transaction_payload(signature, slot, index, is_vote, data_len):
     # The sender rejects a bool byte other than 0 or 1.
+    # No status after the transaction bytes (status_len 0).
     header = TRANSACTION_HEADER.pack(slot, index, data_len,
-                                     1 if is_vote else 0, 0, signature)
+                                     1 if is_vote else 0, 0, 0, signature)
     return header + pattern(index, data_len)
 
 

@@ -101,6 +101,10 @@ absl::Status ConsumeAndReport(const ConsumerChildSpec& spec) {
         return;
       case EventKind::kReconnected:
         return;  // auto_reconnect is off
+      case EventKind::kBlockMeta:
+      case EventKind::kEntry:
+      case EventKind::kTransactionStatus:
+        return;  // not subscribed by the scenarios
     }
   };
   // Reads what is in the ring now; stops early at the end slot or a disconnection.

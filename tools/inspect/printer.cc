@@ -29,6 +29,12 @@ const char* KindName(EventKind kind) {
       return "disconnected";
     case EventKind::kReconnected:
       return "reconnected";
+    case EventKind::kBlockMeta:
+      return "block_meta";
+    case EventKind::kEntry:
+      return "entry";
+    case EventKind::kTransactionStatus:
+      return "tx_status";
   }
   return "unknown";
 }
@@ -41,6 +47,9 @@ std::optional<uint64_t> SlotOf(const Event& e) {
   if (const auto* a = e.account()) return a->slot;
   if (const auto* t = e.transaction()) return t->slot;
   if (const auto* s = e.slot()) return s->slot;
+  if (const auto* b = e.block_meta()) return b->slot;
+  if (const auto* en = e.entry()) return en->slot;
+  if (const auto* st = e.transaction_status()) return st->slot;
   return std::nullopt;
 }
 
@@ -187,7 +196,9 @@ std::string FormatJson(const Event& e, int64_t now_ns, const PrintOptions& optio
     absl::StrAppend(&out, ",\"pubkey\":\"", B58(a->pubkey), "\",\"owner\":\"", B58(a->owner),
                     "\",\"lamports\":", a->lamports, ",\"executable\":", Bool(a->executable),
                     ",\"rent_epoch\":", a->rent_epoch, ",\"write_version\":", a->write_version,
-                    ",\"data_len\":", a->data.size(), ",\"compressed\":", Bool(a->was_compressed),
+                    ",\"data_len\":", a->data.size(), ",\"account_data_len\":",
+                    a->account_data_len, ",\"sliced\":", Bool(a->sliced),
+                    ",\"compressed\":", Bool(a->was_compressed),
                     ",\"txn_signature\":",
                     a->has_txn_signature ? absl::StrCat("\"", B58(a->txn_signature), "\"")
                                          : "null");
@@ -195,8 +206,11 @@ std::string FormatJson(const Event& e, int64_t now_ns, const PrintOptions& optio
   } else if (const auto* t = e.transaction()) {
     absl::StrAppend(&out, ",\"signature\":\"", B58(t->signature), "\",\"index\":", t->index,
                     ",\"is_vote\":", Bool(t->is_vote), ",\"failed\":", Bool(t->failed),
-                    ",\"data_len\":", t->data.size());
-    if (options.data) absl::StrAppend(&out, ",\"data\":\"", Base64Encode(t->data), "\"");
+                    ",\"data_len\":", t->data.size(), ",\"status_len\":", t->status.size());
+    if (options.data) {
+      absl::StrAppend(&out, ",\"data\":\"", Base64Encode(t->data), "\",\"status\":\"",
+                      Base64Encode(t->status), "\"");
+    }
   } else if (const auto* s = e.slot()) {
     absl::StrAppend(&out, ",\"parent\":", s->parent, ",\"status\":\"", std::string(SlotStatusName(s->state)),
                     "\"");
@@ -210,7 +224,26 @@ std::string FormatJson(const Event& e, int64_t now_ns, const PrintOptions& optio
   } else if (const auto* r = e.reconnected()) {
     absl::StrAppend(&out, ",\"consumer_id\":", r->consumer_id,
                     ",\"effective_sequence\":", r->effective_sequence);
+  } else if (const auto* b = e.block_meta()) {
+    absl::StrAppend(&out, ",\"parent_slot\":", b->parent_slot, ",\"blockhash\":\"",
+                    B58(b->blockhash), "\",\"parent_blockhash\":\"", B58(b->parent_blockhash),
+                    "\",\"block_height\":",
+                    b->has_block_height ? absl::StrCat(b->block_height) : "null",
+                    ",\"block_time\":", b->has_block_time ? absl::StrCat(b->block_time) : "null",
+                    ",\"executed_transaction_count\":", b->executed_transaction_count,
+                    ",\"entries_count\":", b->entries_count, ",\"rewards\":", b->reward_count());
+  } else if (const auto* en = e.entry()) {
+    absl::StrAppend(&out, ",\"index\":", en->index, ",\"num_hashes\":", en->num_hashes,
+                    ",\"hash\":\"", B58(en->hash), "\",\"executed_transaction_count\":",
+                    en->executed_transaction_count, ",\"starting_transaction_index\":",
+                    en->starting_transaction_index);
+  } else if (const auto* st = e.transaction_status()) {
+    absl::StrAppend(&out, ",\"signature\":\"", B58(st->signature), "\",\"index\":", st->index,
+                    ",\"is_vote\":", Bool(st->is_vote), ",\"failed\":", Bool(st->failed),
+                    ",\"error\":",
+                    st->error.empty() ? "null" : absl::StrCat("\"", Base64Encode(st->error), "\""));
   }
+  if (e.filters != 0) absl::StrAppend(&out, ",\"filters\":", e.filters);
   out += '}';
   return out;
 }
@@ -248,6 +281,18 @@ std::string FormatHuman(const Event& e, int64_t now_ns, const PrintOptions& opti
   } else if (const auto* r = e.reconnected()) {
     absl::StrAppend(&out, "consumer ", r->consumer_id, ", effective sequence ",
                     r->effective_sequence);
+  } else if (const auto* b = e.block_meta()) {
+    absl::StrAppend(&out, B58(b->blockhash), " parent ", b->parent_slot, " txs ",
+                    b->executed_transaction_count, " entries ", b->entries_count, " rewards ",
+                    b->reward_count());
+    if (b->has_block_height) absl::StrAppend(&out, " height ", b->block_height);
+  } else if (const auto* en = e.entry()) {
+    absl::StrAppend(&out, "index ", en->index, " hashes ", en->num_hashes, " txs ",
+                    en->executed_transaction_count, " from ", en->starting_transaction_index);
+  } else if (const auto* st = e.transaction_status()) {
+    absl::StrAppend(&out, absl::StrFormat("%-88s index %d", B58(st->signature), st->index));
+    if (st->is_vote) out += " vote";
+    if (st->failed) out += " failed";
   }
   // Trailing blanks of empty columns (a gap has no slot...) are harmless; those at the end
   // of a line are not wanted.

@@ -89,7 +89,8 @@ TEST(FormatJsonTest, Account) {
             "{\"kind\":\"account\",\"seq\":12,\"slot\":250000001,\"latency_ns\":50000,"
             "\"pubkey\":\"" + pubkey + "\",\"owner\":\"11111111111111111111111111111111\","
             "\"lamports\":2039280,\"executable\":true,\"rent_epoch\":18446744073709551615,"
-            "\"write_version\":9,\"data_len\":3,\"compressed\":false,\"txn_signature\":null}");
+            "\"write_version\":9,\"data_len\":3,\"account_data_len\":0,\"sliced\":false,"
+            "\"compressed\":false,\"txn_signature\":null}");
   std::get<AccountEvent>(e.body).has_txn_signature = true;
   std::get<AccountEvent>(e.body).txn_signature = Signature{5};
   const std::string json = FormatJson(e, kNow, {.data = true});
@@ -106,7 +107,7 @@ TEST(FormatJsonTest, Transaction) {
   EXPECT_EQ(FormatJson(e, kNow, {.data = true}),
             "{\"kind\":\"transaction\",\"seq\":5,\"slot\":77,\"latency_ns\":50000,"
             "\"signature\":\"" + Base58Encode(Signature{9}) + "\",\"index\":3,\"is_vote\":true,"
-            "\"failed\":false,\"data_len\":1,\"data\":\"/w==\"}");
+            "\"failed\":false,\"data_len\":1,\"status_len\":0,\"data\":\"/w==\",\"status\":\"\"}");
 }
 
 TEST(FormatJsonTest, SlotWithEveryStatusName) {

@@ -64,6 +64,9 @@ enum {
   QLASTER_EVENT_GAP = 4,
   QLASTER_EVENT_RECONNECTED = 5,
   QLASTER_EVENT_DISCONNECTED = 6,
+  QLASTER_EVENT_BLOCK_META = 7,
+  QLASTER_EVENT_ENTRY = 8,
+  QLASTER_EVENT_TRANSACTION_STATUS = 9,
 };
 
 /* Slot statuses (qlaster_event.slot_status). */
@@ -136,6 +139,34 @@ typedef struct qlaster_event {
   int32_t will_reconnect;
   uint64_t consumer_id;
   uint64_t effective_sequence;
+
+  /* Fields below were added after the first release; the library fills the struct, so a
+   * caller built against an older header simply does not see them. */
+
+  /* bit i: the subscription's i-th named filter of this kind matched */
+  uint32_t filters;
+  /* account: the account's whole data size (data_len is less with data slices) */
+  uint64_t account_data_len;
+  int32_t sliced;
+  /* transaction: its status in qlaster's encoding, when the source had one; transaction
+   * status: the error's bincode (empty on success) */
+  const uint8_t* status;
+  size_t status_len;
+  /* block meta (slot, parent) and entry (slot) use the fields above */
+  const uint8_t* blockhash;        /* 32 bytes; entry: its hash */
+  const uint8_t* parent_blockhash; /* 32 bytes */
+  uint64_t block_height;
+  int32_t has_block_height;
+  int64_t block_time;
+  int32_t has_block_time;
+  uint64_t executed_transaction_count;
+  uint64_t entries_count;
+  const uint8_t* rewards; /* reward_count entries of 56 bytes (proto/qlaster.fbs RewardEntry) */
+  size_t reward_count;
+  /* entry */
+  uint64_t entry_index;
+  uint64_t num_hashes;
+  uint64_t starting_transaction_index;
 } qlaster_event;
 
 typedef void (*qlaster_handler)(const qlaster_event* event, void* user);

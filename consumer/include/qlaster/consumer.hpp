@@ -100,9 +100,12 @@ struct AccountEvent {
   bool has_txn_signature = false;
   Signature txn_signature{};  // the writing transaction, when has_txn_signature
   // The account data, uncompressed: in place in the ring, or (if the sender compressed it)
-  // in the Consumer's reusable decompression buffer.
+  // in the Consumer's reusable decompression buffer. With data slices, the slices asked
+  // for, one after the other.
   std::span<const uint8_t> data = {};
   bool was_compressed = false;  // the sender sent it LZ4-compressed
+  bool sliced = false;          // `data` is the subscription's data slices
+  uint64_t account_data_len = 0;  // the account's whole data size
 };
 
 struct TransactionEvent {
@@ -111,7 +114,62 @@ struct TransactionEvent {
   Signature signature{};
   bool is_vote = false;
   bool failed = false;
-  std::span<const uint8_t> data = {};  // the serialized transaction, opaque to qlaster
+  std::span<const uint8_t> data = {};  // the transaction in Solana's wire format
+  // Its outcome (fee, balances, logs, inner instructions, compute units, error) in
+  // qlaster's encoding (docs/transaction-status.md); empty when the source had none.
+  std::span<const uint8_t> status = {};
+};
+
+// A reward paid in a block.
+struct RewardInfo {
+  Pubkey pubkey{};
+  int64_t lamports = 0;
+  uint64_t post_balance = 0;
+  uint8_t reward_type = 0;  // 0 unspecified, 1 fee, 2 rent, 3 staking, 4 voting
+  bool has_commission = false;
+  uint8_t commission = 0;
+};
+
+// A block's metadata, once the block is complete.
+struct BlockMetaEvent {
+  uint64_t slot = 0;
+  uint64_t parent_slot = 0;
+  std::array<uint8_t, 32> blockhash{};
+  std::array<uint8_t, 32> parent_blockhash{};
+  bool has_block_height = false;
+  uint64_t block_height = 0;
+  bool has_block_time = false;
+  int64_t block_time = 0;  // Unix seconds
+  uint64_t executed_transaction_count = 0;
+  uint64_t entries_count = 0;
+  bool has_num_partitions = false;
+  uint32_t num_partitions = 0;
+  // The rewards as the record carries them: reward_count() entries of 56 bytes each
+  // (proto/qlaster.fbs RewardEntry); reward(i) reads one out.
+  std::span<const uint8_t> rewards = {};
+  size_t reward_count() const { return rewards.size() / 56; }
+  // REQUIRES: i < reward_count().
+  RewardInfo reward(size_t i) const;
+};
+
+// One entry of a block: a batch of transactions and the PoH hash after it.
+struct EntryEvent {
+  uint64_t slot = 0;
+  uint64_t index = 0;
+  uint64_t num_hashes = 0;
+  std::array<uint8_t, 32> hash{};
+  uint64_t executed_transaction_count = 0;
+  uint64_t starting_transaction_index = 0;
+};
+
+// A transaction's outcome alone.
+struct TransactionStatusEvent {
+  uint64_t slot = 0;
+  uint32_t index = 0;
+  Signature signature{};
+  bool is_vote = false;
+  bool failed = false;
+  std::span<const uint8_t> error = {};  // the TransactionError's bincode; empty on success
 };
 
 struct SlotEvent {
@@ -152,6 +210,9 @@ enum class EventKind : uint8_t {
   kGap,
   kDisconnected,
   kReconnected,
+  kBlockMeta,
+  kEntry,
+  kTransactionStatus,
 };
 
 struct Event {
@@ -162,8 +223,13 @@ struct Event {
   // When the sender published the update (CLOCK_REALTIME, ns); 0 where there is none.
   uint64_t timestamp_ns = 0;
   std::variant<AccountEvent, TransactionEvent, SlotEvent, GapEvent, DisconnectedEvent,
-               ReconnectedEvent>
+               ReconnectedEvent, BlockMetaEvent, EntryEvent, TransactionStatusEvent>
       body = {};
+  // Which of the subscription's named filters matched, as a bit set: bit i is the i-th
+  // filter of this kind in the order of their names (account filters for accounts,
+  // transaction filters for transactions, transaction-status filters for statuses);
+  // Consumer::FilterName turns a bit back into its name. 0 for other kinds.
+  uint16_t filters = 0;
   // The record as the sender wrote it into the ring (the frame format of wire/frame.h,
   // its header included), for a program that records or forwards updates as they are
   // (qlaster-inspect --record, qlaster-relay). Empty for events that are not records:
@@ -178,6 +244,11 @@ struct Event {
   const GapEvent* gap() const { return std::get_if<GapEvent>(&body); }
   const DisconnectedEvent* disconnected() const { return std::get_if<DisconnectedEvent>(&body); }
   const ReconnectedEvent* reconnected() const { return std::get_if<ReconnectedEvent>(&body); }
+  const BlockMetaEvent* block_meta() const { return std::get_if<BlockMetaEvent>(&body); }
+  const EntryEvent* entry() const { return std::get_if<EntryEvent>(&body); }
+  const TransactionStatusEvent* transaction_status() const {
+    return std::get_if<TransactionStatusEvent>(&body);
+  }
 };
 
 // What the sender acknowledged for a subscription change.

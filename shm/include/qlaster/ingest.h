@@ -21,15 +21,23 @@
  * Positions count slots and only grow; a position p lives in slot p % slot_count. A frame
  * starts at a slot boundary with a 16-byte frame header, then its payload:
  *
- *   +0   u32  schema_id    1 account, 2 transaction, 3 slot (the qlaster.fbs UpdateKind);
+ *   +0   u32  schema_id    the qlaster.fbs UpdateKind: 1 account, 2 transaction, 3 slot,
+ *                          5 block meta, 6 entry, 7 transaction status;
  *                          0 = skip: the rest of the slot area up to its end is unused
  *   +4   u32  payload_len  payload bytes
  *   +8   u64  sequence     atomic; p + 1 where p is the frame's first position, stored
  *                          (release) after the payload. 0 while the frame is being written.
- *   +16  payload: the update in qlaster's wire encoding, without the 24-byte frame header:
- *          account:     AccountHeader (176 B) then wire_len bytes of data
- *          transaction: TransactionHeader (88 B) then data_len bytes
+ *   +16  payload: the update in qlaster's wire encoding (frame version 2), without the
+ *        24-byte frame header:
+ *          account:     AccountHeader (176 B) then wire_len bytes of data; data_len,
+ *                       wire_len and account_data_len (offset 108) equal for raw data
+ *          transaction: TransactionHeader (88 B), data_len bytes of the transaction in
+ *                       Solana's wire format, then status_len (offset 20) bytes of its
+ *                       status (wire/solana/transaction_status.h; 0 for none)
  *          slot:        SlotHeader (24 B)
+ *          block meta:  BlockMetaHeader (120 B) then 56 B per reward
+ *          entry:       EntryHeader (72 B)
+ *          transaction status: TransactionStatusHeader (88 B) then err_len bytes
  *        (see proto/qlaster.fbs for the structs' fields and offsets)
  *
  * A frame of n = ceil((16 + payload_len) / frame_size) slots occupies consecutive slots
@@ -83,6 +91,9 @@ extern "C" {
 #define QLASTER_INGEST_SCHEMA_ACCOUNT 1u
 #define QLASTER_INGEST_SCHEMA_TRANSACTION 2u
 #define QLASTER_INGEST_SCHEMA_SLOT 3u
+#define QLASTER_INGEST_SCHEMA_BLOCK_META 5u
+#define QLASTER_INGEST_SCHEMA_ENTRY 6u
+#define QLASTER_INGEST_SCHEMA_TRANSACTION_STATUS 7u
 
 typedef struct qlaster_ingest_header {
   uint64_t magic;
