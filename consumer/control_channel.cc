@@ -32,6 +32,8 @@ absl::StatusCode CodeFor(fb::ErrorCode code) {
       return absl::StatusCode::kPermissionDenied;
     case fb::ErrorCode::Internal:
       return absl::StatusCode::kInternal;
+    case fb::ErrorCode::OutOfRange:
+      return absl::StatusCode::kOutOfRange;
     case fb::ErrorCode::Unknown:
       break;
   }

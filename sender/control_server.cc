@@ -48,6 +48,8 @@ fb::ErrorCode ErrorCodeFor(const absl::Status& status) {
       return fb::ErrorCode::LimitExceeded;
     case absl::StatusCode::kPermissionDenied:
       return fb::ErrorCode::NotAllowed;
+    case absl::StatusCode::kOutOfRange:
+      return fb::ErrorCode::OutOfRange;
     default:
       return fb::ErrorCode::Internal;
   }

@@ -10,12 +10,14 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "flatbuffers/flatbuffers.h"
 #include "base/fd_passing.h"
 #include "base/status_macros.h"
+#include "wire/updates.h"
 
 namespace qlaster {
 namespace {
@@ -121,10 +123,125 @@ ControlMsg ToMsg(const fb::Ready& t) {
   return ReadyMsg{t.protocol_version(), t.consumer_id(), t.ring_bytes(),
                   CopyString(t.sender_name())};
 }
+static_assert(static_cast<uint8_t>(Commitment::kProcessed) == static_cast<uint8_t>(fb::Commitment::Processed));
+static_assert(static_cast<uint8_t>(Commitment::kConfirmed) == static_cast<uint8_t>(fb::Commitment::Confirmed));
+static_assert(static_cast<uint8_t>(Commitment::kFinalized) == static_cast<uint8_t>(fb::Commitment::Finalized));
+static_assert(static_cast<uint8_t>(LamportsOp::kEq) == static_cast<uint8_t>(fb::LamportsOp::Eq));
+static_assert(static_cast<uint8_t>(LamportsOp::kNe) == static_cast<uint8_t>(fb::LamportsOp::Ne));
+static_assert(static_cast<uint8_t>(LamportsOp::kLt) == static_cast<uint8_t>(fb::LamportsOp::Lt));
+static_assert(static_cast<uint8_t>(LamportsOp::kGt) == static_cast<uint8_t>(fb::LamportsOp::Gt));
+
+constexpr fb::SubscribeOp kBadEnumOp = static_cast<fb::SubscribeOp>(0xff);
+
+std::optional<bool> FromTri(fb::TriState t) {
+  if (t == fb::TriState::True) return true;
+  if (t == fb::TriState::False) return false;
+  return std::nullopt;
+}
+fb::TriState ToTri(const std::optional<bool>& b) {
+  return !b.has_value() ? fb::TriState::Unset : *b ? fb::TriState::True : fb::TriState::False;
+}
+
+std::vector<std::string> CopyStrings(
+    const flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>* v) {
+  std::vector<std::string> out;
+  if (v == nullptr) return out;
+  out.reserve(v->size());
+  for (const flatbuffers::String* s : *v) out.push_back(CopyString(s));
+  return out;
+}
+
+NamedAccountFilter ToFilter(const fb::AccountFilterEntry& e, bool* bad_enum) {
+  NamedAccountFilter n;
+  n.name = CopyString(e.name());
+  n.append = e.append();
+  n.filter.pubkeys = CopyKeys(e.pubkeys());
+  n.filter.owners = CopyKeys(e.owners());
+  if (e.memcmp() != nullptr) {
+    for (const fb::MemcmpFilter* m : *e.memcmp()) {
+      Memcmp out{.offset = m->offset()};
+      if (m->bytes() != nullptr) out.bytes.assign(m->bytes()->begin(), m->bytes()->end());
+      n.filter.memcmp.push_back(std::move(out));
+    }
+  }
+  if (e.has_datasize()) n.filter.datasize = e.datasize();
+  if (e.lamports() != nullptr) {
+    for (const fb::LamportsFilter* l : *e.lamports()) {
+      if (static_cast<uint8_t>(l->op()) > static_cast<uint8_t>(fb::LamportsOp::MAX)) *bad_enum = true;
+      n.filter.lamports.push_back({Cast<LamportsOp>(l->op()), l->value()});
+    }
+  }
+  n.filter.token_account_state = e.token_account_state();
+  if (static_cast<uint8_t>(e.nonempty_txn_signature()) > static_cast<uint8_t>(fb::TriState::MAX)) {
+    *bad_enum = true;
+  }
+  n.filter.nonempty_txn_signature = FromTri(e.nonempty_txn_signature());
+  return n;
+}
+
+NamedTransactionSelector ToSelector(const fb::TransactionSelectorEntry& e, bool* bad_enum) {
+  NamedTransactionSelector n;
+  n.name = CopyString(e.name());
+  if (static_cast<uint8_t>(e.vote()) > static_cast<uint8_t>(fb::TriState::MAX) ||
+      static_cast<uint8_t>(e.failed()) > static_cast<uint8_t>(fb::TriState::MAX)) {
+    *bad_enum = true;
+  }
+  n.selector.vote = FromTri(e.vote());
+  n.selector.failed = FromTri(e.failed());
+  if (const fb::Signature* sig = e.signature()) {
+    Signature out;
+    std::memcpy(out.data(), sig->bytes()->data(), out.size());
+    n.selector.signature = out;
+  }
+  n.selector.account_include = CopyKeys(e.account_include());
+  n.selector.account_exclude = CopyKeys(e.account_exclude());
+  n.selector.account_required = CopyKeys(e.account_required());
+  return n;
+}
+
 ControlMsg ToMsg(const fb::Subscribe& t) {
-  return SubscribeMsg{t.request_id(),       t.op(),
-                      CopyKeys(t.pubkeys()), CopyKeys(t.owners()),
-                      Cast<TransactionFilter>(t.transactions()), t.set_transactions()};
+  SubscribeMsg m{t.request_id(),       t.op(),
+                 CopyKeys(t.pubkeys()), CopyKeys(t.owners()),
+                 Cast<TransactionFilter>(t.transactions()), t.set_transactions()};
+  bool bad_enum = false;
+  if (t.accounts() != nullptr) {
+    for (const fb::AccountFilterEntry* e : *t.accounts()) m.accounts.push_back(ToFilter(*e, &bad_enum));
+  }
+  if (t.transaction_filters() != nullptr) {
+    for (const fb::TransactionSelectorEntry* e : *t.transaction_filters()) {
+      m.transaction_filters.push_back(ToSelector(*e, &bad_enum));
+    }
+  }
+  if (t.transaction_status_filters() != nullptr) {
+    for (const fb::TransactionSelectorEntry* e : *t.transaction_status_filters()) {
+      m.transaction_status_filters.push_back(ToSelector(*e, &bad_enum));
+    }
+  }
+  if (t.slots() != nullptr) {
+    for (const fb::SlotSelectorEntry* e : *t.slots()) {
+      m.slots.push_back({CopyString(e->name()), {e->filter_by_commitment(), e->interslot_updates()}});
+    }
+  }
+  m.blocks_meta = CopyStrings(t.blocks_meta());
+  m.entries = CopyStrings(t.entries());
+  if (const fb::SubscribeOptions* o = t.options()) {
+    SubscribeOptionsMsg opts;
+    if (static_cast<uint8_t>(o->commitment()) > static_cast<uint8_t>(fb::Commitment::MAX)) bad_enum = true;
+    opts.commitment = Cast<Commitment>(o->commitment());
+    if (o->data_slices() != nullptr) {
+      for (const fb::DataSliceEntry* d : *o->data_slices()) {
+        opts.data_slices.push_back({d->offset(), d->length()});
+      }
+    }
+    m.options = std::move(opts);
+  }
+  if (t.has_from_slot()) m.from_slot = t.from_slot();
+  if (bad_enum) {
+    // An enum value outside its schema is not representable in the plain struct: mark
+    // the message so that ValidateControl refuses it (kBadEnumOp says why).
+    m.op = kBadEnumOp;
+  }
+  return m;
 }
 ControlMsg ToMsg(const fb::SubscribeAck& t) {
   return SubscribeAckMsg{t.request_id(), t.pubkeys(), t.owners(), t.effective_sequence()};
@@ -188,15 +305,107 @@ absl::Status Validate(const HelloMsg& m) {
 absl::Status Validate(const ReadyMsg& m) {
   return CheckName("Ready.sender_name", m.sender_name);
 }
+absl::Status CheckFilterName(std::string_view field, const std::string& name) {
+  if (name.empty() || name.size() > kMaxFilterNameSize) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s '%s' must be 1 to %d bytes", field, name.substr(0, 32), kMaxFilterNameSize));
+  }
+  return CheckName(field, name.size() <= kMaxNameSize ? name : name.substr(0, kMaxNameSize));
+}
+
+template <typename Named>
+absl::Status CheckNames(std::string_view kind, const std::vector<Named>& named,
+                        const std::string& (*name_of)(const Named&), bool allow_repeats) {
+  if (named.size() > kMaxFiltersPerKind) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Subscribe names %d %s filters; at most %d per kind (each is a bit of the filter mask)",
+        named.size(), kind, kMaxFiltersPerKind));
+  }
+  std::set<std::string> seen;
+  for (const Named& n : named) {
+    QLASTER_RETURN_IF_ERROR(CheckFilterName(std::string(kind) + " filter name", name_of(n)));
+    if (!seen.insert(name_of(n)).second && !allow_repeats) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s filter '%s' appears twice", kind, name_of(n)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+const std::string& NameOf(const NamedAccountFilter& n) { return n.name; }
+const std::string& NameOf(const NamedTransactionSelector& n) { return n.name; }
+const std::string& NameOf(const NamedSlotSelector& n) { return n.name; }
+const std::string& NameOf(const std::string& n) { return n; }
+
 absl::Status Validate(const SubscribeMsg& m) {
+  if (m.op == kBadEnumOp) {
+    return absl::InvalidArgumentError(
+        "Subscribe has a tri-state, commitment or lamports comparison outside its enum");
+  }
   QLASTER_RETURN_IF_ERROR(CheckEnum("Subscribe.op", m.op, fb::SubscribeOp::MAX));
   QLASTER_RETURN_IF_ERROR(
       CheckEnum("Subscribe.transactions", m.transactions, Cast<TransactionFilter>(fb::TransactionFilter::MAX)));
-  const size_t keys = m.pubkeys.size() + m.owners.size();
+  const size_t keys = SubscribeKeyCount(m);
   if (keys > kMaxSubscribeKeys) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "Subscribe has %d keys (pubkeys + owners), over the limit of %d per message", keys,
-        kMaxSubscribeKeys));
+        "Subscribe has %d keys (pubkeys, owners and transaction accounts), over the limit of "
+        "%d per message",
+        keys, kMaxSubscribeKeys));
+  }
+  // An account filter may appear twice (a set, then appends to it).
+  QLASTER_RETURN_IF_ERROR(CheckNames<NamedAccountFilter>("account", m.accounts, NameOf, true));
+  QLASTER_RETURN_IF_ERROR(
+      CheckNames<NamedTransactionSelector>("transaction", m.transaction_filters, NameOf, false));
+  QLASTER_RETURN_IF_ERROR(CheckNames<NamedTransactionSelector>(
+      "transaction status", m.transaction_status_filters, NameOf, false));
+  QLASTER_RETURN_IF_ERROR(CheckNames<NamedSlotSelector>("slot", m.slots, NameOf, false));
+  QLASTER_RETURN_IF_ERROR(CheckNames<std::string>("block meta", m.blocks_meta, NameOf, false));
+  QLASTER_RETURN_IF_ERROR(CheckNames<std::string>("entry", m.entries, NameOf, false));
+  for (const NamedAccountFilter& n : m.accounts) {
+    const AccountFilter& f = n.filter;
+    const size_t predicates = f.memcmp.size() + (f.datasize.has_value() ? 1 : 0) +
+                              f.lamports.size() + (f.token_account_state ? 1 : 0);
+    if (predicates > kMaxDataPredicates) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "account filter '%s' has %d data predicates (memcmp, datasize, lamports, "
+          "token_account_state); at most %d",
+          n.name, predicates, kMaxDataPredicates));
+    }
+    for (const Memcmp& c : f.memcmp) {
+      if (c.bytes.empty() || c.bytes.size() > kMaxMemcmpBytes) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "account filter '%s': a memcmp compares 1 to %d bytes, not %d", n.name,
+            kMaxMemcmpBytes, c.bytes.size()));
+      }
+      if (c.offset > kMaxAccountDataSize) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "account filter '%s': memcmp offset %d is past the largest account (%d bytes)",
+            n.name, c.offset, kMaxAccountDataSize));
+      }
+    }
+  }
+  if (m.options.has_value()) {
+    const SubscribeOptionsMsg& o = *m.options;
+    QLASTER_RETURN_IF_ERROR(
+        CheckEnum("Subscribe.commitment", o.commitment, Cast<Commitment>(fb::Commitment::MAX)));
+    if (o.data_slices.size() > kMaxDataSlices) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "Subscribe has %d data slices, at most %d", o.data_slices.size(), kMaxDataSlices));
+    }
+    for (size_t i = 0; i < o.data_slices.size(); ++i) {
+      const DataSlice& d = o.data_slices[i];
+      if (d.length == 0 || d.offset > kMaxAccountDataSize || d.length > kMaxAccountDataSize) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "data slice %d (offset %d, length %d) is empty or past the largest account", i,
+            d.offset, d.length));
+      }
+      if (i > 0 && d.offset < o.data_slices[i - 1].offset + o.data_slices[i - 1].length) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "data slices must be sorted and not overlap: slice %d starts at %d, before the "
+            "end of slice %d",
+            i, d.offset, i - 1));
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -229,6 +438,18 @@ absl::Status Validate(const StatsMsg& m) {
 }
 
 }  // namespace
+
+size_t SubscribeKeyCount(const SubscribeMsg& msg) {
+  size_t n = msg.pubkeys.size() + msg.owners.size();
+  for (const NamedAccountFilter& a : msg.accounts) n += a.filter.pubkeys.size() + a.filter.owners.size();
+  for (const auto* list : {&msg.transaction_filters, &msg.transaction_status_filters}) {
+    for (const NamedTransactionSelector& t : *list) {
+      n += t.selector.account_include.size() + t.selector.account_exclude.size() +
+           t.selector.account_required.size();
+    }
+  }
+  return n;
+}
 
 std::string_view ControlMsgName(const ControlMsg& msg) {
   static constexpr std::string_view kNames[] = {
@@ -265,9 +486,65 @@ std::vector<uint8_t> EncodeControl(const SubscribeMsg& msg) {
                                                sizeof(Pubkey));
   const auto pubkeys = CreateKeys(fbb, msg.pubkeys);
   const auto owners = CreateKeys(fbb, msg.owners);
-  const auto body = fb::CreateSubscribe(fbb, msg.request_id, msg.op, pubkeys, owners,
-                                        Cast<fb::TransactionFilter>(msg.transactions),
-                                        msg.set_transactions);
+  std::vector<flatbuffers::Offset<fb::AccountFilterEntry>> accounts;
+  for (const NamedAccountFilter& n : msg.accounts) {
+    const AccountFilter& f = n.filter;
+    std::vector<flatbuffers::Offset<fb::MemcmpFilter>> memcmp;
+    for (const Memcmp& c : f.memcmp) {
+      memcmp.push_back(fb::CreateMemcmpFilter(fbb, c.offset, fbb.CreateVector(c.bytes)));
+    }
+    std::vector<flatbuffers::Offset<fb::LamportsFilter>> lamports;
+    for (const LamportsFilter& l : f.lamports) {
+      lamports.push_back(fb::CreateLamportsFilter(fbb, Cast<fb::LamportsOp>(l.op), l.value));
+    }
+    const auto name = fbb.CreateString(n.name);
+    const auto pks = CreateKeys(fbb, f.pubkeys);
+    const auto ows = CreateKeys(fbb, f.owners);
+    const auto mc = fbb.CreateVector(memcmp);
+    const auto lp = fbb.CreateVector(lamports);
+    accounts.push_back(fb::CreateAccountFilterEntry(
+        fbb, name, n.append, pks, ows, mc, f.datasize.has_value(), f.datasize.value_or(0), lp,
+        f.token_account_state, ToTri(f.nonempty_txn_signature)));
+  }
+  auto selectors = [&fbb](const std::vector<NamedTransactionSelector>& in) {
+    std::vector<flatbuffers::Offset<fb::TransactionSelectorEntry>> out;
+    for (const NamedTransactionSelector& n : in) {
+      const TransactionSelector& t = n.selector;
+      const auto name = fbb.CreateString(n.name);
+      const auto inc = CreateKeys(fbb, t.account_include);
+      const auto exc = CreateKeys(fbb, t.account_exclude);
+      const auto req = CreateKeys(fbb, t.account_required);
+      const fb::Signature sig =
+          t.signature.has_value() ? fb::Signature(flatbuffers::make_span(*t.signature)) : fb::Signature();
+      out.push_back(fb::CreateTransactionSelectorEntry(fbb, name, ToTri(t.vote), ToTri(t.failed),
+                                                       t.signature.has_value() ? &sig : nullptr,
+                                                       inc, exc, req));
+    }
+    return fbb.CreateVector(out);
+  };
+  const auto tx_filters = selectors(msg.transaction_filters);
+  const auto status_filters = selectors(msg.transaction_status_filters);
+  std::vector<flatbuffers::Offset<fb::SlotSelectorEntry>> slots;
+  for (const NamedSlotSelector& n : msg.slots) {
+    const auto name = fbb.CreateString(n.name);
+    slots.push_back(fb::CreateSlotSelectorEntry(fbb, name, n.selector.filter_by_commitment,
+                                                n.selector.interslot_updates));
+  }
+  const auto slots_v = fbb.CreateVector(slots);
+  const auto blocks_meta = fbb.CreateVectorOfStrings(msg.blocks_meta);
+  const auto entries = fbb.CreateVectorOfStrings(msg.entries);
+  flatbuffers::Offset<fb::SubscribeOptions> options = 0;
+  if (msg.options.has_value()) {
+    std::vector<fb::DataSliceEntry> slices;
+    for (const DataSlice& d : msg.options->data_slices) slices.emplace_back(d.offset, d.length);
+    const auto sv = fbb.CreateVectorOfStructs(slices);
+    options = fb::CreateSubscribeOptions(fbb, Cast<fb::Commitment>(msg.options->commitment), sv);
+  }
+  const auto accounts_v = fbb.CreateVector(accounts);
+  const auto body = fb::CreateSubscribe(
+      fbb, msg.request_id, msg.op, pubkeys, owners, Cast<fb::TransactionFilter>(msg.transactions),
+      msg.set_transactions, accounts_v, tx_filters, status_filters, slots_v, blocks_meta, entries,
+      options, msg.from_slot.has_value(), msg.from_slot.value_or(0));
   return Frame(fbb, fb::ControlBody::Subscribe, body.Union());
 }
 

@@ -36,11 +36,13 @@
 #include "absl/types/span.h"
 #include "proto/qlaster_generated.h"
 #include "base/unique_fd.h"
+#include "qlaster/subscription.hpp"
 #include "wire/types.h"
 
 namespace qlaster {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: named filters, options and from_slot in Subscribe (frame version 2 in the ring).
+inline constexpr uint32_t kProtocolVersion = 2;
 
 inline constexpr size_t kControlFrameHeaderSize = 4;
 
@@ -64,6 +66,14 @@ inline constexpr size_t kMaxErrorMessageSize = 4096;
 inline constexpr size_t kMaxSubscribeKeys = 100'000;
 // ConsumerStats entries in one Stats reply (each is at most ~200 bytes on the wire).
 inline constexpr size_t kMaxStatsConsumers = 10'000;
+// Named filters: a name is at most this long, printable; a memcmp compares at most
+// kMaxMemcmpBytes; a filter has at most kMaxDataPredicates data predicates (memcmp,
+// datasize, lamports, token_account_state: Yellowstone's limits); one message names at
+// most kMaxFiltersPerKind filters of a kind and kMaxDataSlices slices.
+inline constexpr size_t kMaxFilterNameSize = 128;
+inline constexpr size_t kMaxMemcmpBytes = 128;
+inline constexpr size_t kMaxDataPredicates = 4;
+inline constexpr size_t kMaxDataSlices = 64;
 
 static_assert(kMaxSubscribeKeys * kPubkeySize + 4096 <= kMaxControlFrameSize);
 static_assert(kMaxStatsConsumers * 256 + 4096 <= kMaxControlFrameSize);
@@ -91,6 +101,28 @@ struct ReadyMsg {
   friend bool operator==(const ReadyMsg&, const ReadyMsg&) = default;
 };
 
+struct NamedAccountFilter {
+  std::string name;
+  bool append = false;  // op Add: add filter.pubkeys and filter.owners to the filter `name`
+  AccountFilter filter;
+  friend bool operator==(const NamedAccountFilter&, const NamedAccountFilter&) = default;
+};
+struct NamedTransactionSelector {
+  std::string name;
+  TransactionSelector selector;
+  friend bool operator==(const NamedTransactionSelector&, const NamedTransactionSelector&) = default;
+};
+struct NamedSlotSelector {
+  std::string name;
+  SlotSelector selector;
+  friend bool operator==(const NamedSlotSelector&, const NamedSlotSelector&) = default;
+};
+struct SubscribeOptionsMsg {
+  Commitment commitment = Commitment::kProcessed;
+  std::vector<DataSlice> data_slices;
+  friend bool operator==(const SubscribeOptionsMsg&, const SubscribeOptionsMsg&) = default;
+};
+
 struct SubscribeMsg {
   uint64_t request_id = 0;
   fb::SubscribeOp op = fb::SubscribeOp::Add;
@@ -99,8 +131,20 @@ struct SubscribeMsg {
   TransactionFilter transactions = TransactionFilter::kNone;
   // With op Add/Remove, `transactions` applies only when this is set.
   bool set_transactions = false;
+  // Named filters: set (op Add, Replace) or dropped by name (op Remove).
+  std::vector<NamedAccountFilter> accounts = {};
+  std::vector<NamedTransactionSelector> transaction_filters = {};
+  std::vector<NamedTransactionSelector> transaction_status_filters = {};
+  std::vector<NamedSlotSelector> slots = {};
+  std::vector<std::string> blocks_meta = {};
+  std::vector<std::string> entries = {};
+  std::optional<SubscribeOptionsMsg> options = std::nullopt;
+  std::optional<uint64_t> from_slot = std::nullopt;
   friend bool operator==(const SubscribeMsg&, const SubscribeMsg&) = default;
 };
+
+// Keys (pubkeys, owners, transaction account lists) a Subscribe carries in all.
+size_t SubscribeKeyCount(const SubscribeMsg& msg);
 
 struct SubscribeAckMsg {
   uint64_t request_id = 0;

@@ -128,6 +128,98 @@ TEST_F(ControlFramingTest, RoundTripsEveryMessageType) {
   }
 }
 
+// A Subscribe with every named part set.
+SubscribeMsg RichSubscribe() {
+  SubscribeMsg m;
+  m.request_id = 9;
+  m.op = fb::SubscribeOp::Replace;
+  m.pubkeys = {Key(1)};
+  m.accounts.push_back(NamedAccountFilter{
+      .name = "usdc",
+      .append = false,
+      .filter = AccountFilter{.pubkeys = {},
+                              .owners = {Key(2)},
+                              .memcmp = {Memcmp{.offset = 0, .bytes = {1, 2, 3}}},
+                              .datasize = 165,
+                              .lamports = {LamportsFilter{.op = LamportsOp::kGt, .value = 5}},
+                              .token_account_state = true,
+                              .nonempty_txn_signature = false}});
+  m.accounts.push_back(NamedAccountFilter{.name = "usdc", .append = true,
+                                          .filter = AccountFilter{.owners = {Key(3)}}});
+  Signature sig;
+  sig.fill(7);
+  m.transaction_filters.push_back(NamedTransactionSelector{
+      .name = "swaps",
+      .selector = TransactionSelector{.vote = false, .failed = std::nullopt, .signature = sig,
+                                      .account_include = {Key(4)}, .account_exclude = {Key(5)},
+                                      .account_required = {Key(6), Key(7)}}});
+  m.transaction_status_filters.push_back(
+      NamedTransactionSelector{.name = "mine", .selector = TransactionSelector{.failed = true}});
+  m.slots.push_back(NamedSlotSelector{.name = "s", .selector = SlotSelector{true, false}});
+  m.blocks_meta = {"meta"};
+  m.entries = {"e1", "e2"};
+  m.options = SubscribeOptionsMsg{.commitment = Commitment::kConfirmed,
+                                  .data_slices = {{0, 32}, {64, 8}}};
+  m.from_slot = 250'000'000;
+  return m;
+}
+
+TEST_F(ControlFramingTest, RoundTripsASubscribeWithNamedFiltersAndOptions) {
+  const SubscribeMsg m = RichSubscribe();
+  ASSERT_TRUE(ValidateControl(m).ok()) << ValidateControl(m);
+  const std::vector<uint8_t> frame = EncodeControl(m);
+  absl::StatusOr<ControlMsg> decoded =
+      DecodeControlFrame(absl::MakeConstSpan(frame).subspan(kControlFrameHeaderSize));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, ControlMsg(m));
+  EXPECT_EQ(SubscribeKeyCount(m), 1u + 1u + 1u + 4u);
+}
+
+TEST_F(ControlFramingTest, RefusesNamedFiltersOverTheirLimits) {
+  auto refused = [](const SubscribeMsg& m, const std::string& why) {
+    const absl::Status s = ValidateControl(m);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(std::string(s.message()).find(why), std::string::npos) << s;
+  };
+  SubscribeMsg m = RichSubscribe();
+  m.accounts[0].filter.memcmp[0].bytes.assign(129, 1);
+  refused(m, "a memcmp compares 1 to 128 bytes");
+  m = RichSubscribe();
+  m.accounts[0].filter.memcmp.assign(4, Memcmp{.offset = 0, .bytes = {1}});
+  refused(m, "data predicates");
+  m = RichSubscribe();
+  for (int i = 0; i < 17; ++i) m.entries.push_back("x" + std::to_string(i));
+  refused(m, "at most 16 per kind");
+  m = RichSubscribe();
+  m.transaction_filters.push_back(m.transaction_filters[0]);
+  refused(m, "appears twice");
+  m = RichSubscribe();
+  m.options->data_slices = {{0, 32}, {16, 8}};
+  refused(m, "must be sorted and not overlap");
+  m = RichSubscribe();
+  m.slots[0].name = "";
+  refused(m, "must be 1 to 128 bytes");
+  m = RichSubscribe();
+  m.blocks_meta = {std::string("bad\nname")};
+  refused(m, "control character");
+}
+
+TEST_F(ControlFramingTest, RefusesATriStateOutsideItsEnum) {
+  flatbuffers::FlatBufferBuilder fbb;
+  const auto name = fbb.CreateString("f");
+  const auto entry = fb::CreateTransactionSelectorEntry(fbb, name, static_cast<fb::TriState>(7));
+  const auto list = fbb.CreateVector(std::vector{entry});
+  fb::SubscribeBuilder b(fbb);
+  b.add_transaction_filters(list);
+  const auto body = b.Finish();
+  fbb.Finish(fb::CreateControlMessage(fbb, fb::ControlBody::Subscribe, body.Union()));
+  const absl::StatusOr<ControlMsg> decoded =
+      DecodeControlFrame(absl::MakeConstSpan(fbb.GetBufferPointer(), fbb.GetSize()));
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(std::string(decoded.status().message()).find("outside its enum"), std::string::npos)
+      << decoded.status();
+}
+
 TEST_F(ControlFramingTest, DefaultsAndEmptyFieldsRoundTrip) {
   for (const ControlMsg& m : std::vector<ControlMsg>{HelloMsg{}, ReadyMsg{}, SubscribeMsg{},
                                                      StatsMsg{}, ErrorMsg{}}) {

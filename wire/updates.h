@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "qlaster/subscription.hpp"
 #include "wire/types.h"
 
 namespace qlaster {
@@ -122,13 +123,6 @@ struct TransactionStatusUpdate {
   friend bool operator==(const TransactionStatusUpdate&, const TransactionStatusUpdate&) = default;
 };
 
-// A byte range of account data a consumer asked for instead of the whole data.
-struct DataSlice {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-
-  friend bool operator==(const DataSlice&, const DataSlice&) = default;
-};
 
 
 // A slot's status change.
