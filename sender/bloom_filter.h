@@ -15,7 +15,7 @@
 // would give 1.05%. 1,000,000 keys take 1.5 MB. No false negatives, ever.
 //
 // The filter stores no keys, only bits, so it needs a hash that is well mixed in all 64 bits
-// (PubkeyHash in subscription_index.h is).
+// (PubkeyHash in pubkey_hash.h is).
 //
 // Built with AVX2 (-mavx2 or -march=x86-64-v3 and later) a look-up computes the eight masks
 // in two vector registers; otherwise it runs the same arithmetic in scalar code, with the

@@ -7,29 +7,38 @@ namespace {
 
 // Claims room for one frame; on success writes it.
 shm::WriteResult WriteFrame(shm::RingProducer& ring, const EncodedUpdate& update,
-                            uint64_t sequence, uint64_t timestamp_ns) {
+                            uint64_t sequence, uint64_t timestamp_ns, uint16_t filters) {
   uint8_t* at = nullptr;
   shm::WriteResult r =
       ring.TryClaim(kFrameRecordType, static_cast<uint32_t>(update.frame_size()), &at);
-  if (r == shm::WriteResult::kOk) update.WriteFrame(at, sequence, timestamp_ns);
+  if (r == shm::WriteResult::kOk) update.WriteFrame(at, sequence, timestamp_ns, filters);
   return r;
 }
 
 }  // namespace
 
-bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns) {
-  if (evicted_.load(std::memory_order_relaxed)) return false;
-  const uint64_t sequence = next_sequence_++;
-  last_sequence_.store(sequence, std::memory_order_relaxed);
+ConsumerChannel::DeliverResult ConsumerChannel::Write(const EncodedUpdate& update,
+                                                      uint64_t timestamp_ns, uint16_t filters,
+                                                      bool wait_if_full) {
+  if (evicted_.load(std::memory_order_relaxed)) return DeliverResult::kWritten;
+  const uint64_t sequence = next_sequence_;
 
   shm::WriteResult r = shm::WriteResult::kOk;
   if (pending_drops_ > 0) {
     // The gap record carries the last dropped sequence, so the consumer can check that
     // (sequence - dropped, sequence] is exactly what it missed.
-    r = WriteFrame(ring_, EncodedUpdate::Gap(pending_drops_), sequence - 1, timestamp_ns);
+    r = WriteFrame(ring_, EncodedUpdate::Gap(pending_drops_), sequence - 1, timestamp_ns, 0);
     if (r == shm::WriteResult::kOk) pending_drops_ = 0;
   }
-  if (r == shm::WriteResult::kOk) r = WriteFrame(ring_, update, sequence, timestamp_ns);
+  if (r == shm::WriteResult::kOk) r = WriteFrame(ring_, update, sequence, timestamp_ns, filters);
+  if (r == shm::WriteResult::kFull && wait_if_full) {
+    // A gap record may have fit even though the update did not: publish it (its count is
+    // settled); the update itself waits.
+    ring_.Publish();
+    return DeliverResult::kFull;
+  }
+  ++next_sequence_;
+  last_sequence_.store(sequence, std::memory_order_relaxed);
 
   switch (r) {
     case shm::WriteResult::kOk:
@@ -38,10 +47,10 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
       BumpCounter(delivered_);
       ring_fill_.store(ring_.published_position() - ring_.consumer_position(),
                        std::memory_order_relaxed);
-      return false;
+      return DeliverResult::kWritten;
     case shm::WriteResult::kConsumerViolation:
       Evict(fb::EvictReason::ProtocolViolation);
-      return true;
+      return DeliverResult::kEvicted;
     case shm::WriteResult::kFull:
     case shm::WriteResult::kTooLarge:
       // A gap record may have fit even though the update did not: publish it.
@@ -50,14 +59,25 @@ bool ConsumerChannel::Deliver(const EncodedUpdate& update, uint64_t timestamp_ns
       // either policy: waiting cannot make it fit, and the consumer is not slow.
       if (r == shm::WriteResult::kFull && policy_ == OverflowPolicy::kEvict) {
         Evict(fb::EvictReason::Slow);
-        return true;
+        return DeliverResult::kEvicted;
       }
       end_position_[sequence % kLagWindow].store(0, std::memory_order_relaxed);
       ++pending_drops_;
       BumpCounter(dropped_);
-      return false;
+      return DeliverResult::kWritten;
   }
-  return false;
+  return DeliverResult::kWritten;
+}
+
+void ConsumerChannel::Skip(uint64_t n) {
+  if (n == 0 || evicted_.load(std::memory_order_relaxed)) return;
+  for (uint64_t i = 0; i < n && i < kLagWindow; ++i) {
+    end_position_[(next_sequence_ + i) % kLagWindow].store(0, std::memory_order_relaxed);
+  }
+  next_sequence_ += n;
+  last_sequence_.store(next_sequence_ - 1, std::memory_order_relaxed);
+  pending_drops_ += n;
+  dropped_.store(dropped_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 uint64_t ConsumerChannel::LagRecords() const {

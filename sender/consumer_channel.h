@@ -48,7 +48,24 @@ class ConsumerChannel {
   // a gap record. An update that can never fit this ring is dropped and counted under
   // either policy. Returns true if the channel was evicted by this call: the caller tells
   // the control plane.
-  bool Deliver(const EncodedUpdate& update, uint64_t timestamp_ns);
+  // `filters`: the bits of the consumer's named filters the update matched.
+  bool Deliver(const EncodedUpdate& update, uint64_t timestamp_ns, uint16_t filters = 0) {
+    return Write(update, timestamp_ns, filters, /*wait_if_full=*/false) == DeliverResult::kEvicted;
+  }
+
+  // For a replay, which must not lose what it has not written yet: writes `update` if it
+  // fits now; kFull leaves everything as it was (no sequence used, nothing counted), to be
+  // tried again once the consumer has read. kEvicted as Deliver's true (a consumer that
+  // corrupted its ring); an update that can never fit is dropped and counted (kWritten).
+  enum class DeliverResult { kWritten, kFull, kEvicted };
+  DeliverResult TryDeliver(const EncodedUpdate& update, uint64_t timestamp_ns, uint16_t filters) {
+    return Write(update, timestamp_ns, filters, /*wait_if_full=*/true);
+  }
+
+  // Counts `n` updates this consumer lost elsewhere (evicted from the update log before
+  // they reached it) as dropped: they take sequence numbers, and the next record that
+  // fits is preceded by a gap record for them.
+  void Skip(uint64_t n);
 
   // Rings the doorbell if the consumer sleeps. Call once per channel after a publish.
   void Wake() { ring_.WakeIfSleeping(doorbell_); }
@@ -84,6 +101,8 @@ class ConsumerChannel {
   static constexpr uint64_t kLagWindow = 4096;
 
  private:
+  DeliverResult Write(const EncodedUpdate& update, uint64_t timestamp_ns, uint16_t filters,
+                      bool wait_if_full);
   void Evict(fb::EvictReason reason);
 
   const uint64_t consumer_id_;

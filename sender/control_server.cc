@@ -69,6 +69,10 @@ struct PendingAck {
   uint64_t version;
   uint64_t consumer_id;
   uint64_t request_id;
+  // A replay the change asked for: the update log keeps from_slot pinned until the table
+  // that starts it is in use.
+  std::optional<uint64_t> from_slot = std::nullopt;
+  uint64_t replay_request = 0;
 };
 
 }  // namespace
@@ -96,6 +100,7 @@ struct ControlServer::Impl {
 
   awaitable<void> AcceptLoop();
   awaitable<void> WatchDispatcher();
+  void Settle(const PendingAck& ack);
   awaitable<void> KeepaliveLoop();
   void StartSession(stream_protocol::socket socket);
 
@@ -359,15 +364,41 @@ void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
 
 void ControlServer::Impl::OnSubscribe(Session& s, const SubscribeMsg& msg) {
   if (s.consumer_id == 0) return Fail(s, absl::InvalidArgumentError("Subscribe before Hello"));
+  auto refuse = [&](const absl::Status& why) {
+    // The request is refused, the connection stays: the consumer may retry with less.
+    s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(why), std::string(why.message())}));
+  };
+  if (msg.from_slot.has_value()) {
+    // Checked, and the slot kept, before anything changes.
+    UpdateLog* log = dispatcher.update_log();
+    if (log == nullptr) {
+      return refuse(absl::OutOfRangeError(
+          absl::StrCat("from_slot ", *msg.from_slot,
+                       ": this sender keeps no update log (--replay_slots=0 and "
+                       "--commitment_buffer_bytes=0)")));
+    }
+    if (absl::Status pinned = log->Pin(*msg.from_slot); !pinned.ok()) return refuse(pinned);
+  }
   absl::Status applied = registry.ApplySubscribe(s.consumer_id, msg);
   if (!applied.ok()) {
-    // The request is refused, the connection stays: the consumer may retry with less.
-    s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(applied), std::string(applied.message())}));
-    return;
+    if (msg.from_slot.has_value()) dispatcher.update_log()->Unpin(*msg.from_slot);
+    return refuse(applied);
   }
   // The next table installed includes this change (a rebuild is posted, or already is).
-  pending_acks.push_back({dispatcher.next_version(), s.consumer_id, msg.request_id});
+  pending_acks.push_back({.version = dispatcher.next_version(),
+                          .consumer_id = s.consumer_id,
+                          .request_id = msg.request_id,
+                          .from_slot = msg.from_slot,
+                          .replay_request = registry.Find(s.consumer_id)->filter.replay_request});
   ScheduleRebuild();
+}
+
+void ControlServer::Impl::Settle(const PendingAck& ack) {
+  if (!ack.from_slot.has_value()) return;
+  // The table that starts the replay is in use (or the change failed): the replay no
+  // longer needs the slot pinned, and later tables need not name it.
+  dispatcher.update_log()->Unpin(*ack.from_slot);
+  registry.ClearReplayRequest(ack.consumer_id, ack.replay_request);
 }
 
 void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
@@ -406,6 +437,7 @@ void ControlServer::Impl::ScheduleRebuild() {
       while (!pending_acks.empty() && pending_acks.back().version == version) {
         const PendingAck ack = pending_acks.back();
         pending_acks.pop_back();
+        Settle(ack);
         if (auto it = by_consumer.find(ack.consumer_id); it != by_consumer.end()) {
           it->second->Send(EncodeControl(ErrorMsg{fb::ErrorCode::Internal,
                                                   std::string(table.status().message())}));
@@ -423,6 +455,7 @@ void ControlServer::Impl::OnDispatcherEvents() {
     while (!pending_acks.empty() && pending_acks.front().version <= adopted->version) {
       const PendingAck ack = pending_acks.front();
       pending_acks.pop_front();
+      Settle(ack);
       const auto it = by_consumer.find(ack.consumer_id);
       const ConsumerEntry* e = registry.Find(ack.consumer_id);
       if (it == by_consumer.end() || e == nullptr) continue;  // it left meanwhile

@@ -32,8 +32,26 @@ ABSL_FLAG(bool, exit_when_source_ends, false,
           "--synthetic_duration), tell the consumers and exit 0; otherwise keep serving");
 ABSL_FLAG(std::string, name, "qlaster-sender", "the sender's name, sent to consumers");
 ABSL_FLAG(int, max_consumers, 64, "most consumers served at once (up to 1024)");
-ABSL_FLAG(int64_t, max_keys_per_consumer, 100000, "most pubkeys + owners one consumer may hold");
-ABSL_FLAG(int64_t, max_total_keys, 2000000, "most pubkeys + owners of all consumers");
+ABSL_FLAG(int64_t, max_keys_per_consumer, 100000,
+          "most keys one consumer may hold: pubkeys and owners, named or not, and the account "
+          "lists of transaction filters");
+ABSL_FLAG(int64_t, max_total_keys, 2000000, "most keys of all consumers (as counted above)");
+ABSL_FLAG(int, max_filters_per_kind, 16,
+          "most named filters of one kind (accounts, transactions, ...) a consumer may hold "
+          "(up to 16: each is a bit of an update's filter mask)");
+ABSL_FLAG(int64_t, max_keys_per_filter, 100000,
+          "most pubkeys + owners of one named account filter, and most keys of each account "
+          "list of a transaction filter");
+ABSL_FLAG(int, max_data_slices, 16, "most data slices a consumer may ask for (up to 64)");
+ABSL_FLAG(int64_t, replay_slots, 150,
+          "keep the updates of the newest this many slots (about a minute), for consumers that "
+          "subscribe from a past slot (from_slot)");
+ABSL_FLAG(int64_t, replay_bytes, int64_t{1} << 30,
+          "at most this many bytes of updates kept for replay (the oldest go first)");
+ABSL_FLAG(int64_t, commitment_buffer_bytes, int64_t{512} << 20,
+          "beyond --replay_bytes, at most this many bytes of updates of slots not yet "
+          "finalized, which confirmed and finalized consumers wait for; past it the oldest "
+          "go, and those consumers get a gap with their count instead");
 ABSL_FLAG(int64_t, ring_bytes, 64 << 20, "ring size for a consumer that asks for none");
 ABSL_FLAG(int64_t, max_ring_bytes, 1 << 30, "largest ring a consumer may get");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for consumer rings");
@@ -192,6 +210,34 @@ int main(int argc, char** argv) {
   c.limits.max_consumers = static_cast<size_t>(max_consumers);
   c.limits.max_keys_per_consumer = static_cast<size_t>(absl::GetFlag(FLAGS_max_keys_per_consumer));
   c.limits.max_total_keys = static_cast<size_t>(absl::GetFlag(FLAGS_max_total_keys));
+  const int max_filters = absl::GetFlag(FLAGS_max_filters_per_kind);
+  if (max_filters < 0 || max_filters > static_cast<int>(qlaster::kMaxFiltersPerKind)) {
+    return qlaster::UsageError("--max_filters_per_kind must be in [0, 16]");
+  }
+  c.limits.max_filters_per_kind = static_cast<size_t>(max_filters);
+  if (absl::GetFlag(FLAGS_max_keys_per_filter) < 0) {
+    return qlaster::UsageError("--max_keys_per_filter must be >= 0");
+  }
+  c.limits.max_keys_per_filter = static_cast<size_t>(absl::GetFlag(FLAGS_max_keys_per_filter));
+  const int max_slices = absl::GetFlag(FLAGS_max_data_slices);
+  if (max_slices < 0 || max_slices > static_cast<int>(qlaster::kMaxDataSlices)) {
+    return qlaster::UsageError("--max_data_slices must be in [0, 64]");
+  }
+  c.limits.max_data_slices = static_cast<size_t>(max_slices);
+  const int64_t replay_slots = absl::GetFlag(FLAGS_replay_slots);
+  const int64_t replay_bytes = absl::GetFlag(FLAGS_replay_bytes);
+  const int64_t commitment_bytes = absl::GetFlag(FLAGS_commitment_buffer_bytes);
+  if (replay_slots < 0 || replay_bytes < 0 || commitment_bytes < 0) {
+    return qlaster::UsageError(
+        "--replay_slots, --replay_bytes and --commitment_buffer_bytes must be >= 0");
+  }
+  if ((replay_slots == 0 || replay_bytes == 0) && commitment_bytes == 0) {
+    options.update_log.reset();  // no replay, no commitment levels
+  } else {
+    options.update_log = UpdateLogOptions{.replay_slots = static_cast<size_t>(replay_slots),
+                                          .replay_bytes = static_cast<size_t>(replay_bytes),
+                                          .commitment_bytes = static_cast<size_t>(commitment_bytes)};
+  }
   c.default_ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_ring_bytes));
   c.max_ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_ring_bytes));
   c.ping_interval = absl::GetFlag(FLAGS_ping_interval);

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "sender/consumer_channel.h"
+#include "sender/consumer_filter.h"
 #include "sender/routing_table.h"
 #include "sender/subscription_index.h"
 #include "wire/control_framing.h"
@@ -28,8 +29,12 @@ namespace qlaster::sender {
 
 struct RegistryLimits {
   size_t max_consumers = 64;               // at most kMaxConsumers
-  size_t max_keys_per_consumer = 100'000;  // pubkeys + owners of one consumer
-  size_t max_total_keys = 2'000'000;       // pubkeys + owners of all consumers
+  size_t max_keys_per_consumer = 100'000;  // every key of one consumer (KeyCount)
+  size_t max_total_keys = 2'000'000;       // every key of all consumers
+  // Named filters (over these: kInvalidArgument naming the flag).
+  size_t max_filters_per_kind = kMaxFiltersPerKind;  // at most kMaxFiltersPerKind
+  size_t max_keys_per_filter = 100'000;  // pubkeys + owners, or one transaction list
+  size_t max_data_slices = 16;           // at most kMaxDataSlices
 };
 
 struct ConsumerEntry {
@@ -54,9 +59,15 @@ class Registry {
   void Remove(uint64_t id);
 
   // Applies a Subscribe (add, remove or replace) to `id`'s filter. On error nothing
-  // changes: kResourceExhausted names the limit that would be exceeded; kNotFound for a
-  // stale id.
+  // changes: kResourceExhausted names the key limit that would be exceeded,
+  // kInvalidArgument the named-filter limit (or an append to a filter that does not
+  // exist, from_slot without Replace); kNotFound for a stale id. A from_slot is recorded
+  // as the filter's replay request; the caller checks it against what the sender keeps.
   absl::Status ApplySubscribe(uint64_t id, const SubscribeMsg& msg);
+
+  // Forgets `id`'s replay request `request` (once the dispatcher adopted a table naming
+  // it: every table built before then names it, so the dispatcher cannot miss it).
+  void ClearReplayRequest(uint64_t id, uint64_t request);
 
   // A routing table for every consumer whose channel is set. Fails only on an
   // inconsistency of the registry itself (kInternal), which the caller reports.
@@ -78,9 +89,8 @@ class Registry {
   std::vector<Seat> seats_;
   size_t count_ = 0;
   size_t total_keys_ = 0;
+  uint64_t next_replay_request_ = 1;
 };
-
-inline size_t KeyCount(const ConsumerFilter& f) { return f.pubkeys.size() + f.owners.size(); }
 
 }  // namespace qlaster::sender
 

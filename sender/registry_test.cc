@@ -94,8 +94,110 @@ TEST(RegistryTest, TablesNameOnlyConsumersWhoseChannelIsSet) {
   ASSERT_TRUE(r.ApplySubscribe(id, Msg(fb::SubscribeOp::Add, {Key(1)})).ok());
   absl::StatusOr<std::unique_ptr<RoutingTable>> table = r.BuildTable();
   ASSERT_TRUE(table.ok());
-  EXPECT_TRUE((*table)->index->all_consumers().empty()) << "no handshake yet";
+  EXPECT_TRUE((*table)->all.empty()) << "no handshake yet";
   EXPECT_TRUE((*table)->owners.empty());
+}
+
+
+NamedAccountFilter Named(std::string name, AccountFilter f, bool append = false) {
+  return NamedAccountFilter{.name = std::move(name), .append = append, .filter = std::move(f)};
+}
+
+TEST(RegistryTest, NamedFiltersAreSetAppendedAndRemovedByName) {
+  Registry r(RegistryLimits{});
+  const uint64_t id = *r.Reserve();
+  SubscribeMsg set;
+  set.accounts = {Named("pools", {.pubkeys = {Key(1), Key(2)}})};
+  set.transaction_filters = {{.name = "mine", .selector = {.vote = false}}};
+  set.blocks_meta = {"blocks"};
+  ASSERT_TRUE(r.ApplySubscribe(id, set).ok());
+  SubscribeMsg more;
+  more.accounts = {Named("pools", {.pubkeys = {Key(2), Key(3)}}, /*append=*/true)};
+  ASSERT_TRUE(r.ApplySubscribe(id, more).ok());
+  const ConsumerFilter& f = r.Find(id)->filter;
+  EXPECT_EQ(f.named.accounts.at("pools").pubkeys, (std::vector<Pubkey>{Key(1), Key(2), Key(3)}));
+  EXPECT_EQ(KeyCount(f), 3u) << "named keys count, each once";
+  SubscribeMsg drop;
+  drop.op = fb::SubscribeOp::Remove;
+  drop.transaction_filters = {{.name = "mine", .selector = {}}};
+  ASSERT_TRUE(r.ApplySubscribe(id, drop).ok());
+  EXPECT_TRUE(f.named.transactions.empty());
+  EXPECT_EQ(f.named.accounts.size(), 1u);
+  EXPECT_EQ(f.named.blocks_meta, (std::set<std::string>{"blocks"}));
+
+  SubscribeMsg orphan;
+  orphan.accounts = {Named("nope", {.pubkeys = {Key(4)}}, /*append=*/true)};
+  const absl::Status refused = r.ApplySubscribe(id, orphan);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+}
+
+TEST(RegistryTest, ReplaceResetsEverythingIncludingOptions) {
+  Registry r(RegistryLimits{});
+  const uint64_t id = *r.Reserve();
+  SubscribeMsg first = Msg(fb::SubscribeOp::Add, {Key(1)});
+  first.accounts = {Named("a", {.owners = {Key(5)}})};
+  first.options = SubscribeOptionsMsg{.commitment = Commitment::kConfirmed,
+                                      .data_slices = {{.offset = 0, .length = 8}}};
+  ASSERT_TRUE(r.ApplySubscribe(id, first).ok());
+  EXPECT_EQ(r.Find(id)->filter.commitment, Commitment::kConfirmed);
+  SubscribeMsg replace = Msg(fb::SubscribeOp::Replace, {});
+  replace.entries = {"e"};
+  ASSERT_TRUE(r.ApplySubscribe(id, replace).ok());
+  const ConsumerFilter& f = r.Find(id)->filter;
+  EXPECT_TRUE(f.pubkeys.empty());
+  EXPECT_TRUE(f.named.accounts.empty());
+  EXPECT_EQ(f.named.entries.size(), 1u);
+  EXPECT_EQ(f.commitment, Commitment::kProcessed);
+  EXPECT_TRUE(f.data_slices.empty());
+  EXPECT_EQ(KeyCount(f), 0u);
+}
+
+TEST(RegistryTest, NamedFilterLimitsAreInvalidArgumentsNamingTheFlagAndChangeNothing) {
+  Registry r(RegistryLimits{.max_filters_per_kind = 2, .max_keys_per_filter = 2, .max_data_slices = 1});
+  const uint64_t id = *r.Reserve();
+  SubscribeMsg ok;
+  ok.accounts = {Named("a", {.pubkeys = {Key(1)}})};
+  ASSERT_TRUE(r.ApplySubscribe(id, ok).ok());
+
+  auto expect_refused = [&](const SubscribeMsg& m, absl::string_view flag) {
+    const absl::Status s = r.ApplySubscribe(id, m);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find(flag), absl::string_view::npos) << s;
+    const ConsumerFilter& f = r.Find(id)->filter;
+    EXPECT_EQ(f.named.accounts.size(), 1u);
+    EXPECT_EQ(f.named.accounts.at("a").pubkeys, (std::vector<Pubkey>{Key(1)}));
+    EXPECT_TRUE(f.data_slices.empty());
+  };
+  SubscribeMsg three_filters;
+  three_filters.accounts = {Named("b", {}), Named("c", {})};
+  expect_refused(three_filters, "--max_filters_per_kind");
+  SubscribeMsg too_many_keys;
+  too_many_keys.accounts = {Named("a", {.pubkeys = {Key(2), Key(3)}}, /*append=*/true)};
+  expect_refused(too_many_keys, "--max_keys_per_filter");
+  SubscribeMsg long_list;
+  long_list.transaction_filters = {{.name = "t", .selector = {.account_required = {Key(1), Key(2), Key(3)}}}};
+  expect_refused(long_list, "--max_keys_per_filter");
+  SubscribeMsg slices;
+  slices.options = SubscribeOptionsMsg{.data_slices = {{.offset = 0, .length = 1}, {.offset = 4, .length = 1}}};
+  expect_refused(slices, "--max_data_slices");
+}
+
+TEST(RegistryTest, FromSlotOnlyWithReplaceAndItIsAReplayRequestUntilCleared) {
+  Registry r(RegistryLimits{});
+  const uint64_t id = *r.Reserve();
+  SubscribeMsg add = Msg(fb::SubscribeOp::Add, {Key(1)});
+  add.from_slot = 5;
+  EXPECT_TRUE(absl::IsInvalidArgument(r.ApplySubscribe(id, add)));
+  SubscribeMsg replace = Msg(fb::SubscribeOp::Replace, {Key(1)});
+  replace.from_slot = 5;
+  ASSERT_TRUE(r.ApplySubscribe(id, replace).ok());
+  const uint64_t request = r.Find(id)->filter.replay_request;
+  EXPECT_NE(request, 0u);
+  r.Find(id)->channel = nullptr;  // no handshake: not in tables
+  r.ClearReplayRequest(id, request + 1);
+  EXPECT_EQ(r.Find(id)->filter.from_slot, 5u) << "another request's clearing";
+  r.ClearReplayRequest(id, request);
+  EXPECT_FALSE(r.Find(id)->filter.from_slot.has_value());
 }
 
 }  // namespace

@@ -35,11 +35,8 @@ bool ReplaySource::ConsumersReady(const Dispatcher& dispatcher) const {
   // current() is the table this thread itself adopted: it cannot be freed before this
   // thread adopts a newer one.
   const RoutingTable* table = dispatcher.current();
-  if (table == nullptr || !table->index) return false;
-  const SubscriptionIndex& index = *table->index;
-  const bool subscribed = index.key_count() > 0 || !index.TransactionConsumers(false).empty() ||
-                          !index.TransactionConsumers(true).empty();
-  return index.all_consumers().size() >= options_.wait_for_consumers && subscribed;
+  if (table == nullptr) return false;
+  return table->all.size() >= options_.wait_for_consumers && table->any_subscription;
 }
 
 absl::Status ReplaySource::Publish(Dispatcher& dispatcher, absl::Span<const uint8_t> frame,

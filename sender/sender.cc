@@ -41,7 +41,7 @@ struct Sender::Impl {
   explicit Impl(SenderOptions opts, shm::EventFd notify_fd)
       : options(std::move(opts)),
         notify(std::move(notify_fd)),
-        dispatcher(&notify, options.lz4),
+        dispatcher(&notify, DispatcherOptions{.lz4 = options.lz4, .log = options.update_log}),
         control(io, dispatcher, notify, options.control),
         signals(io),
         grace(io) {}

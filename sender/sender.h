@@ -9,6 +9,7 @@
 #define QLASTER_SENDER_SENDER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ namespace qlaster::sender {
 struct SenderOptions {
   ControlOptions control;
   Lz4Policy lz4;
+  // The dispatcher's update log (replay from a slot, commitment levels); nullopt: none.
+  std::optional<UpdateLogOptions> update_log = UpdateLogOptions{};
   bool handle_signals = true;  // SIGINT/SIGTERM stop Run()
   // The CPU the dispatch thread (the sources and the dispatcher) runs on; -1: any.
   int dispatch_cpu = -1;

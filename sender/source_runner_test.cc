@@ -109,7 +109,7 @@ TEST_F(SourceRunnerTest, AdoptsNewRoutingTablesEveryCycleEvenWithNothingToPublis
   const RoutingTable* before = h_->dispatcher().adopted();
   ASSERT_TRUE(runner.Cycle(MonotonicNs()).ok());
   EXPECT_NE(h_->dispatcher().adopted(), before);
-  EXPECT_EQ(h_->dispatcher().adopted()->index->key_count(), 2u);
+  EXPECT_EQ(h_->dispatcher().adopted()->levels[0].index->key_count(), 2u);
 }
 
 TEST(PlanIdleTest, AwaitingInputFollowsTheIdleStrategy) {
@@ -193,10 +193,10 @@ TEST_F(SourceRunnerTest, ServesAfterTheEndUntilStopped) {
   sub.pubkeys.push_back(Key(3));
   ASSERT_TRUE(h_->Subscribe(sub, /*adopt=*/false).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (h_->dispatcher().adopted()->index->key_count() != 2 && absl::Now() < deadline) {
+  while (h_->dispatcher().adopted()->levels[0].index->key_count() != 2 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));  // polling a condition with a deadline
   }
-  EXPECT_EQ(h_->dispatcher().adopted()->index->key_count(), 2u);
+  EXPECT_EQ(h_->dispatcher().adopted()->levels[0].index->key_count(), 2u);
   EXPECT_TRUE(runner.ended());
   stop = true;
   t.join();

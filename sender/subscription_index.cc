@@ -8,7 +8,6 @@
 #include "sender/subscription_index.h"
 
 #include <algorithm>
-#include <random>
 
 #include "absl/memory/memory.h"
 #include "absl/status/status.h"
@@ -16,11 +15,6 @@
 
 namespace qlaster::sender {
 namespace {
-
-uint64_t RandomSeed() {
-  std::random_device device;
-  return (uint64_t{device()} << 32) ^ uint64_t{device()};
-}
 
 template <typename Table>
 size_t TableBytes(const Table& table) {
@@ -39,7 +33,8 @@ std::unique_ptr<const SubscriptionIndex> SubscriptionIndex::Empty() {
 }
 
 absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Build(
-    absl::Span<const ConsumerEntry> consumers) {
+    absl::Span<const ConsumerEntry> consumers, absl::Span<const Pubkey> extra_bloom_keys,
+    uint64_t hash_seed) {
   std::vector<ConsumerEntry> sorted(consumers.begin(), consumers.end());
   for (const auto& [who, filter] : sorted) {
     if (who >= kMaxConsumers) {
@@ -59,7 +54,7 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
     }
   }
 
-  auto index = absl::WrapUnique(new SubscriptionIndex(RandomSeed()));
+  auto index = absl::WrapUnique(new SubscriptionIndex(hash_seed));
   size_t pubkey_pairs = 0;
   size_t owner_pairs = 0;
   for (const auto& [who, filter] : sorted) {
@@ -130,10 +125,11 @@ absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> SubscriptionIndex::Buil
 
   // The Bloom filter covers both maps: one probe per key decides whether either look-up
   // can hit.
-  index->bloom_ = BloomFilter(index->key_count());
+  index->bloom_ = BloomFilter(index->key_count() + extra_bloom_keys.size());
   for (const KeyMap* map : {&index->pubkeys_, &index->owners_}) {
     for (const auto& [key, range] : *map) index->bloom_.Insert(index->hash_(key));
   }
+  for (const Pubkey& key : extra_bloom_keys) index->bloom_.Insert(index->hash_(key));
   return std::unique_ptr<const SubscriptionIndex>(std::move(index));
 }
 

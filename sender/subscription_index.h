@@ -27,44 +27,14 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "sender/bloom_filter.h"
+#include "sender/pubkey_hash.h"
+#include "sender/consumer_filter.h"
 #include "sender/consumer_set.h"
 #include "wire/types.h"
 
 namespace qlaster::sender {
 
-// Hashes a Pubkey by mixing all four of its 64-bit words with 64x64->128-bit multiplies
-// (the wyhash mixer). Keys are chosen by local clients and real ones are far from random
-// (the System Program is 32 zero bytes; vanity keys share prefixes), so no byte may be
-// skipped. The result is well mixed in every bit, as both absl's Swiss tables (low 7 bits
-// and high bits) and BloomFilter (high and low halves) require.
-//
-// `seed` lets each SubscriptionIndex pick a secret per build, so that a client cannot choose
-// keys that collide in the sender's tables; the default seed is for ordinary sets.
-struct PubkeyHash {
-  uint64_t seed = 0;
 
-  size_t operator()(const Pubkey& key) const {
-    uint64_t w[4];
-    std::memcpy(w, key.data(), sizeof(w));
-    const uint64_t a = Mix(w[0] ^ seed ^ 0xa0761d6478bd642fULL, w[1] ^ 0xe7037ed1a0b428dbULL);
-    const uint64_t b = Mix(w[2] ^ seed ^ 0x8ebc6af09c88c6e3ULL, w[3] ^ 0x589965cc75374cc3ULL);
-    return static_cast<size_t>(Mix(a ^ 0x1d8e4e27c47d124fULL, b ^ seed ^ 0xe7037ed1a0b428dbULL));
-  }
-
-  static uint64_t Mix(uint64_t a, uint64_t b) {
-    const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
-    return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
-  }
-};
-static_assert(sizeof(size_t) == sizeof(uint64_t), "PubkeyHash feeds 64-bit hashes to BloomFilter");
-
-
-// One consumer's subscription, as the control plane keeps it.
-struct ConsumerFilter {
-  absl::flat_hash_set<Pubkey, PubkeyHash> pubkeys;  // account updates for these accounts
-  absl::flat_hash_set<Pubkey, PubkeyHash> owners;   // account updates for accounts they own
-  TransactionFilter transactions = TransactionFilter::kNone;
-};
 
 class SubscriptionIndex {
  public:
@@ -76,8 +46,12 @@ class SubscriptionIndex {
   // filters are copied, not referenced: they may change or die once Build() returns.
   // Returns kInvalidArgument if an index is >= kMaxConsumers or appears twice, or a filter
   // is null. Per-consumer and total key limits are the caller's to enforce.
+  // `extra_bloom_keys` go into the Bloom filter only (the keys other indexes of the same
+  // consumers look up, so that one pair of probes rejects an update for all of them).
+  // `hash_seed`: the tables' secret (RandomHashSeed() unless a test needs repeatability).
   static absl::StatusOr<std::unique_ptr<const SubscriptionIndex>> Build(
-      absl::Span<const ConsumerEntry> consumers);
+      absl::Span<const ConsumerEntry> consumers, absl::Span<const Pubkey> extra_bloom_keys = {},
+      uint64_t hash_seed = RandomHashSeed());
 
   // A snapshot with no consumers: it matches nothing.
   static std::unique_ptr<const SubscriptionIndex> Empty();
@@ -88,8 +62,10 @@ class SubscriptionIndex {
   // Clears `*out`, then fills it with every consumer subscribed to `pubkey` (as an account)
   // or to `owner` (as an owner), each once, in ascending index order. The hot path: no
   // allocation, no loop over consumers; an update nobody wants costs two Bloom probes.
+  // Returns false when the Bloom filter holds neither key (then no extra key matches
+  // either); true when it may.
   // REQUIRES: out != nullptr.
-  void MatchAccount(const Pubkey& pubkey, const Pubkey& owner, ConsumerSet* out) const {
+  bool MatchAccount(const Pubkey& pubkey, const Pubkey& owner, ConsumerSet* out) const {
     out->clear();
     const uint64_t pubkey_hash = hash_(pubkey);
     const uint64_t owner_hash = hash_(owner);
@@ -97,12 +73,13 @@ class SubscriptionIndex {
     // overlap instead of following one another.
     const bool maybe_pubkey = bloom_.MayContain(pubkey_hash);
     const bool maybe_owner = bloom_.MayContain(owner_hash);
-    if (!(maybe_pubkey | maybe_owner)) return;
+    if (!(maybe_pubkey | maybe_owner)) return false;
     const absl::Span<const ConsumerIndex> by_pubkey =
         maybe_pubkey ? Find(pubkeys_, pubkey, pubkey_hash) : absl::Span<const ConsumerIndex>();
     const absl::Span<const ConsumerIndex> by_owner =
         maybe_owner ? Find(owners_, owner, owner_hash) : absl::Span<const ConsumerIndex>();
     out->AssignUnion(by_pubkey, by_owner);
+    return true;
   }
 
   // The consumers that want a transaction, in ascending index order: kAll consumers for a
@@ -123,6 +100,7 @@ class SubscriptionIndex {
   // Distinct subscribed pubkeys plus distinct subscribed owners (a key subscribed both as a
   // pubkey and as an owner counts twice).
   size_t key_count() const { return pubkeys_.size() + owners_.size(); }
+  uint64_t hash_seed() const { return hash_.seed; }
   // An estimate of the heap memory this snapshot owns: hash tables at their capacity, the
   // Bloom filter, the index pool and the consumer lists.
   size_t memory_bytes() const;

@@ -119,7 +119,7 @@ struct NamedSlotSelector {
 };
 struct SubscribeOptionsMsg {
   Commitment commitment = Commitment::kProcessed;
-  std::vector<DataSlice> data_slices;
+  std::vector<DataSlice> data_slices = {};
   friend bool operator==(const SubscribeOptionsMsg&, const SubscribeOptionsMsg&) = default;
 };
 

@@ -565,9 +565,30 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::TransactionStatus(
   return encoded;
 }
 
+absl::StatusOr<EncodedUpdate> EncodedUpdate::StatusOf(const EncodedUpdate& transaction,
+                                                      absl::Span<const uint8_t> error) {
+  if (transaction.kind_ != fb::UpdateKind::Transaction) {
+    return absl::InvalidArgumentError("a transaction status is derived from a transaction");
+  }
+  if (error.size() > kMaxTransactionErrorSize) {
+    return absl::InvalidArgumentError(absl::StrCat("transaction error is ", error.size(),
+                                                   " bytes, more than the limit of ",
+                                                   kMaxTransactionErrorSize));
+  }
+  const auto t = ReadStruct<fb::TransactionHeader>(transaction.fixed_);
+  EncodedUpdate encoded;
+  encoded.kind_ = fb::UpdateKind::TransactionStatus;
+  encoded.borrowed_variable_ = error;
+  const fb::TransactionStatusHeader header(t.slot(), t.index(), static_cast<uint32_t>(error.size()),
+                                           t.is_vote(), t.failed(), t.signature());
+  StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
+  return encoded;
+}
+
 absl::StatusOr<EncodedUpdate> EncodedUpdate::Sliced(const EncodedUpdate& account,
                                                     absl::Span<const DataSlice> slices,
-                                                    std::vector<uint8_t>* storage) {
+                                                    std::vector<uint8_t>* storage,
+                                                    absl::Span<const uint8_t> raw_data) {
   if (account.kind_ != fb::UpdateKind::Account) {
     return absl::InvalidArgumentError("only account data can be sliced");
   }
@@ -575,9 +596,13 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::Sliced(const EncodedUpdate& account
   absl::Span<const uint8_t> data = account.variable();
   std::vector<uint8_t> inflated;
   if ((static_cast<uint8_t>(h.flags()) & kAccountFlagCompressed) != 0) {
-    inflated.resize(h.data_len());
-    QLASTER_RETURN_IF_ERROR(Lz4Decompress(data, absl::MakeSpan(inflated)));
-    data = inflated;
+    if (raw_data.size() == h.data_len()) {
+      data = raw_data;
+    } else {
+      inflated.resize(h.data_len());
+      QLASTER_RETURN_IF_ERROR(Lz4Decompress(data, absl::MakeSpan(inflated)));
+      data = inflated;
+    }
   }
   storage->clear();
   for (const DataSlice& slice : slices) {

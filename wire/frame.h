@@ -106,9 +106,19 @@ class EncodedUpdate {
   // beyond the data is cut at its end. The bytes go to `*storage` (reused; the result
   // borrows it); compressed data is decompressed there first. kInvalidArgument if
   // `account` is not an account; kDataLoss if its compressed data is corrupt.
+  // `raw_data`: the decompressed data when the caller already has it (it is then not
+  // decompressed again); ignored unless its size is the data's.
   static absl::StatusOr<EncodedUpdate> Sliced(const EncodedUpdate& account,
                                               absl::Span<const DataSlice> slices,
-                                              std::vector<uint8_t>* storage);
+                                              std::vector<uint8_t>* storage,
+                                              absl::Span<const uint8_t> raw_data = {});
+  // The status of `transaction` (a transaction update) as a transaction-status update:
+  // its slot, index, signature, vote and failed flags, and `error` (the bincode
+  // TransactionError from its status; empty when it succeeded), which is borrowed.
+  // kInvalidArgument if `transaction` is not a transaction or the error is over
+  // kMaxTransactionErrorSize.
+  static absl::StatusOr<EncodedUpdate> StatusOf(const EncodedUpdate& transaction,
+                                                absl::Span<const uint8_t> error);
   // A drop-and-count gap record: the consumer missed `dropped` updates before it.
   static EncodedUpdate Gap(uint64_t dropped);
 

@@ -354,6 +354,24 @@ absl::StatusOr<TransactionStatusSummary> PeekTransactionStatus(absl::Span<const 
   summary.fee = LoadLe<uint64_t>(bytes.data() + 4);
   summary.loaded_writable = bytes.subspan(kStatusHeaderSize, 32 * w);
   summary.loaded_readonly = bytes.subspan(kStatusHeaderSize + 32 * w, 32 * r);
+  Reader rest(summary.loaded_readonly.data() + summary.loaded_readonly.size(),
+              bytes.data() + bytes.size());
+  if (flags & kFlagComputeUnits) {
+    uint64_t units = 0;
+    QLASTER_RETURN_IF_ERROR(rest.Le<uint64_t>("compute units consumed", &units));
+    summary.compute_units_consumed = units;
+  }
+  if (flags & kFlagCostUnits) {
+    uint64_t units = 0;
+    QLASTER_RETURN_IF_ERROR(rest.Le<uint64_t>("cost units", &units));
+    summary.cost_units = units;
+  }
+  if (flags & kFlagError) {
+    absl::Span<const uint8_t> error;
+    QLASTER_RETURN_IF_ERROR(rest.Bytes("error bytes", kMaxErrorSize, &error));
+    summary.error = error;
+  }
+  summary.rest = rest.position();
   return summary;
 }
 
@@ -361,23 +379,7 @@ absl::StatusOr<TransactionStatusView> DecodeTransactionStatus(absl::Span<const u
   TransactionStatusView v;
   QLASTER_ASSIGN_OR_RETURN(v.summary_, PeekTransactionStatus(bytes));
   const uint8_t flags = bytes[1];
-  Reader r(v.summary_.loaded_readonly.data() + v.summary_.loaded_readonly.size(),
-           bytes.data() + bytes.size());
-  if (flags & kFlagComputeUnits) {
-    uint64_t units = 0;
-    QLASTER_RETURN_IF_ERROR(r.Le<uint64_t>("compute units consumed", &units));
-    v.compute_units_ = units;
-  }
-  if (flags & kFlagCostUnits) {
-    uint64_t units = 0;
-    QLASTER_RETURN_IF_ERROR(r.Le<uint64_t>("cost units", &units));
-    v.cost_units_ = units;
-  }
-  if (flags & kFlagError) {
-    absl::Span<const uint8_t> error;
-    QLASTER_RETURN_IF_ERROR(r.Bytes("error bytes", kMaxErrorSize, &error));
-    v.error_ = error;
-  }
+  Reader r(v.summary_.rest, bytes.data() + bytes.size());
   QLASTER_RETURN_IF_ERROR(ReadBalances(r, "pre balances", &v.pre_balances_));
   QLASTER_RETURN_IF_ERROR(ReadBalances(r, "post balances", &v.post_balances_));
   QLASTER_RETURN_IF_ERROR(ReadTokenBalances(r, "pre token balances", &v.pre_token_balances_));

@@ -170,20 +170,28 @@ absl::StatusOr<std::vector<uint8_t>> EncodeTransactionStatus(const TransactionSt
 // The same, appended to `out` (which is left as it was on error).
 absl::Status AppendTransactionStatus(const TransactionStatus& status, std::vector<uint8_t>& out);
 
-// The fixed header alone, checked just enough to read it: what the sender's index needs.
+// The fixed header, the loaded addresses, the compute and cost units and the error: what
+// sits at the front of the encoding, checked just enough to read it (what the sender's
+// index and a derived transaction-status update need).
 struct TransactionStatusSummary {
   bool failed = false;
   uint64_t fee = 0;
   // W x 32 and R x 32 bytes, in order.
   absl::Span<const uint8_t> loaded_writable;
   absl::Span<const uint8_t> loaded_readonly;
+  std::optional<uint64_t> compute_units_consumed;
+  std::optional<uint64_t> cost_units;
+  // The bincode TransactionError; nullopt when the transaction succeeded.
+  std::optional<absl::Span<const uint8_t>> error;
+  // Where the balances begin.
+  const uint8_t* rest = nullptr;
 
   size_t loaded_writable_count() const { return loaded_writable.size() / kPubkeySize; }
   size_t loaded_readonly_count() const { return loaded_readonly.size() / kPubkeySize; }
 };
 
-// Reads the header and the loaded addresses (O(1)): kDataLoss if the version or a flag
-// is unknown or the bytes are too short for them. Says nothing of the rest; a consumer
+// Reads the summary (O(1)): kDataLoss if the version or a flag is unknown or the bytes
+// are too short for it. Says nothing of the rest; a consumer
 // that reads further uses DecodeTransactionStatus, which checks everything.
 absl::StatusOr<TransactionStatusSummary> PeekTransactionStatus(absl::Span<const uint8_t> bytes);
 
@@ -258,15 +266,17 @@ class U64Array {
 // A fully validated status, read in place. Cheap to copy.
 class TransactionStatusView {
  public:
-  bool failed() const { return error_.has_value(); }
+  bool failed() const { return summary_.error.has_value(); }
   // The bincode TransactionError; nullopt when the transaction succeeded.
-  std::optional<absl::Span<const uint8_t>> error() const { return error_; }
+  std::optional<absl::Span<const uint8_t>> error() const { return summary_.error; }
   uint64_t fee() const { return summary_.fee; }
   const TransactionStatusSummary& summary() const { return summary_; }
   absl::Span<const uint8_t> loaded_writable() const { return summary_.loaded_writable; }
   absl::Span<const uint8_t> loaded_readonly() const { return summary_.loaded_readonly; }
-  std::optional<uint64_t> compute_units_consumed() const { return compute_units_; }
-  std::optional<uint64_t> cost_units() const { return cost_units_; }
+  std::optional<uint64_t> compute_units_consumed() const {
+    return summary_.compute_units_consumed;
+  }
+  std::optional<uint64_t> cost_units() const { return summary_.cost_units; }
   U64Array pre_balances() const { return pre_balances_; }
   U64Array post_balances() const { return post_balances_; }
   TokenBalanceRange pre_token_balances() const { return pre_token_balances_; }
@@ -285,9 +295,6 @@ class TransactionStatusView {
       absl::Span<const uint8_t> bytes);
 
   TransactionStatusSummary summary_;
-  std::optional<absl::Span<const uint8_t>> error_;
-  std::optional<uint64_t> compute_units_;
-  std::optional<uint64_t> cost_units_;
   U64Array pre_balances_;
   U64Array post_balances_;
   TokenBalanceRange pre_token_balances_;

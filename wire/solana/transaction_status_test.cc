@@ -114,9 +114,14 @@ TEST(TransactionStatusTest, PeekReadsLoadedAddressesAtAFixedOffset) {
   EXPECT_EQ(summary->loaded_writable.data(), bytes.data() + kStatusHeaderSize);
   EXPECT_EQ(summary->loaded_readonly.data(), bytes.data() + kStatusHeaderSize + 64);
   EXPECT_EQ(summary->loaded_readonly[0], 22);
-  // Peek needs only the header and the keys.
-  EXPECT_TRUE(PeekTransactionStatus(absl::MakeConstSpan(bytes.data(), kStatusHeaderSize + 96)).ok());
-  EXPECT_FALSE(PeekTransactionStatus(absl::MakeConstSpan(bytes.data(), kStatusHeaderSize + 95)).ok());
+  // The units and the error follow the keys; Peek reads them too, and nothing after.
+  EXPECT_EQ(summary->compute_units_consumed, FullStatus().compute_units_consumed);
+  EXPECT_EQ(summary->cost_units, FullStatus().cost_units);
+  ASSERT_TRUE(summary->error.has_value());
+  EXPECT_EQ(std::vector<uint8_t>(summary->error->begin(), summary->error->end()), *FullStatus().error);
+  const size_t front = static_cast<size_t>(summary->rest - bytes.data());
+  EXPECT_TRUE(PeekTransactionStatus(absl::MakeConstSpan(bytes.data(), front)).ok());
+  EXPECT_FALSE(PeekTransactionStatus(absl::MakeConstSpan(bytes.data(), front - 1)).ok());
 }
 
 TEST(TransactionStatusTest, BincodeOfInstructionErrorMatchesMainnet) {

@@ -1,0 +1,274 @@
+// UpdateLog: appending frames, slot levels, retention.
+#include "sender/update_log.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace qlaster::sender {
+namespace {
+
+template <typename T>
+T ReadFixed(absl::Span<const uint8_t> fixed) {
+  T value;
+  std::memcpy(&value, fixed.data(), sizeof(T));
+  return value;
+}
+
+}  // namespace
+
+UpdateLog::UpdateLog(UpdateLogOptions options)
+    : options_(options),
+      margin_(std::max<size_t>(size_t{64} << 10, options.replay_bytes / 64)),
+      evict_at_bytes_(options.replay_bytes + margin_) {}
+
+UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKey& key,
+                                      uint64_t timestamp_ns) {
+  const size_t size = update.frame_size();
+  if (chunks_.empty() || chunks_.back().capacity - chunks_.back().used < size) {
+    if (!chunks_.empty() && entries_.empty()) {
+      // Nothing refers to the old chunks any more.
+      first_chunk_ += static_cast<uint32_t>(chunks_.size());
+      chunks_.clear();
+    }
+    Chunk c;
+    c.capacity = std::max(kChunkBytes, size);
+    c.data.reset(new uint8_t[c.capacity]);
+    chunks_.push_back(std::move(c));
+  }
+  Chunk& chunk = chunks_.back();
+  update.WriteFrame(chunk.data.get() + chunk.used, 0, timestamp_ns);
+
+  Entry e;
+  e.slot = key.slot;
+  e.kind = update.kind();
+  e.chunk = first_chunk_ + static_cast<uint32_t>(chunks_.size() - 1);
+  e.offset = static_cast<uint32_t>(chunk.used);
+  e.size = static_cast<uint32_t>(size);
+  chunk.used += size;
+
+  const Position at = end();
+  SlotRecord& rec = slots_[key.slot];
+  if (e.kind == fb::UpdateKind::Account) {
+    e.write_version = ReadFixed<fb::AccountHeader>(update.fixed()).write_version();
+    auto [it, inserted] = rec.latest.try_emplace(key.pubkey, at);
+    if (!inserted) {
+      const Position prior = it->second;
+      if (prior < begin_) {
+        it->second = at;
+      } else if (Entry& p = entries_[prior - begin_]; e.write_version >= p.write_version) {
+        p.superseded = true;
+        it->second = at;
+      } else {
+        e.superseded = true;
+      }
+    }
+  }
+  rec.positions.push_back(at);
+  ++rec.live_entries;
+  rec.bytes += size;
+  entries_.push_back(e);
+  bytes_ += size;
+  if (key.slot > newest_slot_) newest_slot_ = key.slot;
+  if (!first_slot_.has_value()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    first_slot_ = key.slot;
+  }
+  if (e.kind == fb::UpdateKind::Slot) {
+    const auto slot = ReadFixed<fb::SlotHeader>(update.fixed());
+    OnSlotStatus(at, key.slot, slot.parent(), static_cast<SlotStatus>(slot.status()));
+  }
+  return at;
+}
+
+absl::Span<const uint8_t> UpdateLog::frame(Position p) const {
+  const Entry& e = entry(p);
+  const Chunk& c = chunks_[e.chunk - first_chunk_];
+  return {c.data.get() + e.offset, e.size};
+}
+
+const std::vector<uint64_t>* UpdateLog::Released(Position p, Commitment level) const {
+  if (level == Commitment::kProcessed) return nullptr;
+  const auto& map = released_[LevelOf(level) - 1];
+  const auto it = map.find(p);
+  return it == map.end() ? nullptr : &it->second;
+}
+
+const std::vector<UpdateLog::Position>* UpdateLog::SlotPositions(uint64_t slot) const {
+  const auto it = slots_.find(slot);
+  return it == slots_.end() ? nullptr : &it->second.positions;
+}
+
+std::optional<UpdateLog::Position> UpdateLog::ReachedAt(uint64_t slot, Commitment level) const {
+  const auto it = slots_.find(slot);
+  if (it == slots_.end()) return std::nullopt;
+  switch (level) {
+    case Commitment::kProcessed:
+      return std::nullopt;
+    case Commitment::kConfirmed:
+      return it->second.confirmed_at;
+    case Commitment::kFinalized:
+      return it->second.finalized_at;
+  }
+  return std::nullopt;
+}
+
+bool UpdateLog::Dead(uint64_t slot) const {
+  const auto it = slots_.find(slot);
+  return it != slots_.end() && it->second.dead;
+}
+
+UpdateLog::Position UpdateLog::FirstAtOrAfter(uint64_t slot) const {
+  Position first = end();
+  for (auto it = slots_.lower_bound(slot); it != slots_.end(); ++it) {
+    const std::vector<Position>& p = it->second.positions;
+    const auto kept = std::lower_bound(p.begin(), p.end(), begin_);
+    if (kept != p.end()) first = std::min(first, *kept);
+  }
+  return first;
+}
+
+void UpdateLog::OnSlotStatus(Position at, uint64_t slot, uint64_t parent, SlotStatus status) {
+  SlotRecord& rec = slots_[slot];
+  if (parent != 0 || slot == 0) rec.parent = parent;
+  switch (status) {
+    case SlotStatus::kConfirmed:
+      Reach(at, slot, Commitment::kConfirmed);
+      break;
+    case SlotStatus::kRooted: {
+      Reach(at, slot, Commitment::kFinalized);
+      // Every other slot below the new root that is not finalized lost its fork.
+      for (auto it = slots_.begin(); it != slots_.end() && it->first < slot; ++it) {
+        if (IsPending(it->second)) it->second.dead = true;
+      }
+      break;
+    }
+    case SlotStatus::kDead:
+      if (!rec.finalized_at.has_value()) rec.dead = true;
+      break;
+    default:
+      break;
+  }
+}
+
+void UpdateLog::Reach(Position at, uint64_t slot, Commitment level) {
+  const bool finalize = level == Commitment::kFinalized;
+  // The slot and its ancestors that have not reached the level, newest first.
+  std::vector<uint64_t> chain;
+  for (auto it = slots_.find(slot); it != slots_.end();) {
+    SlotRecord& r = it->second;
+    if (r.dead || (finalize ? r.finalized_at : r.confirmed_at).has_value()) break;
+    chain.push_back(it->first);
+    if (!r.parent.has_value() || *r.parent >= it->first) break;
+    it = slots_.find(*r.parent);
+  }
+  if (chain.empty()) return;
+  std::reverse(chain.begin(), chain.end());
+  for (uint64_t s : chain) {
+    SlotRecord& r = slots_[s];
+    if (!r.confirmed_at.has_value()) {
+      r.confirmed_at = at;
+      released_[0][at].push_back(s);
+    }
+    if (finalize) {
+      r.finalized_at = at;
+      released_[1][at].push_back(s);
+    }
+  }
+  entries_[at - begin_].releases = true;
+}
+
+bool UpdateLog::ShouldEvictFront() const {
+  const Entry& e = entries_.front();
+  const auto it = slots_.find(e.slot);
+  const bool pending = it != slots_.end() && IsPending(it->second);
+  if (pending) return bytes_ > options_.replay_bytes + options_.commitment_bytes;
+  return bytes_ > options_.replay_bytes || newest_slot_ >= e.slot + options_.replay_slots;
+}
+
+void UpdateLog::PopFront() {
+  const Entry e = entries_.front();
+  entries_.pop_front();
+  const Position p = begin_++;
+  bytes_ -= e.size;
+  if (e.releases) {
+    released_[0].erase(p);
+    released_[1].erase(p);
+  }
+  max_evicted_slot_ = std::max(max_evicted_slot_.value_or(0), e.slot);
+  if (auto it = slots_.find(e.slot); it != slots_.end()) {
+    SlotRecord& r = it->second;
+    if (IsPending(r) && !e.superseded && e.kind != fb::UpdateKind::Slot) ++evicted_pending_;
+    --r.live_entries;
+    r.bytes -= e.size;
+    if (r.live_entries == 0 && !IsPending(r)) slots_.erase(it);
+  }
+  // Chunks before the front entry's are no longer referred to.
+  const uint32_t keep_from = entries_.empty() ? first_chunk_ + static_cast<uint32_t>(chunks_.size()) - 1
+                                              : entries_.front().chunk;
+  while (first_chunk_ < keep_from) {
+    chunks_.pop_front();
+    ++first_chunk_;
+  }
+}
+
+void UpdateLog::FinishEviction() {
+  evict_at_bytes_ = std::max(options_.replay_bytes, bytes_) + margin_;
+  if (checked_slot_ != newest_slot_) {
+    checked_slot_ = newest_slot_;
+    SweepSlots();
+  }
+}
+
+void UpdateLog::SweepSlots() {
+  // A slot that never resolves (a source without statuses, a status lost upstream) and
+  // whose entries are all gone keeps a small record; forget it once it is far behind.
+  const uint64_t horizon = std::max<uint64_t>(options_.replay_slots, 512);
+  while (!slots_.empty()) {
+    auto it = slots_.begin();
+    if (it->second.live_entries != 0 || it->first + horizon > newest_slot_) break;
+    slots_.erase(it);
+  }
+}
+
+std::optional<uint64_t> UpdateLog::OldestSlotLocked() const {
+  if (!first_slot_.has_value()) return std::nullopt;
+  if (!max_evicted_slot_.has_value()) return first_slot_;
+  return std::max(*first_slot_, *max_evicted_slot_ + 1);
+}
+
+std::optional<uint64_t> UpdateLog::OldestSlot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return OldestSlotLocked();
+}
+
+absl::Status UpdateLog::Pin(uint64_t from_slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<uint64_t> oldest = OldestSlotLocked();
+  if (oldest.has_value() && from_slot < *oldest) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "from_slot ", from_slot, " is older than the oldest slot the sender keeps, ", *oldest,
+        " (it keeps the last --replay_slots=", options_.replay_slots,
+        " slots within --replay_bytes=", options_.replay_bytes, ")"));
+  }
+  pins_.insert(from_slot);
+  return absl::OkStatus();
+}
+
+void UpdateLog::Unpin(uint64_t from_slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = pins_.find(from_slot); it != pins_.end()) pins_.erase(it);
+}
+
+size_t UpdateLog::memory_bytes() const {
+  size_t n = entries_.size() * sizeof(Entry);
+  for (const Chunk& c : chunks_) n += c.capacity;
+  for (const auto& [slot, r] : slots_) {
+    n += sizeof(r) + r.positions.capacity() * sizeof(Position) +
+         r.latest.capacity() * (sizeof(Pubkey) + sizeof(Position) + 1);
+  }
+  return n;
+}
+
+}  // namespace qlaster::sender
