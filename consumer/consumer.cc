@@ -93,6 +93,7 @@ struct Consumer::Impl {
 
   SubscriptionBook book;
   uint64_t next_request_id = 1;
+  static constexpr size_t kNamedKinds = 6;  // accounts, transactions, statuses, slots, block meta, entries
 
   ReadCounts counts;
   ConsumerStats stats;
@@ -126,10 +127,22 @@ struct Consumer::Impl {
 
   // ---- subscriptions
 
-  absl::StatusOr<SubscribeResult> Change(fb::SubscribeOp op, std::span<const Pubkey> pks,
-                                         std::span<const Pubkey> ows,
-                                         std::optional<TransactionFilter> tx);
+  // Sends `msgs` (one change, split), each acknowledged in turn.
+  absl::StatusOr<SubscribeResult> Change(std::vector<SubscribeMsg> msgs);
   absl::StatusOr<uint64_t> Replay();
+
+  // ---- filter names (FilterNames)
+
+  // The names of the named filters of each kind (the order of Event::filters' bits) in
+  // force for updates after sequence number `after`.
+  struct NameEpoch {
+    uint64_t after = 0;
+    std::array<std::vector<std::string>, kNamedKinds> names;
+  };
+  std::deque<NameEpoch> epochs;  // oldest first
+  // Records the book's names as in force after `effective` (if they changed), and forgets
+  // epochs no update still in the ring can refer to.
+  void NoteNames(uint64_t effective);
 
   // ---- reading
 
@@ -249,18 +262,17 @@ absl::StatusOr<SubscribeAckMsg> Consumer::Impl::Request(SubscribeMsg& msg) {
 
 // ------------------------------------------------------------------- subscriptions
 
-absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
-                                                       std::span<const Pubkey> pks,
-                                                       std::span<const Pubkey> ows,
-                                                       std::optional<TransactionFilter> tx) {
+absl::StatusOr<SubscribeResult> Consumer::Impl::Change(std::vector<SubscribeMsg> msgs) {
   if (state == State::kClosed) return absl::FailedPreconditionError("the consumer is closed");
-  std::vector<SubscribeMsg> msgs = SubscriptionBook::Split(op, pks, ows, tx);
   // Not connected (or the sender left part way): with auto_reconnect the rest of the
   // change is recorded and replayed on the next connection.
   auto offline = [&](size_t from) -> absl::Status {
     const absl::Status reason = why.ok() ? absl::UnavailableError("not connected") : why;
     if (!options.auto_reconnect) return reason;
-    for (size_t i = from; i < msgs.size(); ++i) book.Apply(msgs[i]);
+    for (size_t i = from; i < msgs.size(); ++i) {
+      msgs[i].from_slot.reset();  // a replay on reconnection asks for the live stream
+      book.Apply(msgs[i]);
+    }
     return absl::UnavailableError(
         absl::StrCat("not connected to the sender (", reason.message(),
                      "); the change is recorded and will be replayed on reconnection"));
@@ -275,6 +287,7 @@ absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
       return ack.status();
     }
     book.Apply(msgs[i]);
+    NoteNames(ack->effective_sequence);
     result.effective_sequence = ack->effective_sequence;
     result.pubkeys = ack->pubkeys;
     result.owners = ack->owners;
@@ -285,11 +298,33 @@ absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
 
 absl::StatusOr<uint64_t> Consumer::Impl::Replay() {
   uint64_t effective = 0;
+  epochs.clear();  // sequence numbers start again on this connection
   for (SubscribeMsg& m : book.Replay()) {
     QLASTER_ASSIGN_OR_RETURN(const SubscribeAckMsg ack, Request(m));
     effective = ack.effective_sequence;
   }
+  // Nothing before the replay's end matched a named filter (the connection had none).
+  NoteNames(0);
   return effective;
+}
+
+void Consumer::Impl::NoteNames(uint64_t effective) {
+  const Subscription& s = book.named();
+  NameEpoch epoch{.after = effective, .names = {}};
+  auto keys = [](const auto& map, std::vector<std::string>& out) {
+    for (const auto& [name, value] : map) out.push_back(name);
+  };
+  keys(s.accounts, epoch.names[0]);
+  keys(s.transactions, epoch.names[1]);
+  keys(s.transaction_statuses, epoch.names[2]);
+  keys(s.slots, epoch.names[3]);
+  epoch.names[4].assign(s.blocks_meta.begin(), s.blocks_meta.end());
+  epoch.names[5].assign(s.entries.begin(), s.entries.end());
+  if (!epochs.empty() && epochs.back().names == epoch.names) return;
+  epochs.push_back(std::move(epoch));
+  // An epoch is needed while updates it covers may still be unread.
+  const uint64_t read = conn.reader ? conn.reader->last_sequence() : 0;
+  while (epochs.size() > 1 && (epochs[1].after <= read || epochs.size() > 64)) epochs.pop_front();
 }
 
 // ------------------------------------------------------------------------- reading
@@ -380,26 +415,68 @@ absl::StatusOr<SubscribeResult> Consumer::Subscribe(std::span<const Pubkey> pubk
                                                     std::span<const Pubkey> owners,
                                                     std::optional<TransactionFilter> tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
-  return impl_->Change(fb::SubscribeOp::Add, pubkeys, owners, tx);
+  return impl_->Change(SubscriptionBook::Split(fb::SubscribeOp::Add, pubkeys, owners, tx));
 }
 
 absl::StatusOr<SubscribeResult> Consumer::Unsubscribe(std::span<const Pubkey> pubkeys,
                                                       std::span<const Pubkey> owners,
                                                       std::optional<TransactionFilter> tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
-  return impl_->Change(fb::SubscribeOp::Remove, pubkeys, owners, tx);
+  return impl_->Change(SubscriptionBook::Split(fb::SubscribeOp::Remove, pubkeys, owners, tx));
 }
 
 absl::StatusOr<SubscribeResult> Consumer::Replace(std::span<const Pubkey> pubkeys,
                                                   std::span<const Pubkey> owners,
                                                   TransactionFilter tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
-  return impl_->Change(fb::SubscribeOp::Replace, pubkeys, owners, tx);
+  QLASTER_ASSIGN_OR_RETURN(std::vector<SubscribeMsg> msgs,
+                           SubscriptionBook::SplitReplace(pubkeys, owners, tx, Subscription{}));
+  return impl_->Change(std::move(msgs));
 }
 
 absl::StatusOr<SubscribeResult> Consumer::SetTransactions(TransactionFilter tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
-  return impl_->Change(fb::SubscribeOp::Add, {}, {}, tx);
+  return impl_->Change(SubscriptionBook::Split(fb::SubscribeOp::Add, {}, {}, tx));
+}
+
+absl::StatusOr<SubscribeResult> Consumer::SubscribeNamed(const Subscription& subscription) {
+  if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
+  QLASTER_ASSIGN_OR_RETURN(std::vector<SubscribeMsg> msgs,
+                           SubscriptionBook::SplitReplace({}, {}, TransactionFilter::kNone, subscription));
+  // The protocol's own checks (names, enum ranges, predicates, slices), before anything is
+  // sent: a refused subscription leaves the previous one in force.
+  for (const SubscribeMsg& m : msgs) QLASTER_RETURN_IF_ERROR(ValidateControl(ControlMsg(m)));
+  return impl_->Change(std::move(msgs));
+}
+
+Subscription Consumer::subscription() const {
+  return impl_ ? impl_->book.named() : Subscription{};
+}
+
+std::vector<std::string> Consumer::FilterNames(const Event& event) const {
+  std::vector<std::string> out;
+  if (!impl_ || event.filters == 0 || impl_->epochs.empty()) return out;
+  size_t kind = 0;
+  switch (event.kind) {
+    case EventKind::kAccount: kind = 0; break;
+    case EventKind::kTransaction: kind = 1; break;
+    case EventKind::kTransactionStatus: kind = 2; break;
+    case EventKind::kSlot: kind = 3; break;
+    case EventKind::kBlockMeta: kind = 4; break;
+    case EventKind::kEntry: kind = 5; break;
+    default: return out;
+  }
+  // The newest epoch in force at the event's sequence number.
+  const auto& epochs = impl_->epochs;
+  const Impl::NameEpoch* epoch = &epochs.front();
+  for (const Impl::NameEpoch& e : epochs) {
+    if (e.after < event.sequence) epoch = &e;
+  }
+  const std::vector<std::string>& names = epoch->names[kind];
+  for (size_t bit = 0; bit < names.size() && bit < 16; ++bit) {
+    if (event.filters & (1u << bit)) out.push_back(names[bit]);
+  }
+  return out;
 }
 
 absl::StatusOr<int> Consumer::Poll(const std::function<void(const Event&)>& handler, int max) {

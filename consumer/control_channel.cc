@@ -159,9 +159,15 @@ void ControlChannel::Gone(absl::Status why) {
 }
 
 void ControlChannel::Send(const std::vector<uint8_t>& frame) {
-  if (!open() || eof_) return;
+  if (!open() || eof_ || send_failed_) return;
   absl::Status s = WriteControl(sock_.get(), frame);
-  if (!s.ok()) Gone(absl::UnavailableError(absl::StrCat("control socket: ", s.message())));
+  if (s.ok()) return;
+  // The sender closed its end (EPIPE): what it said before (an Evicted, an Error) may
+  // still wait in the receive buffer, and says more than the failed write.
+  send_failed_ = true;
+  while (Pump()) {
+  }
+  Gone(absl::UnavailableError(absl::StrCat("control socket: ", s.message())));
 }
 
 void ControlChannel::Handle(const ControlMsg& msg) {

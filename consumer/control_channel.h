@@ -79,6 +79,7 @@ class ControlChannel {
   std::vector<uint8_t> chunk_ = std::vector<uint8_t>(64 * 1024);
   absl::Status gone_;
   bool eof_ = false;              // no more writes
+  bool send_failed_ = false;  // a write failed: the connection is going
   std::string last_sender_error_;  // an Error outside a request: said before closing
   // The request Request() waits for, and its answer once it came.
   std::optional<uint64_t> awaited_;

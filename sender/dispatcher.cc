@@ -273,11 +273,18 @@ void Dispatcher::Release(UpdateLog::Position at) {
     if (current_->levels[LevelOf(level)].empty()) continue;
     const std::vector<uint64_t>* slots = log_->Released(at, level);
     if (slots == nullptr) continue;
-    for (uint64_t slot : *slots) ReleaseSlot(slot, level);
+    for (uint64_t slot : *slots) ReleaseSlot(slot, level, log_->entry(at).slot);
   }
 }
 
-void Dispatcher::ReleaseSlot(uint64_t slot, Commitment level) {
+absl::StatusOr<EncodedUpdate> Dispatcher::AncestorStatus(uint64_t slot, Commitment level) const {
+  return EncodedUpdate::Slot(
+      {.slot = slot,
+       .parent = log_->ParentOf(slot),
+       .status = level == Commitment::kConfirmed ? SlotStatus::kConfirmed : SlotStatus::kRooted});
+}
+
+void Dispatcher::ReleaseSlot(uint64_t slot, Commitment level, uint64_t status_slot) {
   // What the log lost of this slot reaches the level's consumers first, as a gap.
   if (auto it = lost_.find({slot, LevelOf(level)}); it != lost_.end()) {
     auto skip = [&](ConsumerIndex who, uint64_t n) {
@@ -303,6 +310,14 @@ void Dispatcher::ReleaseSlot(uint64_t slot, Commitment level) {
     absl::StatusOr<EncodedUpdate> u = FromLog(p, &key);
     if (!u.ok()) continue;
     Route(*u, key, LevelOf(level), Target::kLive);
+  }
+  if (slot == status_slot) return;  // its own status follows, to everyone
+  absl::StatusOr<EncodedUpdate> status = AncestorStatus(slot, level);
+  if (!status.ok()) return;
+  const size_t s = static_cast<size_t>(level == Commitment::kConfirmed ? SlotStatus::kConfirmed
+                                                                        : SlotStatus::kRooted);
+  for (ConsumerIndex who : current_->levels[LevelOf(level)].consumers) {
+    if (!is_catching_up_[who]) DeliverOne(*status, who, current_->slot_bits[who][s], Target::kLive);
   }
 }
 
@@ -485,6 +500,18 @@ bool Dispatcher::Advance(ConsumerIndex who, Cursor& c, int& budget) {
             if (r == ConsumerChannel::DeliverResult::kFull) return false;
             if (r == ConsumerChannel::DeliverResult::kEvicted) return true;
             --budget;
+          }
+          if (slot != e.slot) {  // released through a descendant: its status, as live
+            absl::StatusOr<EncodedUpdate> status = AncestorStatus(slot, commitment);
+            if (status.ok()) {
+              const size_t s = static_cast<size_t>(commitment == Commitment::kConfirmed
+                                                       ? SlotStatus::kConfirmed
+                                                       : SlotStatus::kRooted);
+              const ConsumerChannel::DeliverResult r =
+                  DeliverOne(*status, who, current_->slot_bits[who][s], Target::kCursor);
+              if (r == ConsumerChannel::DeliverResult::kFull) return false;
+              if (r == ConsumerChannel::DeliverResult::kEvicted) return true;
+            }
           }
         }
       }

@@ -225,7 +225,10 @@ class Dispatcher {
   // Live publishing: deliver, then log (a slot status: log, release, deliver).
   void PublishLive(const EncodedUpdate& update, const RouteKey& key);
   void Release(UpdateLog::Position at);
-  void ReleaseSlot(uint64_t slot, Commitment level);
+  void ReleaseSlot(uint64_t slot, Commitment level, uint64_t status_slot);
+  // The status a slot released through a descendant's status gets at `level` (a
+  // confirmed or finalized consumer sees a status after every slot it is given).
+  absl::StatusOr<EncodedUpdate> AncestorStatus(uint64_t slot, Commitment level) const;
   void AppendToLog(const EncodedUpdate& update, const RouteKey& key);
   void EvictFromLog();
   void ForgetLost();

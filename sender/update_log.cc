@@ -129,6 +129,11 @@ UpdateLog::Position UpdateLog::FirstAtOrAfter(uint64_t slot) const {
   return first;
 }
 
+uint64_t UpdateLog::ParentOf(uint64_t slot) const {
+  const auto it = slots_.find(slot);
+  return it == slots_.end() ? 0 : it->second.parent.value_or(0);
+}
+
 void UpdateLog::OnSlotStatus(Position at, uint64_t slot, uint64_t parent, SlotStatus status) {
   SlotRecord& rec = slots_[slot];
   if (parent != 0 || slot == 0) rec.parent = parent;

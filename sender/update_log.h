@@ -103,6 +103,8 @@ class UpdateLog {
   std::optional<Position> ReachedAt(uint64_t slot, Commitment level) const;
   // Dead, or abandoned by a root on another fork: never released.
   bool Dead(uint64_t slot) const;
+  // The parent a slot update named for `slot` (0 when none is known).
+  uint64_t ParentOf(uint64_t slot) const;
   // The first position of an update of a slot >= `slot` (end() if none).
   Position FirstAtOrAfter(uint64_t slot) const;
 

@@ -40,10 +40,12 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qlaster/subscription.hpp"
 #include "qlaster/types.hpp"
 
 namespace qlaster {
@@ -227,8 +229,9 @@ struct Event {
       body = {};
   // Which of the subscription's named filters matched, as a bit set: bit i is the i-th
   // filter of this kind in the order of their names (account filters for accounts,
-  // transaction filters for transactions, transaction-status filters for statuses);
-  // Consumer::FilterName turns a bit back into its name. 0 for other kinds.
+  // transaction filters for transactions, transaction-status filters for statuses, slot
+  // filters for slots, block-meta and entry filters for those); Consumer::FilterNames
+  // turns the bits back into names. 0 for other kinds.
   uint16_t filters = 0;
   // The record as the sender wrote it into the ring (the frame format of wire/frame.h,
   // its header included), for a program that records or forwards updates as they are
@@ -324,6 +327,28 @@ class Consumer {
                                           TransactionFilter transactions);
   absl::StatusOr<SubscribeResult> SetTransactions(TransactionFilter transactions);
 
+  // Replaces the whole subscription with `subscription`, as a Yellowstone
+  // SubscribeRequest replaces the previous one (qlaster/subscription.hpp says what each
+  // filter means): its named filters, data slices and commitment, and from_slot. The keys
+  // of the methods above are cleared too. With from_slot the sender first delivers the
+  // updates it still keeps from that slot on that match, then the live stream, with no
+  // gap and no duplicate; a replay after a reconnection asks for the live stream only.
+  // Errors: kInvalidArgument for a malformed subscription or one over the sender's
+  // limits, naming the limit (the previous subscription stays in force); kOutOfRange
+  // when from_slot is older than what the sender keeps (the message names the oldest
+  // slot it has); otherwise as above.
+  // (A template only so that Subscribe({keys}) still means the pubkey overload.)
+  template <typename S>
+  requires std::is_same_v<S, Subscription>
+  absl::StatusOr<SubscribeResult> Subscribe(const S& subscription) {
+    return SubscribeNamed(subscription);
+  }
+  // The named part of the subscription as the sender acknowledged it (from_slot unset).
+  Subscription subscription() const;
+  // The names of the filters `event` matched (its Event::filters bits), under the
+  // subscription in force when the sender published it, in the order of their names.
+  std::vector<std::string> FilterNames(const Event& event) const;
+
   // ---- reading
   // Reads up to `max` ring records in place and hands their events to `handler`, in
   // order; returns the number of events delivered (0 when nothing is waiting). A record
@@ -372,6 +397,7 @@ class Consumer {
   struct Impl;
   explicit Consumer(std::unique_ptr<Impl> impl);
   absl::StatusOr<int> PollWith(void (*fn)(void*, const Event&), void* ctx, int max);
+  absl::StatusOr<SubscribeResult> SubscribeNamed(const Subscription& subscription);
 
   std::unique_ptr<Impl> impl_;
 };
