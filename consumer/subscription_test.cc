@@ -99,6 +99,29 @@ TEST_F(SubscriptionTest, AccountFiltersMatchAllWithinAndAnyAcrossAndSayWhichMatc
   EXPECT_THAT(names, ElementsAre("big", "rich"));
 }
 
+TEST_F(SubscriptionTest, AShortMemcmpWithOwnerSizeAndLamportsIsScanned) {
+  StartSender();
+  absl::StatusOr<Consumer> c = Connect();
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Pubkey owner = Key(0x0E);
+  Subscription s;
+  s.accounts["inspect"] = {.owners = {owner},
+                           .memcmp = {{.offset = 0, .bytes = {0, 1, 2}}},
+                           .datasize = 7,
+                           .lamports = {{.op = LamportsOp::kGt, .value = 1000}}};
+  s.data_slices = {{.offset = 1, .length = 2}};
+  ASSERT_TRUE(c->Subscribe(s).ok());
+  for (uint8_t k : {3, 1}) {
+    AccountUpdate a = Account(Key(k), owner, 2'039'280, {0, k == 3 ? uint8_t{9} : uint8_t{1}, 2, 250, 251, 252, 253});
+    a.txn_signature.emplace();
+    a.txn_signature->fill(0x42);
+    PublishAccount(a);
+  }
+  Events events;
+  ASSERT_TRUE(events.PollForKind(*c, EventKind::kAccount, 1));
+  EXPECT_EQ(events.OfKind(EventKind::kAccount).front().account.pubkey, Key(1));
+}
+
 TEST_F(SubscriptionTest, DataSlicesCopyOnlyTheRangesAskedFor) {
   StartSender();
   absl::StatusOr<Consumer> c = Connect();

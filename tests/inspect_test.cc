@@ -446,6 +446,99 @@ TEST_F(InspectTest, HumanLinesAndSlotsHiddenByDefault) {
       << lines[0];
 }
 
+TEST_F(InspectTest, NamedFilterFlagsSelectSliceAndNameWhatMatched) {
+  StartSender();
+  const std::vector<uint8_t> mint_bytes = {0, 1, 2};
+  const std::string mint = Base58Encode(mint_bytes);
+  Inspect in = Watch("named", {"--owner=" + B58(Key(4)), "--memcmp=0:" + mint, "--datasize=7",
+                               "--lamports_gt=1000", "--data_slice=1:2", "--json", "--count=1"});
+  Feed f = MakeFeed();
+  AccountUpdate other_mint = f.signed_account;
+  other_mint.pubkey = Key(5);
+  other_mint.data[1] = 9;  // the memcmp fails
+  AccountUpdate poor = f.signed_account;
+  poor.pubkey = Key(6);
+  poor.lamports = 1000;  // not > 1000
+  Write(EncodedUpdate::Account(other_mint));
+  Write(EncodedUpdate::Account(poor));
+  Write(EncodedUpdate::Account(f.signed_account));
+  EXPECT_EQ(in.Finish(), "exited 0") << ReadFile(in.err);
+  const std::vector<Json> lines = in.JsonLines();
+  ASSERT_EQ(lines.size(), 1u) << ReadFile(in.out);
+  const Json& a = lines[0];
+  EXPECT_EQ(a["pubkey"].text, B58(Key(1))) << ReadFile(in.out) << ReadFile(in.err);
+  ASSERT_EQ(a["filters"].type, Json::kArray) << ReadFile(in.out);
+  ASSERT_EQ(a["filters"].items.size(), 1u);
+  EXPECT_EQ(a["filters"].items[0].text, "inspect");
+  EXPECT_EQ(a["data_len"].text, "2");  // the slice: bytes 1 and 2
+  EXPECT_EQ(a["account_data_len"].text, "7");
+}
+
+TEST_F(InspectTest, ConfirmedCommitmentShowsTheLatestWriteOnceTheSlotIsConfirmed) {
+  StartSender();
+  Inspect in = Watch("confirmed", {"--owner=" + B58(Key(4)), "--commitment=confirmed", "--json",
+                                   "--count=1"});
+  Feed f = MakeFeed();
+  const uint64_t slot = f.signed_account.slot;
+  Write(EncodedUpdate::Slot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kProcessed}));
+  Write(EncodedUpdate::Account(f.signed_account));
+  AccountUpdate later = f.signed_account;
+  later.write_version = 99;
+  Write(EncodedUpdate::Account(later));
+  Write(EncodedUpdate::Slot({.slot = slot, .parent = slot - 1, .status = SlotStatus::kConfirmed}));
+  EXPECT_EQ(in.Finish(), "exited 0") << ReadFile(in.err);
+  const std::vector<Json> lines = in.JsonLines();
+  ASSERT_EQ(lines.size(), 1u) << ReadFile(in.out);
+  EXPECT_EQ(lines[0]["write_version"].text, "99");
+}
+
+TEST_F(InspectTest, FromSlotReplaysWhatTheSenderKeptOrNamesTheOldestSlot) {
+  StartSender();
+  Feed f = MakeFeed();
+  AccountUpdate first = f.signed_account, second = f.signed_account;
+  first.slot = 500;
+  second.slot = 501;
+  second.write_version = 88;
+  Write(EncodedUpdate::Slot({.slot = 500, .parent = 499, .status = SlotStatus::kProcessed}));
+  Write(EncodedUpdate::Account(first));
+  Write(EncodedUpdate::Slot({.slot = 501, .parent = 500, .status = SlotStatus::kProcessed}));
+  Write(EncodedUpdate::Account(second));
+  // Nothing is published after the subscription: what arrives came from the log. The
+  // sender may still be ingesting, so wait for the replay to have slot 501.
+  std::vector<Json> lines;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    Inspect in = Run("replay", {"--socket=" + sender_->socket_path(), "--owner=" + B58(Key(4)),
+                                "--from_slot=501", "--json", "--count=1", "--duration=2"});
+    EXPECT_EQ(in.Finish(), "exited 0") << ReadFile(in.err);
+    lines = in.JsonLines();
+    if (!lines.empty()) break;
+  }
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["slot"].text, "501");
+  EXPECT_EQ(lines[0]["write_version"].text, "88");
+
+  Inspect old = Run("too_old", {"--socket=" + sender_->socket_path(), "--owner=" + B58(Key(4)),
+                                "--from_slot=7", "--count=1"});
+  EXPECT_EQ(old.Finish(), "exited 1");
+  const std::string err = ReadFile(old.err);
+  EXPECT_TRUE(absl::StrContains(err, "OUT_OF_RANGE")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "500")) << err;
+}
+
+TEST_F(InspectTest, BadSubscriptionFlagsAreUsageErrors) {
+  const std::string socket = dir_.path() + "/nobody.sock";
+  for (const std::string& flag : {std::string("--memcmp=abc"), std::string("--memcmp=x:2"),
+                                  std::string("--commitment=soon"), std::string("--vote=maybe"),
+                                  std::string("--data_slice=1"), std::string("--from_slot=-3"),
+                                  std::string("--lamports_lt=many")}) {
+    Inspect in = Run("bad_flag", {"--socket=" + socket, flag});
+    EXPECT_EQ(in.Finish(), "exited 64") << flag;
+    const std::string err = ReadFile(in.err);
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << flag << ": " << err;
+  }
+}
+
 TEST_F(InspectTest, MissingSenderExits2WithOneLine) {
   const std::string socket = dir_.path() + "/nobody.sock";
   Inspect in = Run("missing", {"--socket=" + socket, "--json"});

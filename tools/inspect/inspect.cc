@@ -100,7 +100,10 @@ int RunWatch(const InspectOptions& o) {
     recording.emplace(*std::move(writer));
   }
 
-  if (!o.accounts.empty() || !o.owners.empty() || o.transactions != TransactionFilter::kNone) {
+  if (o.subscription.has_value()) {
+    absl::StatusOr<SubscribeResult> sub = consumer->Subscribe(*o.subscription);
+    if (!sub.ok()) return Fail(kExitFailure, absl::StrCat("subscribe: ", sub.status().ToString()));
+  } else if (!o.accounts.empty() || !o.owners.empty() || o.transactions != TransactionFilter::kNone) {
     absl::StatusOr<SubscribeResult> sub = consumer->Subscribe(o.accounts, o.owners, o.transactions);
     if (!sub.ok()) return Fail(kExitFailure, absl::StrCat("subscribe: ", sub.status().ToString()));
   }
@@ -143,11 +146,14 @@ int RunWatch(const InspectOptions& o) {
     }
     if (o.stats) live.Add(e, now);
     const bool counted = e.account() != nullptr || e.transaction() != nullptr ||
-                         (e.slot() != nullptr && o.show_slots);
+                         e.transaction_status() != nullptr || e.block_meta() != nullptr ||
+                         e.entry() != nullptr || (e.slot() != nullptr && o.show_slots);
     // Gaps, disconnections and reconnections are always shown, never counted.
     const bool visible = e.slot() == nullptr || o.show_slots;
     if (print_lines && visible && !stdout_gone) {
-      if (!WriteLine(o.json ? FormatJson(e, now, o.print) : FormatHuman(e, now, o.print))) {
+      PrintOptions print = o.print;
+      if (e.filters != 0) print.filter_names = consumer->FilterNames(e);
+      if (!WriteLine(o.json ? FormatJson(e, now, print) : FormatHuman(e, now, print))) {
         stdout_gone = true;
       }
     }
@@ -252,3 +258,4 @@ int RunSenderStats(const InspectOptions& o) {
 }
 
 }  // namespace qlaster::inspect
+

@@ -10,6 +10,7 @@
 #define QLASTER_TOOLS_INSPECT_INSPECT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct InspectOptions {
   std::vector<Pubkey> accounts = {};
   std::vector<Pubkey> owners = {};
   TransactionFilter transactions = TransactionFilter::kNone;
+  // Set when a flag of a named subscription was given (--memcmp, --commitment,
+  // --from_slot, ...): then this whole subscription is asked for (Consumer::Subscribe),
+  // with --account/--owner/--transactions folded into its filters named "inspect".
+  std::optional<Subscription> subscription = std::nullopt;
   // Print slot updates. They always arrive (the sender sends them to everyone); this
   // only decides whether they are shown and counted.
   bool show_slots = false;

@@ -8,13 +8,21 @@
 //   qlaster-inspect --sender-stats
 //   qlaster-inspect --record=feed.qlrec --quiet --duration=60
 #include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/flags.h"
+#include "base/status_macros.h"
+#include "qlaster/subscription.hpp"
 #include "tools/inspect/inspect.h"
 #include "base/base58.h"
 
@@ -29,6 +37,42 @@ ABSL_FLAG(std::string, transactions, "none", "transactions to watch: none, all o
 ABSL_FLAG(bool, slots, false,
           "show slot updates (they always arrive; shown by default only when nothing else "
           "is subscribed)");
+// A named subscription (Yellowstone's filters): any of these makes the inspector ask for
+// one, with --account/--owner and the account predicates in the account filter "inspect"
+// and the transaction flags in the transaction filter "inspect".
+ABSL_FLAG(std::vector<std::string>, memcmp, {},
+          "account data at OFFSET equals BASE58 bytes: OFFSET:BASE58 (repeatable, at most 4 "
+          "data predicates in all)");
+ABSL_FLAG(std::string, datasize, "", "account data is exactly N bytes");
+ABSL_FLAG(std::string, lamports_eq, "", "account lamports == N");
+ABSL_FLAG(std::string, lamports_ne, "", "account lamports != N");
+ABSL_FLAG(std::string, lamports_lt, "", "account lamports < N");
+ABSL_FLAG(std::string, lamports_gt, "", "account lamports > N");
+ABSL_FLAG(bool, token_account_state, false,
+          "only valid, initialized SPL Token / Token-2022 accounts");
+ABSL_FLAG(std::string, nonempty_txn_signature, "",
+          "true: only account writes that carry a transaction signature; false: only those "
+          "that do not");
+ABSL_FLAG(std::vector<std::string>, data_slice, {},
+          "only these bytes of account data: OFFSET:LEN (repeatable; sorted, not overlapping)");
+ABSL_FLAG(std::string, vote, "", "transactions: true (votes only) or false (no votes)");
+ABSL_FLAG(std::string, failed, "", "transactions: true (failed only) or false (succeeded only)");
+ABSL_FLAG(std::string, signature, "", "transactions: only the one with this base58 signature");
+ABSL_FLAG(std::vector<std::string>, tx_account_include, {},
+          "transactions that use any of these base58 accounts (static or loaded)");
+ABSL_FLAG(std::vector<std::string>, tx_account_exclude, {},
+          "transactions that use none of these accounts");
+ABSL_FLAG(std::vector<std::string>, tx_account_required, {},
+          "transactions that use all of these accounts");
+ABSL_FLAG(bool, transaction_status, false,
+          "also transaction status updates (the transaction filter's selection)");
+ABSL_FLAG(std::string, commitment, "processed",
+          "processed (as it happens), confirmed or finalized (a slot's updates once it gets "
+          "there: the latest write per account, nothing of dead slots)");
+ABSL_FLAG(std::string, from_slot, "",
+          "first replay what the sender still keeps from this slot on, then go live");
+ABSL_FLAG(bool, blocks_meta, false, "block meta updates (one per block)");
+ABSL_FLAG(bool, entries, false, "entry updates");
 ABSL_FLAG(int64_t, count, 0, "exit 0 after this many updates shown (0: no limit)");
 ABSL_FLAG(double, duration, 0, "exit 0 after this many seconds (0: no limit)");
 ABSL_FLAG(int64_t, ring_bytes, 0, "ring size to ask the sender for (0: the sender's default)");
@@ -49,12 +93,18 @@ namespace {
 
 using qlaster::UsageError;
 
+// Flags whose repetitions are gathered into one comma list.
+const std::set<std::string> kGathered = {"account",         "owner",
+                                         "memcmp",          "data_slice",
+                                         "tx_account_include", "tx_account_exclude",
+                                         "tx_account_required"};
+
 // Abseil flags take the last of repeated flags and spell names with underscores. People
 // write `--account A --account B` and `--sender-stats`: so hyphens in flag names become
 // underscores, and every --account (--owner) value is gathered into one comma list.
 std::vector<std::string> NormalizeArgs(int argc, char** argv) {
   std::vector<std::string> out = {argv[0]};
-  std::vector<std::string> accounts, owners;
+  std::map<std::string, std::vector<std::string>> gathered;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--") {
@@ -69,8 +119,8 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
     const size_t eq = arg.find('=');
     std::string name = arg.substr(dashes, eq == std::string::npos ? std::string::npos : eq - dashes);
     for (char& c : name) c = c == '-' ? '_' : c;
-    if (name == "account" || name == "owner") {
-      std::vector<std::string>& list = name == "account" ? accounts : owners;
+    if (kGathered.contains(name)) {
+      std::vector<std::string>& list = gathered[name];
       if (eq != std::string::npos) {
         list.push_back(arg.substr(eq + 1));
       } else if (i + 1 < argc) {
@@ -82,8 +132,7 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
     }
     out.push_back(arg.substr(0, dashes) + name + (eq == std::string::npos ? "" : arg.substr(eq)));
   }
-  if (!accounts.empty()) out.push_back("--account=" + absl::StrJoin(accounts, ","));
-  if (!owners.empty()) out.push_back("--owner=" + absl::StrJoin(owners, ","));
+  for (const auto& [name, values] : gathered) out.push_back("--" + name + "=" + absl::StrJoin(values, ","));
   return out;
 }
 
@@ -102,6 +151,144 @@ bool ParseKeys(const char* flag, const std::vector<std::string>& values,
   return true;
 }
 
+
+absl::StatusOr<uint64_t> ParseU64(absl::string_view flag, absl::string_view text) {
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", text, "' is not a number >= 0"));
+  }
+  return v;
+}
+
+absl::StatusOr<std::optional<bool>> ParseTri(absl::string_view flag, absl::string_view text) {
+  if (text.empty()) return std::optional<bool>();
+  if (text == "true") return std::optional<bool>(true);
+  if (text == "false") return std::optional<bool>(false);
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", text, "' is not true or false"));
+}
+
+// "A:B" split at the first colon; both parts non-empty.
+absl::StatusOr<std::pair<std::string, std::string>> SplitPair(absl::string_view flag,
+                                                             absl::string_view text,
+                                                             absl::string_view shape) {
+  const size_t colon = text.find(':');
+  if (colon == absl::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": '", text, "' is not ", shape));
+  }
+  return std::pair<std::string, std::string>(text.substr(0, colon), text.substr(colon + 1));
+}
+
+absl::StatusOr<std::vector<qlaster::Pubkey>> Keys(absl::string_view flag,
+                                                  const std::vector<std::string>& values) {
+  std::vector<qlaster::Pubkey> out;
+  std::string error;
+  if (!ParseKeys(std::string(flag).c_str(), values, &out, &error)) {
+    return absl::InvalidArgumentError(error);
+  }
+  return out;
+}
+
+// The named subscription the flags ask for, or nullopt when none of its flags is set.
+absl::StatusOr<std::optional<qlaster::Subscription>> NamedSubscription(
+    const qlaster::inspect::InspectOptions& o) {
+  using qlaster::LamportsOp;
+  qlaster::Subscription sub;
+  bool named = false;
+
+  qlaster::AccountFilter account{.pubkeys = o.accounts, .owners = o.owners};
+  for (const std::string& m : absl::GetFlag(FLAGS_memcmp)) {
+    QLASTER_ASSIGN_OR_RETURN(auto pair, SplitPair("memcmp", m, "OFFSET:BASE58"));
+    QLASTER_ASSIGN_OR_RETURN(const uint64_t offset, ParseU64("memcmp", pair.first));
+    absl::StatusOr<std::vector<uint8_t>> bytes = qlaster::Base58Decode(pair.second);
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--memcmp: '", pair.second, "' is not base58 (",
+                                                     bytes.status().message(), ")"));
+    }
+    account.memcmp.push_back({.offset = offset, .bytes = *std::move(bytes)});
+  }
+  if (const std::string d = absl::GetFlag(FLAGS_datasize); !d.empty()) {
+    QLASTER_ASSIGN_OR_RETURN(account.datasize, ParseU64("datasize", d));
+  }
+  const std::pair<LamportsOp, std::string> lamports[] = {
+      {LamportsOp::kEq, absl::GetFlag(FLAGS_lamports_eq)},
+      {LamportsOp::kNe, absl::GetFlag(FLAGS_lamports_ne)},
+      {LamportsOp::kLt, absl::GetFlag(FLAGS_lamports_lt)},
+      {LamportsOp::kGt, absl::GetFlag(FLAGS_lamports_gt)}};
+  for (const auto& [op, text] : lamports) {
+    if (text.empty()) continue;
+    QLASTER_ASSIGN_OR_RETURN(const uint64_t v, ParseU64("lamports", text));
+    account.lamports.push_back({.op = op, .value = v});
+  }
+  account.token_account_state = absl::GetFlag(FLAGS_token_account_state);
+  QLASTER_ASSIGN_OR_RETURN(account.nonempty_txn_signature,
+                           ParseTri("nonempty_txn_signature", absl::GetFlag(FLAGS_nonempty_txn_signature)));
+  const bool account_predicates = !account.memcmp.empty() || account.datasize.has_value() ||
+                                  !account.lamports.empty() || account.token_account_state ||
+                                  account.nonempty_txn_signature.has_value();
+  named |= account_predicates;
+
+  qlaster::TransactionSelector tx;
+  if (o.transactions == qlaster::TransactionFilter::kNonVote) tx.vote = false;
+  QLASTER_ASSIGN_OR_RETURN(const std::optional<bool> vote, ParseTri("vote", absl::GetFlag(FLAGS_vote)));
+  if (vote.has_value()) tx.vote = vote;
+  QLASTER_ASSIGN_OR_RETURN(tx.failed, ParseTri("failed", absl::GetFlag(FLAGS_failed)));
+  if (const std::string sig = absl::GetFlag(FLAGS_signature); !sig.empty()) {
+    absl::StatusOr<qlaster::Signature> s = qlaster::DecodeSignature(sig);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--signature: '", sig, "' is not a base58 signature (", s.status().message(), ")"));
+    }
+    tx.signature = *s;
+  }
+  QLASTER_ASSIGN_OR_RETURN(tx.account_include, Keys("tx_account_include", absl::GetFlag(FLAGS_tx_account_include)));
+  QLASTER_ASSIGN_OR_RETURN(tx.account_exclude, Keys("tx_account_exclude", absl::GetFlag(FLAGS_tx_account_exclude)));
+  QLASTER_ASSIGN_OR_RETURN(tx.account_required, Keys("tx_account_required", absl::GetFlag(FLAGS_tx_account_required)));
+  const bool tx_predicates = vote.has_value() || tx.failed.has_value() || tx.signature.has_value() ||
+                             !tx.account_include.empty() || !tx.account_exclude.empty() ||
+                             !tx.account_required.empty();
+  named |= tx_predicates;
+  const bool statuses = absl::GetFlag(FLAGS_transaction_status);
+  named |= statuses;
+
+  for (const std::string& d : absl::GetFlag(FLAGS_data_slice)) {
+    QLASTER_ASSIGN_OR_RETURN(auto pair, SplitPair("data_slice", d, "OFFSET:LEN"));
+    QLASTER_ASSIGN_OR_RETURN(const uint64_t offset, ParseU64("data_slice", pair.first));
+    QLASTER_ASSIGN_OR_RETURN(const uint64_t length, ParseU64("data_slice", pair.second));
+    sub.data_slices.push_back({.offset = offset, .length = length});
+    named = true;
+  }
+  const std::string commitment = absl::GetFlag(FLAGS_commitment);
+  if (commitment == "processed") {
+    sub.commitment = qlaster::Commitment::kProcessed;
+  } else if (commitment == "confirmed") {
+    sub.commitment = qlaster::Commitment::kConfirmed;
+    named = true;
+  } else if (commitment == "finalized") {
+    sub.commitment = qlaster::Commitment::kFinalized;
+    named = true;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--commitment: '", commitment, "' is not processed, confirmed or finalized"));
+  }
+  if (const std::string f = absl::GetFlag(FLAGS_from_slot); !f.empty()) {
+    QLASTER_ASSIGN_OR_RETURN(sub.from_slot, ParseU64("from_slot", f));
+    named = true;
+  }
+  if (absl::GetFlag(FLAGS_blocks_meta)) {
+    sub.blocks_meta.insert("inspect");
+    named = true;
+  }
+  if (absl::GetFlag(FLAGS_entries)) {
+    sub.entries.insert("inspect");
+    named = true;
+  }
+  if (!named) return std::optional<qlaster::Subscription>();
+
+  if (!o.accounts.empty() || !o.owners.empty() || account_predicates) sub.accounts["inspect"] = account;
+  if (o.transactions != qlaster::TransactionFilter::kNone || tx_predicates) sub.transactions["inspect"] = tx;
+  if (statuses) sub.transaction_statuses["inspect"] = tx;
+  return std::optional<qlaster::Subscription>(std::move(sub));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,11 +343,14 @@ int main(int argc, char** argv) {
   o.record_path = absl::GetFlag(FLAGS_record);
   o.overwrite = absl::GetFlag(FLAGS_overwrite);
   o.name = absl::GetFlag(FLAGS_name);
+  absl::StatusOr<std::optional<qlaster::Subscription>> named = NamedSubscription(o);
+  if (!named.ok()) return UsageError(std::string(named.status().message()));
+  o.subscription = *std::move(named);
   // Slot updates reach every consumer; with nothing else subscribed they are all there is
   // to see, so they are shown then.
   o.show_slots = absl::GetFlag(FLAGS_slots) ||
                  (o.accounts.empty() && o.owners.empty() &&
-                  o.transactions == qlaster::TransactionFilter::kNone);
+                  o.transactions == qlaster::TransactionFilter::kNone && !o.subscription.has_value());
 
   if (absl::GetFlag(FLAGS_sender_stats)) return qlaster::inspect::RunSenderStats(o);
   return qlaster::inspect::RunWatch(o);

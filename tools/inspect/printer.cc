@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "base/base58.h"
 
@@ -243,7 +244,15 @@ std::string FormatJson(const Event& e, int64_t now_ns, const PrintOptions& optio
                     ",\"error\":",
                     st->error.empty() ? "null" : absl::StrCat("\"", Base64Encode(st->error), "\""));
   }
-  if (e.filters != 0) absl::StrAppend(&out, ",\"filters\":", e.filters);
+  if (!options.filter_names.empty()) {
+    out += ",\"filters\":[";
+    for (size_t i = 0; i < options.filter_names.size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "" : ",", JsonString(options.filter_names[i]));
+    }
+    out += ']';
+  } else if (e.filters != 0) {
+    absl::StrAppend(&out, ",\"filter_bits\":", e.filters);
+  }
   out += '}';
   return out;
 }
@@ -293,6 +302,9 @@ std::string FormatHuman(const Event& e, int64_t now_ns, const PrintOptions& opti
     absl::StrAppend(&out, absl::StrFormat("%-88s index %d", B58(st->signature), st->index));
     if (st->is_vote) out += " vote";
     if (st->failed) out += " failed";
+  }
+  if (!options.filter_names.empty()) {
+    absl::StrAppend(&out, " filters=", absl::StrJoin(options.filter_names, ","));
   }
   // Trailing blanks of empty columns (a gap has no slot...) are harmless; those at the end
   // of a line are not wanted.

@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "qlaster/consumer.hpp"
 #include "wire/control_framing.h"
@@ -37,6 +38,9 @@ struct PrintOptions {
   // Include account and transaction data: base64 in JSON, the first 32 bytes in hex in
   // text.
   bool data = false;
+  // The names of the named filters the event matched (Consumer::FilterNames): printed as
+  // "filters" (JSON) and "filters=a,b" (text) when not empty.
+  std::vector<std::string> filter_names = {};
 };
 
 // The event as one JSON object, no trailing newline. `now_ns`: CLOCK_REALTIME, for the
