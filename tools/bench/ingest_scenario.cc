@@ -246,6 +246,7 @@ absl::StatusOr<std::unique_ptr<sender::Sender>> MakeSender(const Config& config,
   options.control.verbose = false;
   options.handle_signals = false;
   options.dispatch_cpu = config.Cpu(0);
+  if (!config.update_log) options.update_log.reset();
   return sender::Sender::Create(std::move(options));
 }
 

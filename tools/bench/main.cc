@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, sender, "",
           "the qlaster-sender binary for e2e (default: the one installed beside qlaster-bench, "
           "else the build tree's)");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for rings");
+ABSL_FLAG(bool, update_log, true,
+          "ingest and replay: the sender keeps its update log (commitment buffering and "
+          "from_slot replay) as qlaster-sender does by default; false measures without it");
 
 namespace qlaster::bench {
 namespace {
@@ -110,6 +113,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   c.sender_binary = absl::GetFlag(FLAGS_sender);
   if (c.sender_binary.empty()) c.sender_binary = DefaultSenderBinary();
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
+  c.update_log = absl::GetFlag(FLAGS_update_log);
   return c;
 }
 

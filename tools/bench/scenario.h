@@ -38,6 +38,7 @@ struct Config {
   absl::Duration duration = absl::ZeroDuration();  // --duration: e2e run length (0: default)
   std::string sender_binary;              // the qlaster-sender next to qlaster-bench
   std::string shm_dir = "/dev/shm";       // --shm_dir: where rings live
+  bool update_log = true;                 // --update_log: the in-process sender keeps one
 
   // The CPU for participant `i` (0 = the parent), or -1 (do not pin) when --cpus is empty.
   int Cpu(size_t i) const { return cpus.empty() ? -1 : cpus[i % cpus.size()]; }
