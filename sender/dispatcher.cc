@@ -342,6 +342,7 @@ void Dispatcher::EvictFromLog() {
   }
   const uint64_t saved_timestamp = timestamp_;
   const bool commitment = current_ != nullptr && current_->any_commitment;
+  uint64_t deferred = 0;
   log_->Evict([&](UpdateLog::Position p, const UpdateLog::Entry& e, absl::Span<const uint8_t>) {
     if (current_ == nullptr) return;
     // Who would still have read this entry: consumers whose cursor has not passed it,
@@ -365,6 +366,7 @@ void Dispatcher::EvictFromLog() {
       // slot may still die).
       auto defer = [&](ConsumerIndex who, bool as_account) {
         LostUpdates& lost = lost_[{e.slot, level}];
+        ++deferred;
         if (as_account) {
           lost.accounts[key.pubkey].push_back(who);
         } else {
@@ -408,6 +410,14 @@ void Dispatcher::EvictFromLog() {
     }
   });
   timestamp_ = saved_timestamp;
+  if (deferred > 0) {
+    QLASTER_LOG_RATE_LIMITED(kWarning,
+                             "update log full (--commitment_buffer_bytes): %d updates of slots "
+                             "not yet confirmed or finalized evicted; their confirmed and "
+                             "finalized consumers get a gap with the count when the slot "
+                             "gets there",
+                             deferred);
+  }
   counters_.log_bytes.store(log_->bytes(), std::memory_order_relaxed);
   counters_.log_entries.store(log_->size(), std::memory_order_relaxed);
 }
