@@ -40,6 +40,8 @@ struct SyntheticCounters {
   std::atomic<uint64_t> account_bytes{0};  // account data bytes
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> slots{0};           // slot status updates
+  std::atomic<uint64_t> block_metas{0};
+  std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> publish_errors{0};  // updates the dispatcher refused (a bug)
   std::atomic<uint64_t> virtual_nanos{0};   // virtual time of the last event published
 };
