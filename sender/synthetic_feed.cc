@@ -532,8 +532,8 @@ bool SyntheticFeed::EmitFromBurst() {
 void SyntheticFeed::PlanEntries() {
   entries_.clear();
   entry_cursor_ = 0;
-  // The transaction entries: 1 + an exponential draw (mean 2.5) transactions each, at most
-  // kMaxEntryTransactions.
+  // The transaction entries: 1 + the floor of an exponential draw of mean 2.5 (so 3 on
+  // average) transactions each, at most kMaxEntryTransactions.
   std::vector<uint32_t>& sizes = entry_sizes_;
   sizes.clear();
   for (uint32_t left = slot_transactions_; left > 0;) {

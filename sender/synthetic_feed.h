@@ -1,5 +1,5 @@
-// SyntheticFeed: a deterministic, Solana-like stream of slot, account and transaction
-// updates in virtual time, for demos, tests and benchmarks when no real upstream is
+// SyntheticFeed: a deterministic, Solana-like stream of slot, account, transaction, entry
+// and block meta updates in virtual time, for demos, tests and benchmarks when no real upstream is
 // attached. It never reads a clock: SyntheticSource (synthetic_source.h) replays it against
 // the real one, and tests drain it as fast as they like and measure its statistics.
 //
@@ -12,19 +12,20 @@
 //    never Completed, Processed, Confirmed or Rooted. Confirmed(N) comes at 96% of slot
 //    N + 1, Rooted(N) at 98% of slot N + 32. Each slot's parent is the newest slot before
 //    it that is not dead.
-//  - account updates in a few bursts per slot (as a validator emits them while it replays
-//    the block's entries): a hot set of AMM pools (Raydium AMM v4, 752 B; Orca Whirlpool,
-//    653 B) that takes `hot_share` of all updates; vote accounts (3,762 B, owned by the
-//    Vote program; a fixed set updated round-robin, so with the defaults each of the
-//    1,500 is written about once per slot); fee payers (0 B, System Program; uniform over
-//    a large population); SPL token accounts (165 B, Token or Token-2022 (~15%); a
-//    power-law tail, with a real layout: mint, owner, amount); mints (82 B); program
-//    state (200 B to 10 KiB, log-uniform, owned by a dozen programs); and rarely (one
-//    every 10 s) a large account of 1 to 10 MiB owned by the upgradeable BPF loader,
-//    alternately compressible (repetitive, like a program buffer) and not (random).
-//    Every account keeps its owner and size for the whole feed; `write_version` grows by
-//    one per account update over the whole feed; lamports are rent-exempt plus a balance;
-//    ~95% of updates carry the signature of a transaction of the same slot.
+//  - account updates in a few bursts per slot (as a validator emits them while it
+//    replays the block's entries): a hot set of AMM pools (Raydium AMM v4, 752 B; Orca
+//    Whirlpool, 653 B) that takes `hot_share` of all updates; vote accounts (3,762 B,
+//    owned by the Vote program; a fixed set updated round-robin, so with the defaults
+//    each of the 1,000 is written about once per slot, as many as there are vote
+//    transactions); fee payers (0 B, System Program; uniform over a large population);
+//    SPL token accounts (165 B, Token or Token-2022 (~15%); a power-law tail, with a
+//    real layout: mint, owner, amount); mints (82 B); program state (200 B to 10 KiB,
+//    log-uniform, owned by a dozen programs); and rarely (one every 10 s) a large
+//    account of 1 to 10 MiB owned by the upgradeable BPF loader, alternately
+//    compressible (repetitive, like a program buffer) and not (random). Every account
+//    keeps its owner and size for the whole feed; `write_version` grows by one per
+//    account update over the whole feed; lamports are rent-exempt plus a balance; ~95%
+//    of updates carry the signature of a transaction of the same slot.
 //  - transactions in the same bursts, `vote_fraction` of them votes, each a real Solana
 //    transaction from solana::TransactionGenerator (wire/solana/transaction_generator.h)
 //    with its status (fee, pre/post balances, token balances, logs, inner instructions,
@@ -40,12 +41,12 @@
 //    pre and post balance), keeping every transaction within kMaxSyntheticTransactionSize.
 //    An update with no such transaction left in its slot (or one of the ~5% the runtime
 //    writes outside transactions: rewards, sysvars) has no txn_signature; with the
-//    defaults about 93% have one, each naming a transaction of the same slot whose static
+//    defaults about 95% have one, each naming a transaction of the same slot whose static
 //    keys include the account.
 //  - entries (Agave's PoH): 64 ticks per slot of 62,500 hashes each (mainnet since the
 //    update_hashes_per_tick6 feature, epoch 597), and between them the transaction
-//    entries, 1 to 64 transactions each (the banking stage's batch limit), 3.5 on
-//    average: ~420 transaction entries plus the 64 ticks in a mainnet slot of ~1,500
+//    entries, 1 to 64 transactions each (the banking stage's batch limit), about 3 on
+//    average: ~490 transaction entries plus the 64 ticks in a mainnet slot of ~1,500
 //    transactions. That average is our assumption (Agave records one entry per executed
 //    batch, and contention keeps batches small), not a measured number. Each tick period's
 //    num_hashes sum to 62,500; the last entry is the last tick, and its hash is the
@@ -201,8 +202,9 @@ class SyntheticFeed {
 
   // The current event. REQUIRES: Advance() has been called; account() and
   // account_kind() only after it returned kAccount, transaction() after kTransaction,
-  // slot() after kSlot, block_meta() after kBlockMeta, entry() after kEntry. References stay valid (with changing contents) for the feed's
-  // lifetime.
+  // slot() after kSlot, block_meta() after kBlockMeta, entry() after kEntry. References
+  // stay valid (with changing contents) for the feed's lifetime, except entry()'s, which
+  // is valid until the next Advance().
   absl::Duration at() const { return absl::Nanoseconds(at_ns_); }
   int64_t at_nanos() const { return at_ns_; }
   const AccountUpdate& account() const { return large_ ? large_account_ : small_account_; }
