@@ -811,5 +811,81 @@ TEST_F(SyntheticSourceTest, MaxSpeedEndsAtTheDurationAndReportsThroughput) {
               static_cast<unsigned long long>(events), seconds, events / seconds, 10 / seconds);
 }
 
+// The new kinds and the filters over transactions' keys, through a real Dispatcher: a
+// consumer with an account filter on the hot set (nonempty_txn_signature), a transaction
+// filter including the hot set, a status filter for failures, block meta and entries.
+TEST(SyntheticSourceFiltersTest, NewKindsAndKeyFiltersReachAConsumer) {
+  auto harness = testing::OneConsumerDispatcher::Create(256 << 20);
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  SyntheticSourceOptions options{.max_speed = true, .duration = absl::Seconds(4)};
+  options.feed.dead_slot_probability = 0;  // every account's transaction comes
+  const std::vector<Pubkey> hot = SyntheticFeed::HotAccounts(options.feed);
+  SubscribeMsg sub;
+  sub.accounts = {{.name = "hot", .filter = {.pubkeys = hot, .nonempty_txn_signature = true}}};
+  sub.transaction_filters = {{.name = "hot", .selector = {.vote = false, .account_include = hot}}};
+  sub.transaction_status_filters = {{.name = "failed", .selector = {.failed = true}}};
+  sub.blocks_meta = {"blocks"};
+  sub.entries = {"entries"};
+  ASSERT_TRUE((*harness)->Subscribe(sub).ok());
+  auto source = SyntheticSource::Create(options);
+  ASSERT_TRUE(source.ok()) << source.status();
+
+  absl::flat_hash_set<Signature> account_signatures, transactions;
+  uint64_t accounts = 0, statuses = 0, failed_statuses = 0, metas = 0, entries = 0, gaps = 0;
+  const auto drain = [&] {
+    shm::RingConsumer& reader = (*harness)->reader();
+    shm::RingRecord record;
+    while (reader.TryRead(&record) == shm::ReadResult::kOk) {
+      absl::StatusOr<FrameView> view = DecodeFrame(record.payload);
+      ASSERT_TRUE(view.ok()) << view.status();
+      if (const AccountView* a = view->account()) {
+        ++accounts;
+        ASSERT_TRUE(a->txn_signature.has_value());
+        account_signatures.insert(*a->txn_signature);
+      } else if (const TransactionView* t = view->transaction()) {
+        EXPECT_FALSE(t->is_vote);
+        transactions.insert(t->signature);
+      } else if (const TransactionStatusView* s = view->transaction_status()) {
+        ++statuses;
+        failed_statuses += s->failed && !s->error.empty();
+      } else if (view->block_meta() != nullptr) {
+        ++metas;
+      } else if (view->entry() != nullptr) {
+        ++entries;
+      } else if (view->gap() != nullptr) {
+        ++gaps;
+      }
+    }
+    reader.Release();
+  };
+  std::atomic<bool> stop{false}, done{false};
+  absl::Status status;
+  std::thread dispatch([&] {
+    status = testing::RunSource(**source, (*harness)->dispatcher(), stop);
+    done = true;
+  });
+  while (!done.load()) drain();
+  dispatch.join();
+  drain();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const SyntheticCounters& c = (*source)->counters();
+  EXPECT_EQ(c.publish_errors.load(), 0u);
+  EXPECT_EQ((*harness)->dispatcher().counters().unparsed_transactions.load(), 0u);
+  EXPECT_EQ(gaps, 0u);
+  EXPECT_EQ(metas, c.block_metas.load());
+  EXPECT_EQ(entries, c.entries.load());
+  EXPECT_GT(metas, 5u);
+  // Failed statuses: 10% of the non-votes.
+  EXPECT_EQ(failed_statuses, statuses);
+  EXPECT_NEAR(static_cast<double>(statuses) / c.transactions.load(), 0.033, 0.01);
+  // Every hot account update names a transaction that lists it, so the transaction
+  // filter over the hot set delivered that transaction too.
+  EXPECT_GT(accounts, 1000u);
+  uint64_t missing = 0;
+  for (const Signature& s : account_signatures) missing += !transactions.contains(s);
+  EXPECT_EQ(missing, 0u);
+}
+
 }  // namespace
 }  // namespace qlaster::sender
