@@ -237,6 +237,14 @@ absl::Status ValidateSyntheticOptions(const SyntheticOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "synthetic rates make ", per_slot, " updates per slot; at most 1e9 are supported"));
   }
+  // Each slot's transactions and entries are planned when it starts (a byte and ~20 bytes
+  // each); 1e7, +30%, keeps that within a few hundred MB.
+  const double transactions_per_slot =
+      o.rate * o.transactions_per_second * absl::ToDoubleSeconds(o.slot_interval);
+  if (!(transactions_per_slot <= 1e7)) {
+    return absl::InvalidArgumentError(absl::StrCat("synthetic rates make ", transactions_per_slot,
+                                                   " transactions per slot; at most 1e7 are supported"));
+  }
   const struct {
     const char* name;
     double value;

@@ -113,7 +113,8 @@ struct SyntheticOptions {
   absl::Duration slot_interval = absl::Milliseconds(400);
   // Multiplies every rate below (accounts, transactions, large accounts); not the slot
   // interval. For benchmarks. REQUIRES: > 0; rate * accounts_per_second and
-  // rate * transactions_per_second each <= 1e8, and together at most 1e9 per slot.
+  // rate * transactions_per_second each <= 1e8, and together at most 1e9 per slot; at
+  // most 1e7 transactions per slot (the feed plans each slot's transactions and entries).
   double rate = 1.0;
 
   // Account updates per second, on average over slots (each slot varies by ±30%).

@@ -669,6 +669,8 @@ TEST(SyntheticFeedTest, RejectsBadOptions) {
   EXPECT_EQ(code({.rate = 1e4, .accounts_per_second = 1e5}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.slot_interval = absl::Seconds(60), .rate = 1e3}),  // 1.4e9 per slot
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({.rate = 100, .transactions_per_second = 300'000}),  // 1.2e7 per slot
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.vote_fraction = 1.5}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.dead_slot_probability = 0.9}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.hot_share = 0.9}), absl::StatusCode::kInvalidArgument);  // shares > 1

@@ -1,6 +1,8 @@
 // SyntheticSource: the `synthetic` source, the sender's embedded default. It plays a
 // SyntheticFeed (synthetic_feed.h) into the Dispatcher, each event at its virtual time
-// against CLOCK_MONOTONIC (or as fast as it can, for benchmarks).
+// against CLOCK_MONOTONIC (or as fast as it can, for benchmarks): accounts, transactions,
+// slot statuses, block meta and entries, each with its Publish call (transaction status
+// updates are the dispatcher's, derived from the transactions).
 //
 // Pacing is by absolute time (the first DoWork's time + the event's virtual time), never
 // by summing sleeps, so it does not drift: a late event is published at once and the
