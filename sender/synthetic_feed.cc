@@ -149,9 +149,10 @@ constexpr size_t kExtraKeyBytes = 34;
 
 // Inserts `extras` as writable unsigned static keys (after the writable unsigned keys
 // already there), shifting every account index at or after the insertion point, and
-// lists them in instruction `main` (when there is one).
-void InsertWritableKeys(solana::TransactionParts& parts,
-                        const std::vector<std::pair<Pubkey, uint64_t>>& extras, size_t main) {
+// lists them in instruction `main` (when there is one); their token balances join the
+// status's, which stay in account order.
+template <typename Extra>
+void InsertWritableKeys(solana::TransactionParts& parts, const std::vector<Extra>& extras, size_t main) {
   if (extras.empty()) return;
   solana::Transaction& tx = parts.transaction;
   solana::TransactionStatus& st = parts.status;
@@ -178,9 +179,25 @@ void InsertWritableKeys(solana::TransactionParts& parts,
   std::vector<uint64_t> balances;
   keys.reserve(k);
   balances.reserve(k);
-  for (const auto& [key, lamports] : extras) {
-    keys.push_back(key);
-    balances.push_back(lamports);
+  for (const Extra& e : extras) {
+    keys.push_back(e.key);
+    balances.push_back(e.lamports);
+  }
+  for (size_t i = 0; i < k; ++i) {
+    if (!extras[i].token) continue;
+    const uint8_t index = static_cast<uint8_t>(at + i);
+    for (auto* list : {&st.pre_token_balances, &st.post_token_balances}) {
+      auto pos = std::find_if(list->begin(), list->end(),
+                              [&](const solana::TokenBalance& b) { return b.account_index > index; });
+      pos = list->insert(pos, *extras[i].token);
+      pos->account_index = index;
+    }
+    // The write's amount after; before it, a little less (what the transaction paid in).
+    solana::TokenBalance& pre = *std::find_if(st.pre_token_balances.begin(), st.pre_token_balances.end(),
+                                              [&](const solana::TokenBalance& b) { return b.account_index == index; });
+    pre.amount -= std::min<uint64_t>(pre.amount, 1 + pre.amount % 1'000'000);
+    pre.ui_amount = static_cast<double>(pre.amount) / std::pow(10.0, pre.decimals);
+    pre.ui_amount_string = solana::UiAmountString(pre.amount, pre.decimals);
   }
   tx.account_keys.insert(tx.account_keys.begin() + static_cast<ptrdiff_t>(at), keys.begin(), keys.end());
   for (std::vector<uint64_t>* list : {&st.pre_balances, &st.post_balances}) {
@@ -663,23 +680,28 @@ void SyntheticFeed::SetWriterSignature(AccountUpdate& a, SyntheticAccountKind ki
     if (kind == SyntheticAccountKind::kVote) {
       // The vote account's own vote: this validator's identity and vote account.
       p.validator = vote_cursor_for_claim_;
-      p.extras.assign(1, {a.pubkey, a.lamports});
+      p.extras.assign(1, ExtraKey{a.pubkey, a.lamports, std::nullopt});
       a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim++);
       return;
     }
+    // A failed transaction writes nothing but its fee payer's fee.
+    if (p.parts.status.error) continue;
     const solana::Transaction& tx = p.parts.transaction;
-    const auto listed = [&](const Pubkey& key) {
-      return std::find(tx.account_keys.begin(), tx.account_keys.end(), key) != tx.account_keys.end() ||
-             std::any_of(p.extras.begin(), p.extras.end(), [&](const auto& e) { return e.first == key; });
-    };
-    if (listed(a.pubkey)) {
+    if (std::find(tx.account_keys.begin(), tx.account_keys.end(), a.pubkey) != tx.account_keys.end()) {
+      a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
+      return;
+    }
+    auto extra = std::find_if(p.extras.begin(), p.extras.end(), [&](const ExtraKey& e) { return e.key == a.pubkey; });
+    if (extra != p.extras.end()) {  // written again: the transaction's post state is this one
+      extra->lamports = a.lamports;
+      if (token_balance_) extra->token = token_balance_;
       a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
       return;
     }
     const size_t accounts = tx.account_keys.size() + p.extras.size() + p.parts.status.loaded_writable_addresses.size() +
                             p.parts.status.loaded_readonly_addresses.size();
     if (p.size + kExtraKeyBytes <= kMaxSyntheticTransactionSize && accounts < solana::kMaxAccounts) {
-      p.extras.emplace_back(a.pubkey, a.lamports);
+      p.extras.push_back(ExtraKey{a.pubkey, a.lamports, token_balance_});
       p.size += kExtraKeyBytes;
       a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
       return;
@@ -692,6 +714,7 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
   large_ = false;
   account_kind_ = kind;
   AccountUpdate& a = small_account_;
+  token_balance_.reset();
   a.slot = slot_number_;
   a.write_version = ++write_version_;
   a.executable = false;
@@ -751,9 +774,21 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
       const Pubkey wallet = Derive(seed, kTagWallet, Mix(key + 1) % options_.fee_payers);
       std::memcpy(d, mint.data(), 32);
       std::memcpy(d + 32, wallet.data(), 32);
-      PutU64(d + 64, key % 1'000'000'000'000ULL + stamp);
+      const uint64_t amount = key % 1'000'000'000'000ULL + stamp;
+      PutU64(d + 64, amount);
       d[108] = 1;  // initialized
       a.lamports = RentExempt(kTokenAccountSize);
+      // What the writing transaction's status says of it (the mint's decimals as kMint
+      // makes them).
+      const uint8_t decimals = KeyOf(seed, kTagMint, Mix(key) % options_.mints) % 2 ? 9 : 6;
+      solana::TokenBalance& b = token_balance_.emplace();
+      b.mint = mint;
+      b.owner = wallet;
+      b.program_id = a.owner;
+      b.amount = amount;
+      b.decimals = decimals;
+      b.ui_amount = static_cast<double>(amount) / std::pow(10.0, decimals);
+      b.ui_amount_string = solana::UiAmountString(amount, decimals);
       break;
     }
     case SyntheticAccountKind::kMint: {
@@ -832,6 +867,7 @@ void SyntheticFeed::MakeLargeAccount() {
   }
   PutU64(d + 8, a.write_version);
   a.lamports = RentExempt(size);
+  token_balance_.reset();
   SetWriterSignature(a, SyntheticAccountKind::kLarge);
 }
 
@@ -847,7 +883,8 @@ void SyntheticFeed::MakeTransaction() {
                          [&](const PendingTransaction& q) { return q.index == t.index; });
   if (it != pending_.end()) {
     p = std::move(*it);
-    pending_.erase(it);
+    if (it != pending_.end() - 1) *it = std::move(pending_.back());  // order is free
+    pending_.pop_back();
   } else {
     p.parts = GenerateAt(t.index);
   }
@@ -860,7 +897,7 @@ void SyntheticFeed::MakeTransaction() {
       const uint32_t v = static_cast<uint32_t>(p.validator);
       tx.account_keys[0] = generator_.ValidatorIdentity(v);
       tx.account_keys[1] = generator_.VoteAccount(v);
-      st.pre_balances[1] = st.post_balances[1] = p.extras[0].second;
+      st.pre_balances[1] = st.post_balances[1] = p.extras[0].lamports;
     }
   } else {
     InsertWritableKeys(p.parts, p.extras, /*main=*/2);  // after the compute budget pair

@@ -36,9 +36,11 @@
 //    feed names each transaction by its own signature (kTagSignature) and adds to it the
 //    accounts it writes: a vote account update is written by the next vote transaction
 //    that has none yet (that validator's identity and vote account become its keys); any
-//    other account update by the next non-vote transaction with room, as an extra
-//    writable static key (and an account of its main instruction, with its lamports as
-//    pre and post balance), keeping every transaction within kMaxSyntheticTransactionSize.
+//    other account update by the next successful non-vote transaction with room (a
+//    failed one writes only its fee payer), as an extra writable static key (and an
+//    account of its main instruction, with its lamports as pre and post balance, and for
+//    a token account its token balance: mint, owner and the written amount after),
+//    keeping every transaction within kMaxSyntheticTransactionSize.
 //    An update with no such transaction left in its slot (or one of the ~5% the runtime
 //    writes outside transactions: rewards, sysvars) has no txn_signature; with the
 //    defaults about 95% have one, each naming a transaction of the same slot whose static
@@ -69,6 +71,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <variant>
 #include <vector>
 
@@ -272,12 +275,19 @@ class SyntheticFeed {
   // Sets a.txn_signature to the transaction of this slot that will list `a` (and makes
   // it do so), or resets it when no transaction has room.
   void SetWriterSignature(AccountUpdate& a, SyntheticAccountKind kind);
+  // An account a transaction writes besides its own keys: lamports as pre and post
+  // balance, and for a token account its token balance after (and before) the write.
+  struct ExtraKey {
+    Pubkey key{};
+    uint64_t lamports = 0;
+    std::optional<solana::TokenBalance> token;
+  };
   // A transaction that accounts have named before it was emitted: its parts, the extra
-  // accounts it writes (pubkey, lamports) and, for a vote, the validator.
+  // accounts it writes and, for a vote, the validator.
   struct PendingTransaction {
     uint32_t index = 0;
     solana::TransactionParts parts;
-    std::vector<std::pair<Pubkey, uint64_t>> extras;
+    std::vector<ExtraKey> extras;
     size_t size = 0;  // serialized size with the extras, an upper bound
     int64_t validator = -1;
   };
@@ -333,6 +343,7 @@ class SyntheticFeed {
   uint64_t write_version_ = 0;
   uint32_t vote_cursor_ = 0;
   uint32_t vote_cursor_for_claim_ = 0;  // the validator of the vote account being made
+  std::optional<solana::TokenBalance> token_balance_;  // of the token account being made
   std::vector<uint32_t> entry_sizes_;   // PlanEntries' scratch
   uint64_t large_count_ = 0;
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <thread>
@@ -345,8 +346,14 @@ TEST(SyntheticFeedTest, TransactionsAreRealWithTheirStatus) {
   uint64_t loaded = 0, accounts = 0, with_signature = 0, named_checked = 0;
   uint32_t expected_index = 0;
   absl::flat_hash_set<Signature> signatures;
-  // Accounts of the current slot waiting for the transaction they name.
-  absl::flat_hash_map<Signature, std::vector<Pubkey>> awaiting;
+  // Accounts of the current slot waiting for the transaction they name: the key, and for
+  // a token account its data (mint, owner, amount).
+  struct Named {
+    Pubkey key;
+    std::vector<uint8_t> token;
+  };
+  absl::flat_hash_map<Signature, std::vector<Named>> awaiting;
+  uint64_t token_checked = 0;
   std::set<uint64_t> dead;
   RunFor(feed, 20, [&](const SyntheticFeed& f, SyntheticEventKind kind) {
     if (kind == SyntheticEventKind::kSlot) {
@@ -363,7 +370,18 @@ TEST(SyntheticFeedTest, TransactionsAreRealWithTheirStatus) {
       ++accounts;
       if (f.account().txn_signature) {
         ++with_signature;
-        awaiting[*f.account().txn_signature].push_back(f.account().pubkey);
+        Named n{f.account().pubkey, {}};
+        if (f.account_kind() == SyntheticAccountKind::kToken) {
+          n.token.assign(f.account().data.begin(), f.account().data.begin() + 72);
+        }
+        auto& list = awaiting[*f.account().txn_signature];
+        // A later write of the same account in the same transaction is its final state.
+        auto same = std::find_if(list.begin(), list.end(), [&](const Named& m) { return m.key == n.key; });
+        if (same != list.end()) {
+          *same = std::move(n);
+        } else {
+          list.push_back(std::move(n));
+        }
         EXPECT_FALSE(signatures.contains(*f.account().txn_signature)) << "names a transaction already sent";
       }
       return;
@@ -410,16 +428,35 @@ TEST(SyntheticFeedTest, TransactionsAreRealWithTheirStatus) {
     failed_votes += t.is_vote && t.failed;
     // The accounts that named this transaction are among its writable static keys.
     if (auto it = awaiting.find(t.signature); it != awaiting.end()) {
-      for (const Pubkey& key : it->second) {
-        bool listed = false;
+      EXPECT_FALSE(t.failed);  // a failed transaction writes only its fee payer
+      for (const Named& named : it->second) {
+        std::optional<size_t> index;
         for (size_t i = 0; i < tx->static_key_count(); ++i) {
-          if (solana::KeyEquals(tx->static_key(i), key)) {
-            listed = true;
-            EXPECT_TRUE(tx->IsWritable(i));
-          }
+          if (solana::KeyEquals(tx->static_key(i), named.key)) index = i;
         }
-        EXPECT_TRUE(listed);
+        ASSERT_TRUE(index.has_value());
+        EXPECT_TRUE(tx->IsWritable(*index));
         ++named_checked;
+        if (named.token.empty()) continue;
+        // Its token balance after the transaction is what the account update holds.
+        bool found = false;
+        for (const solana::TokenBalanceView& b : st->post_token_balances()) {
+          if (b.account_index != *index) continue;
+          found = true;
+          EXPECT_TRUE(std::equal(b.mint.begin(), b.mint.end(), named.token.begin()));
+          EXPECT_TRUE(std::equal(b.owner.begin(), b.owner.end(), named.token.begin() + 32));
+          uint64_t amount;
+          std::memcpy(&amount, named.token.data() + 64, 8);
+          EXPECT_EQ(b.amount, amount);
+          ++token_checked;
+        }
+        EXPECT_TRUE(found);
+      }
+      // Token balances stay in account order.
+      int last = -1;
+      for (const solana::TokenBalanceView& b : st->post_token_balances()) {
+        EXPECT_GT(static_cast<int>(b.account_index), last);
+        last = b.account_index;
       }
       awaiting.erase(it);
     }
@@ -432,6 +469,7 @@ TEST(SyntheticFeedTest, TransactionsAreRealWithTheirStatus) {
   EXPECT_GT(loaded, v0 * 4);
   EXPECT_GE(with_signature, accounts * 9 / 10);
   EXPECT_GT(named_checked, with_signature * 9 / 10);  // the rest are of dead slots
+  EXPECT_GT(token_checked, named_checked / 5);
   std::printf("%llu transactions: %.1f%% v0, %.1f%% failed; %.1f%% of %llu accounts name one\n",
               static_cast<unsigned long long>(transactions), 100.0 * v0 / transactions,
               100.0 * failed / transactions, 100.0 * with_signature / accounts,
