@@ -13,6 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/base58.h"
+#include "wire/solana/transaction.h"
+#include "wire/solana/transaction_status.h"
 
 namespace qlaster::sender {
 namespace {
@@ -41,6 +43,9 @@ enum Tag : uint64_t {
   kTagLarge,
   kTagSignature,
   kTagData,
+  kTagKind,
+  kTagEntry,
+  kTagLeader,
 };
 
 inline uint64_t KeyOf(uint64_t seed, uint64_t tag, uint64_t index) {
@@ -118,6 +123,98 @@ Signature TransactionSignatureOf(uint64_t seed, uint64_t slot, uint32_t index) {
   return sig;
 }
 
+// The serialized size of `tx` (Solana's wire format), without serializing it.
+size_t SerializedSize(const solana::Transaction& tx) {
+  const auto cu16 = [](size_t n) -> size_t { return n < 0x80 ? 1 : n < 0x4000 ? 2 : 3; };
+  size_t size = cu16(tx.signatures.size()) + kSignatureSize * tx.signatures.size() +
+                (tx.version == solana::MessageVersion::kV0 ? 1 : 0) + 3 +
+                cu16(tx.account_keys.size()) + kPubkeySize * tx.account_keys.size() + solana::kHashSize +
+                cu16(tx.instructions.size());
+  for (const solana::CompiledInstruction& ix : tx.instructions) {
+    size += 1 + cu16(ix.accounts.size()) + ix.accounts.size() + cu16(ix.data.size()) + ix.data.size();
+  }
+  if (tx.version == solana::MessageVersion::kV0) {
+    size += cu16(tx.address_table_lookups.size());
+    for (const solana::AddressTableLookup& l : tx.address_table_lookups) {
+      size += kPubkeySize + cu16(l.writable_indexes.size()) + l.writable_indexes.size() +
+              cu16(l.readonly_indexes.size()) + l.readonly_indexes.size();
+    }
+  }
+  return size;
+}
+
+// Each extra key costs 32 bytes and an account index in the main instruction, and may
+// lengthen two compact-u16 counts once: 34 bytes is an upper bound.
+constexpr size_t kExtraKeyBytes = 34;
+
+// Inserts `extras` as writable unsigned static keys (after the writable unsigned keys
+// already there), shifting every account index at or after the insertion point, and
+// lists them in instruction `main` (when there is one); their token balances join the
+// status's, which stay in account order.
+template <typename Extra>
+void InsertWritableKeys(solana::TransactionParts& parts, const std::vector<Extra>& extras, size_t main) {
+  if (extras.empty()) return;
+  solana::Transaction& tx = parts.transaction;
+  solana::TransactionStatus& st = parts.status;
+  const size_t at = tx.account_keys.size() - tx.header.num_readonly_unsigned_accounts;
+  const size_t k = extras.size();
+  const auto shift = [&](uint8_t& index) {
+    if (index >= at) index = static_cast<uint8_t>(index + k);
+  };
+  for (solana::CompiledInstruction& ix : tx.instructions) {
+    shift(ix.program_id_index);
+    for (uint8_t& a : ix.accounts) shift(a);
+  }
+  if (st.inner_instructions) {
+    for (solana::InnerInstructions& group : *st.inner_instructions) {
+      for (solana::InnerInstruction& ix : group.instructions) {
+        shift(ix.program_id_index);
+        for (uint8_t& a : ix.accounts) shift(a);
+      }
+    }
+  }
+  for (solana::TokenBalance& b : st.pre_token_balances) shift(b.account_index);
+  for (solana::TokenBalance& b : st.post_token_balances) shift(b.account_index);
+  std::vector<Pubkey> keys;
+  std::vector<uint64_t> balances;
+  keys.reserve(k);
+  balances.reserve(k);
+  for (const Extra& e : extras) {
+    keys.push_back(e.key);
+    balances.push_back(e.lamports);
+  }
+  for (size_t i = 0; i < k; ++i) {
+    if (!extras[i].token) continue;
+    const uint8_t index = static_cast<uint8_t>(at + i);
+    for (auto* list : {&st.pre_token_balances, &st.post_token_balances}) {
+      auto pos = std::find_if(list->begin(), list->end(),
+                              [&](const solana::TokenBalance& b) { return b.account_index > index; });
+      pos = list->insert(pos, *extras[i].token);
+      pos->account_index = index;
+    }
+    // The write's amount after; before it, a little less (what the transaction paid in).
+    solana::TokenBalance& pre = *std::find_if(st.pre_token_balances.begin(), st.pre_token_balances.end(),
+                                              [&](const solana::TokenBalance& b) { return b.account_index == index; });
+    pre.amount -= std::min<uint64_t>(pre.amount, 1 + pre.amount % 1'000'000);
+    pre.ui_amount = static_cast<double>(pre.amount) / std::pow(10.0, pre.decimals);
+    pre.ui_amount_string = solana::UiAmountString(pre.amount, pre.decimals);
+  }
+  tx.account_keys.insert(tx.account_keys.begin() + static_cast<ptrdiff_t>(at), keys.begin(), keys.end());
+  for (std::vector<uint64_t>* list : {&st.pre_balances, &st.post_balances}) {
+    list->insert(list->begin() + static_cast<ptrdiff_t>(std::min(at, list->size())), balances.begin(),
+                 balances.end());
+  }
+  if (main < tx.instructions.size()) {
+    for (size_t i = 0; i < k; ++i) tx.instructions[main].accounts.push_back(static_cast<uint8_t>(at + i));
+  }
+}
+
+Pubkey ToPubkey(const solana::Hash& h) {
+  Pubkey key;
+  std::memcpy(key.data(), h.data(), kPubkeySize);
+  return key;
+}
+
 }  // namespace
 
 const Pubkey& VoteProgramId() { return Known().vote; }
@@ -156,6 +253,14 @@ absl::Status ValidateSyntheticOptions(const SyntheticOptions& o) {
   if (!(per_slot <= 1e9)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "synthetic rates make ", per_slot, " updates per slot; at most 1e9 are supported"));
+  }
+  // Each slot's transactions and entries are planned when it starts (a byte and ~20 bytes
+  // each); 1e7, +30%, keeps that within a few hundred MB.
+  const double transactions_per_slot =
+      o.rate * o.transactions_per_second * absl::ToDoubleSeconds(o.slot_interval);
+  if (!(transactions_per_slot <= 1e7)) {
+    return absl::InvalidArgumentError(absl::StrCat("synthetic rates make ", transactions_per_slot,
+                                                   " transactions per slot; at most 1e7 are supported"));
   }
   const struct {
     const char* name;
@@ -215,14 +320,28 @@ std::vector<Pubkey> SyntheticFeed::HotAccounts(const SyntheticOptions& options) 
 }
 
 Pubkey SyntheticFeed::VoteAccount(const SyntheticOptions& options, uint32_t index) {
-  return Derive(options.seed, kTagVote, index);
+  return solana::TransactionGenerator(GeneratorOptionsOf(options)).VoteAccount(index);
+}
+
+solana::GeneratorOptions SyntheticFeed::GeneratorOptionsOf(const SyntheticOptions& options) {
+  solana::GeneratorOptions g;
+  g.seed = options.seed;
+  g.vote_fraction = options.vote_fraction;
+  g.failed_fraction = 0.1;  // bots' failed arbitrage and stale quotes
+  g.validators = options.vote_accounts;
+  g.wallets = options.fee_payers;
+  g.first_slot = options.first_slot;
+  return g;
 }
 
 SyntheticFeed::SyntheticFeed(const SyntheticOptions& options)
     : options_(options),
       interval_ns_(absl::ToInt64Nanoseconds(options.slot_interval)),
+      generator_(GeneratorOptionsOf(options)),
       slot_number_(options.first_slot),
-      last_live_slot_(options.first_slot - 1) {
+      last_live_slot_(options.first_slot - 1),
+      // Mainnet's block height trails its slot by ~7.5% (skipped slots).
+      block_height_(options.first_slot - options.first_slot * 3 / 40 - 1) {
   const double seconds = absl::ToDoubleSeconds(options.slot_interval);
   accounts_per_slot_ = options.rate * options.accounts_per_second * seconds;
   transactions_per_slot_ = options.rate * options.transactions_per_second * seconds;
@@ -234,6 +353,7 @@ SyntheticFeed::SyntheticFeed(const SyntheticOptions& options)
   uint64_t s = options.seed;
   for (uint64_t& word : rng_) word = Mix(s += kGolden);
   bursts_.reserve(16);
+  entries_.reserve(1024);
   PlanSlot();
 }
 
@@ -279,8 +399,21 @@ void SyntheticFeed::PlanSlot() {
   const uint32_t transactions = take(transaction_carry_, transactions_per_slot_ * jitter);
   const uint32_t large = take(large_carry_, large_per_slot_);
   slot_transactions_ = transactions;
-  slot_votes_left_ = take(vote_carry_, transactions * options_.vote_fraction);
+  // Exactly this many of the slot's transactions are votes, in random order.
+  uint32_t votes_left = take(vote_carry_, transactions * options_.vote_fraction);
+  tx_is_vote_.resize(transactions);
+  for (uint32_t i = 0; i < transactions; ++i) {
+    const bool vote = NextUniform() * (transactions - i) < votes_left;
+    tx_is_vote_[i] = vote;
+    votes_left -= vote;
+  }
   next_tx_index_ = 0;
+  vote_claim_ = 0;
+  non_vote_claim_ = 0;
+  pending_.clear();
+  slot_fees_ = 0;
+  slot_signatures_ = 0;
+  PlanEntries();
 
   // 4 to 12 bursts of exponentially distributed weights, each in its own equal share of
   // the data window [5%, 85%) of the slot.
@@ -354,6 +487,10 @@ bool SyntheticFeed::EmitSlotPhase(Phase phase) {
         SetStatus(880, slot, SlotStatus::kCompleted);
       }
       return true;
+    case Phase::kBlockMeta:
+      if (slot_dead_) return false;
+      MakeBlockMeta();
+      return true;
     case Phase::kProcessed:
       if (slot_dead_) return false;
       SetStatus(920, slot, SlotStatus::kProcessed);
@@ -381,6 +518,7 @@ void SyntheticFeed::SetStatus(int64_t permille_of_slot, uint64_t slot, SlotStatu
 }
 
 bool SyntheticFeed::EmitFromBurst() {
+  if (EmitDueEntry()) return true;
   while (burst_ < bursts_.size()) {
     const Burst& b = bursts_[burst_];
     const uint64_t events = uint64_t{b.large} + b.accounts + b.transactions;
@@ -412,7 +550,90 @@ bool SyntheticFeed::EmitFromBurst() {
     }
     return true;
   }
-  return false;
+  // The ticks after the last transaction entry (a dead slot never gets here).
+  return !slot_dead_ && EmitDueEntry();
+}
+
+void SyntheticFeed::PlanEntries() {
+  entries_.clear();
+  entry_cursor_ = 0;
+  // The transaction entries: 1 + the floor of an exponential draw of mean 2.5 (so 3 on
+  // average) transactions each, at most kMaxEntryTransactions.
+  std::vector<uint32_t>& sizes = entry_sizes_;
+  sizes.clear();
+  for (uint32_t left = slot_transactions_; left > 0;) {
+    const uint32_t n = std::min<uint32_t>(
+        {left, kMaxEntryTransactions, 1 + static_cast<uint32_t>(-std::log1p(-NextUniform()) * 2.5)});
+    sizes.push_back(n);
+    left -= n;
+  }
+  // Tick period p holds the transaction entries [p * E / 64, (p + 1) * E / 64) and ends
+  // with tick p; each period's hashes sum to kHashesPerTick.
+  const size_t e = sizes.size();
+  uint64_t tx_index = 0;
+  size_t next = 0;
+  for (uint32_t p = 0; p < kTicksPerSlot; ++p) {
+    const size_t end = (p + 1) * e / kTicksPerSlot;
+    const uint64_t share = kHashesPerTick / (end - next + 1);
+    uint64_t used = 0;
+    for (; next < end; ++next) {
+      const uint64_t hashes = 1 + NextRandom() % share;
+      used += hashes;
+      entries_.push_back(EntryUpdate{.slot = slot_number_,
+                                     .index = entries_.size(),
+                                     .num_hashes = hashes,
+                                     .hash = Derive(options_.seed, kTagEntry, Mix(slot_number_) ^ entries_.size()),
+                                     .executed_transaction_count = sizes[next],
+                                     .starting_transaction_index = tx_index});
+      tx_index += sizes[next];
+    }
+    entries_.push_back(EntryUpdate{.slot = slot_number_,
+                                   .index = entries_.size(),
+                                   .num_hashes = kHashesPerTick - used,
+                                   .hash = Derive(options_.seed, kTagEntry, Mix(slot_number_) ^ entries_.size()),
+                                   .executed_transaction_count = 0,
+                                   .starting_transaction_index = tx_index});
+  }
+  // The blockhash is the hash of the block's last entry, its last tick.
+  entries_.back().hash = ToPubkey(generator_.BlockhashOf(slot_number_));
+}
+
+bool SyntheticFeed::EmitDueEntry() {
+  if (entry_cursor_ >= entries_.size()) return false;
+  const EntryUpdate& e = entries_[entry_cursor_];
+  if (e.starting_transaction_index + e.executed_transaction_count > next_tx_index_) return false;
+  ++entry_cursor_;
+  kind_ = SyntheticEventKind::kEntry;  // at_ns_ stays: the time of its last transaction
+  return true;
+}
+
+void SyntheticFeed::MakeBlockMeta() {
+  const uint64_t slot = slot_number_;
+  const uint64_t parent = parents_[slot % 64];
+  ++block_height_;
+  kind_ = SyntheticEventKind::kBlockMeta;  // at_ns_ stays: the time of Completed
+  BlockMetaUpdate& m = block_meta_;
+  m.slot = slot;
+  m.parent_slot = parent;
+  m.blockhash = ToPubkey(generator_.BlockhashOf(slot));
+  m.parent_blockhash = ToPubkey(generator_.BlockhashOf(parent));
+  m.block_height = block_height_;
+  m.block_time = generator_.options().first_slot_unix_time +
+                 static_cast<int64_t>((slot - options_.first_slot) * 2 / 5);
+  m.executed_transaction_count = slot_transactions_;
+  m.entries_count = entries_.size();
+  // The leader (4 consecutive slots each) gets the priority fees and half the base fees
+  // (5,000 lamports a signature; the other half is burned).
+  const uint32_t leader = static_cast<uint32_t>(KeyOf(options_.seed, kTagLeader, slot / 4) % options_.vote_accounts);
+  const uint64_t reward = slot_fees_ - std::min(slot_fees_, slot_signatures_ * 2'500);
+  m.rewards.resize(1);
+  m.rewards[0] = Reward{.pubkey = generator_.ValidatorIdentity(leader),
+                        .lamports = static_cast<int64_t>(reward),
+                        .post_balance = KeyOf(options_.seed, kTagLeader, leader) % (1000 * kLamportsPerSol) +
+                                        kLamportsPerSol + reward,
+                        .reward_type = 1,  // fee
+                        .commission = std::nullopt};
+  m.num_partitions.reset();
 }
 
 SyntheticAccountKind SyntheticFeed::DrawAccountKind() {
@@ -425,13 +646,67 @@ SyntheticAccountKind SyntheticFeed::DrawAccountKind() {
   return SyntheticAccountKind::kProgramState;
 }
 
-void SyntheticFeed::SetWriterSignature(AccountUpdate& a) const {
-  if (slot_transactions_ == 0) {
-    a.txn_signature.reset();
-    return;
+solana::TransactionParts SyntheticFeed::GenerateAt(uint32_t index) const {
+  if (tx_is_vote_[index]) return generator_.GenerateParts(slot_number_, index, solana::TransactionKind::kVote);
+  // The non-vote kinds in the generator's shares, drawn from (slot, index) alone.
+  const double u = static_cast<double>(KeyOf(options_.seed, kTagKind, slot_number_ * 1'000'003 + index) >> 11) *
+                   0x1.0p-53;
+  const solana::GeneratorOptions& g = generator_.options();
+  const solana::TransactionKind kind = u < g.transfer_share ? solana::TransactionKind::kTransfer
+                                       : u < g.transfer_share + g.token_transfer_share
+                                           ? solana::TransactionKind::kTokenTransfer
+                                           : solana::TransactionKind::kSwap;
+  return generator_.GenerateParts(slot_number_, index, kind);
+}
+
+SyntheticFeed::PendingTransaction& SyntheticFeed::Pending(uint32_t index) {
+  for (PendingTransaction& p : pending_) {
+    if (p.index == index) return p;
   }
-  a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_,
-                                           std::min(next_tx_index_, slot_transactions_ - 1));
+  PendingTransaction& p = pending_.emplace_back();
+  p.index = index;
+  p.parts = GenerateAt(index);
+  p.size = SerializedSize(p.parts.transaction);
+  return p;
+}
+
+void SyntheticFeed::SetWriterSignature(AccountUpdate& a, SyntheticAccountKind kind) {
+  a.txn_signature.reset();
+  uint32_t& claim = kind == SyntheticAccountKind::kVote ? vote_claim_ : non_vote_claim_;
+  claim = std::max(claim, next_tx_index_);
+  for (; claim < slot_transactions_; ++claim) {
+    if (tx_is_vote_[claim] != (kind == SyntheticAccountKind::kVote)) continue;
+    PendingTransaction& p = Pending(claim);
+    if (kind == SyntheticAccountKind::kVote) {
+      // The vote account's own vote: this validator's identity and vote account.
+      p.validator = vote_cursor_for_claim_;
+      p.extras.assign(1, ExtraKey{a.pubkey, a.lamports, std::nullopt});
+      a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim++);
+      return;
+    }
+    // A failed transaction writes nothing but its fee payer's fee.
+    if (p.parts.status.error) continue;
+    const solana::Transaction& tx = p.parts.transaction;
+    if (std::find(tx.account_keys.begin(), tx.account_keys.end(), a.pubkey) != tx.account_keys.end()) {
+      a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
+      return;
+    }
+    auto extra = std::find_if(p.extras.begin(), p.extras.end(), [&](const ExtraKey& e) { return e.key == a.pubkey; });
+    if (extra != p.extras.end()) {  // written again: the transaction's post state is this one
+      extra->lamports = a.lamports;
+      if (token_balance_) extra->token = token_balance_;
+      a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
+      return;
+    }
+    const size_t accounts = tx.account_keys.size() + p.extras.size() + p.parts.status.loaded_writable_addresses.size() +
+                            p.parts.status.loaded_readonly_addresses.size();
+    if (p.size + kExtraKeyBytes <= kMaxSyntheticTransactionSize && accounts < solana::kMaxAccounts) {
+      p.extras.push_back(ExtraKey{a.pubkey, a.lamports, token_balance_});
+      p.size += kExtraKeyBytes;
+      a.txn_signature = TransactionSignatureOf(options_.seed, slot_number_, claim);
+      return;
+    }
+  }
 }
 
 void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
@@ -439,18 +714,15 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
   large_ = false;
   account_kind_ = kind;
   AccountUpdate& a = small_account_;
+  token_balance_.reset();
   a.slot = slot_number_;
   a.write_version = ++write_version_;
   a.executable = false;
   // Rent-exempt accounts have carried u64::MAX here since rent collection ended.
   a.rent_epoch = std::numeric_limits<uint64_t>::max();
-  // Most writes come from a transaction of this slot (the one about to be emitted);
-  // the rest (rewards, sysvars) have none.
-  if (NextRandom() % 100 >= 5) {
-    SetWriterSignature(a);
-  } else {
-    a.txn_signature.reset();
-  }
+  // Most writes come from a transaction of this slot (SetWriterSignature, once the
+  // account's pubkey and lamports are known); the rest (rewards, sysvars) have none.
+  const bool from_transaction = NextRandom() % 100 >= 5;
   const uint64_t seed = options_.seed;
   const uint64_t stamp = write_version_;
   switch (kind) {
@@ -469,7 +741,8 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
     case SyntheticAccountKind::kVote: {
       const uint32_t index = vote_cursor_;
       vote_cursor_ = vote_cursor_ + 1 == options_.vote_accounts ? 0 : vote_cursor_ + 1;
-      a.pubkey = Derive(seed, kTagVote, index);
+      a.pubkey = generator_.VoteAccount(index);
+      vote_cursor_for_claim_ = index;
       a.owner = VoteProgramId();
       a.data.resize(kVoteAccountSize);
       const uint64_t key = KeyOf(seed, kTagVote, index);
@@ -501,9 +774,21 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
       const Pubkey wallet = Derive(seed, kTagWallet, Mix(key + 1) % options_.fee_payers);
       std::memcpy(d, mint.data(), 32);
       std::memcpy(d + 32, wallet.data(), 32);
-      PutU64(d + 64, key % 1'000'000'000'000ULL + stamp);
+      const uint64_t amount = key % 1'000'000'000'000ULL + stamp;
+      PutU64(d + 64, amount);
       d[108] = 1;  // initialized
       a.lamports = RentExempt(kTokenAccountSize);
+      // What the writing transaction's status says of it (the mint's decimals as kMint
+      // makes them).
+      const uint8_t decimals = KeyOf(seed, kTagMint, Mix(key) % options_.mints) % 2 ? 9 : 6;
+      solana::TokenBalance& b = token_balance_.emplace();
+      b.mint = mint;
+      b.owner = wallet;
+      b.program_id = a.owner;
+      b.amount = amount;
+      b.decimals = decimals;
+      b.ui_amount = static_cast<double>(amount) / std::pow(10.0, decimals);
+      b.ui_amount_string = solana::UiAmountString(amount, decimals);
       break;
     }
     case SyntheticAccountKind::kMint: {
@@ -544,6 +829,11 @@ void SyntheticFeed::MakeAccount(SyntheticAccountKind kind) {
       break;
     }
   }
+  if (from_transaction) {
+    SetWriterSignature(a, account_kind_);
+  } else {
+    a.txn_signature.reset();
+  }
 }
 
 void SyntheticFeed::MakeLargeAccount() {
@@ -559,7 +849,6 @@ void SyntheticFeed::MakeLargeAccount() {
   a.write_version = ++write_version_;
   a.executable = false;
   a.rent_epoch = std::numeric_limits<uint64_t>::max();
-  SetWriterSignature(a);
   // The first is as large as allowed, so consumers meet the worst case early.
   const size_t max = options_.large_account_max_bytes;
   const size_t size = index == 0 ? max : kMiB + key % (max - kMiB + 1);
@@ -578,6 +867,8 @@ void SyntheticFeed::MakeLargeAccount() {
   }
   PutU64(d + 8, a.write_version);
   a.lamports = RentExempt(size);
+  token_balance_.reset();
+  SetWriterSignature(a, SyntheticAccountKind::kLarge);
 }
 
 void SyntheticFeed::MakeTransaction() {
@@ -585,34 +876,41 @@ void SyntheticFeed::MakeTransaction() {
   TransactionUpdate& t = transaction_;
   t.slot = slot_number_;
   t.index = next_tx_index_++;
-  // Exactly slot_votes_left_ of the remaining transactions are votes, in random order.
-  const uint32_t remaining = slot_transactions_ >= t.index ? slot_transactions_ - t.index : 1;
-  t.is_vote = NextUniform() * remaining < slot_votes_left_;
-  if (t.is_vote && slot_votes_left_ > 0) --slot_votes_left_;
+  t.is_vote = tx_is_vote_[t.index];
   t.signature = TransactionSignatureOf(options_.seed, t.slot, t.index);
-  const uint64_t r = NextRandom();
-  t.failed = !t.is_vote && r % 10 == 0;  // bots' failed arbitrage attempts
-  size_t size;
-  if (t.is_vote) {
-    size = 380 + (r >> 8) % 141;
-  } else if ((r >> 8) % 10 == 0) {
-    size = kMaxSyntheticTransactionSize;  // packed to the limit (swaps through many pools)
+  PendingTransaction p;
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&](const PendingTransaction& q) { return q.index == t.index; });
+  if (it != pending_.end()) {
+    p = std::move(*it);
+    if (it != pending_.end() - 1) *it = std::move(pending_.back());  // order is free
+    pending_.pop_back();
   } else {
-    size = 180 + (r >> 16) % (kMaxSyntheticTransactionSize - 180);
+    p.parts = GenerateAt(t.index);
   }
-  t.data.resize(size);
-  uint8_t* d = t.data.data();
-  // Wire format: compact-u16 signature count, signatures, then the message (header:
-  // required signatures, read-only signed, read-only unsigned; then keys and
-  // instructions, here a pattern).
-  d[0] = 1;
-  std::memcpy(d + 1, t.signature.data(), kSignatureSize);
-  d[65] = 1;
-  d[66] = 0;
-  d[67] = t.is_vote ? 2 : 5;
-  uint64_t key;
-  std::memcpy(&key, t.signature.data(), 8);
-  FillPattern(d + 68, size - 68, key);
+  solana::Transaction& tx = p.parts.transaction;
+  solana::TransactionStatus& st = p.parts.status;
+  tx.signatures[0] = t.signature;
+  if (t.is_vote) {
+    if (p.validator >= 0) {
+      // keys: identity (fee payer), vote account, Vote program.
+      const uint32_t v = static_cast<uint32_t>(p.validator);
+      tx.account_keys[0] = generator_.ValidatorIdentity(v);
+      tx.account_keys[1] = generator_.VoteAccount(v);
+      st.pre_balances[1] = st.post_balances[1] = p.extras[0].lamports;
+    }
+  } else {
+    InsertWritableKeys(p.parts, p.extras, /*main=*/2);  // after the compute budget pair
+  }
+  slot_fees_ += st.fee;
+  slot_signatures_ += tx.signatures.size();
+  t.failed = st.error.has_value();
+  // The parts are consistent by construction (the tests parse every transaction), so
+  // neither step fails; an empty result would make the dispatcher refuse it, counted.
+  absl::StatusOr<std::vector<uint8_t>> bytes = solana::SerializeTransaction(tx);
+  absl::StatusOr<std::vector<uint8_t>> status = solana::EncodeTransactionStatus(st);
+  t.data = bytes.ok() ? *std::move(bytes) : std::vector<uint8_t>{};
+  t.status = status.ok() ? *std::move(status) : std::vector<uint8_t>{};
 }
 
 SyntheticEvent SyntheticFeed::Next() {
@@ -626,6 +924,12 @@ SyntheticEvent SyntheticFeed::Next() {
       break;
     case SyntheticEventKind::kSlot:
       event.update = slot_;
+      break;
+    case SyntheticEventKind::kBlockMeta:
+      event.update = block_meta_;
+      break;
+    case SyntheticEventKind::kEntry:
+      event.update = entry();
       break;
   }
   event.at = at();

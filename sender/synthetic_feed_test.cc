@@ -1,6 +1,7 @@
 // SyntheticFeed's statistics for fixed seeds, in virtual time (fast and deterministic):
 // rates, the account size and owner mix, the hot set, the slot status lifecycle, dead
-// slots, write_version order, transaction shapes, determinism, option checks. Then
+// slots, write_version order, transactions (parsed and their statuses decoded, the
+// accounts that name them), entries and block meta, determinism, option checks. Then
 // SyntheticSource publishing through a real Dispatcher into a consumer's ring, paced and
 // at max speed.
 #include "sender/synthetic_feed.h"
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 #include <thread>
@@ -19,6 +21,9 @@
 #include "sender/testing/run_source.h"
 #include "sender/synthetic_source.h"
 #include "wire/lz4_policy.h"
+#include "wire/solana/transaction.h"
+#include "wire/solana/transaction_generator.h"
+#include "wire/solana/transaction_status.h"
 
 namespace qlaster::sender {
 namespace {
@@ -65,6 +70,9 @@ Totals Count(const SyntheticOptions& options, double seconds) {
         break;
       case SyntheticEventKind::kSlot:
         t.slots_started += f.slot().status == SlotStatus::kFirstShredReceived;
+        break;
+      case SyntheticEventKind::kBlockMeta:
+      case SyntheticEventKind::kEntry:
         break;
     }
   });
@@ -133,8 +141,10 @@ void ExpectLifecycle(const SyntheticOptions& options, double seconds, size_t min
       if (s.status == SlotStatus::kDead) dead.insert(s.slot);
       return;
     }
-    const uint64_t slot =
-        kind == SyntheticEventKind::kAccount ? f.account().slot : f.transaction().slot;
+    const uint64_t slot = kind == SyntheticEventKind::kAccount       ? f.account().slot
+                          : kind == SyntheticEventKind::kTransaction ? f.transaction().slot
+                          : kind == SyntheticEventKind::kEntry       ? f.entry().slot
+                                                                     : f.block_meta().slot;
     EXPECT_EQ(slot, current);
     data_in_dead_after_death += dead.count(slot);
   });
@@ -306,8 +316,8 @@ TEST(SyntheticFeedTest, AccountsHaveRealisticSizesOwnersAndOrder) {
   // Shares of the mix, each within a few points of its option.
   const auto share = [&](SyntheticAccountKind k) { return static_cast<double>(by_kind[k]) / accounts; };
   EXPECT_NEAR(share(SyntheticAccountKind::kHot), 0.30, 0.02);
-  EXPECT_NEAR(share(SyntheticAccountKind::kVote), 0.19, 0.02);
-  EXPECT_NEAR(share(SyntheticAccountKind::kFeePayer), 0.15, 0.02);
+  EXPECT_NEAR(share(SyntheticAccountKind::kVote), 0.125, 0.02);
+  EXPECT_NEAR(share(SyntheticAccountKind::kFeePayer), 0.215, 0.02);
   EXPECT_NEAR(share(SyntheticAccountKind::kToken), 0.25, 0.02);
   EXPECT_NEAR(share(SyntheticAccountKind::kMint), 0.03, 0.01);
   EXPECT_NEAR(share(SyntheticAccountKind::kProgramState), 0.08, 0.02);
@@ -324,19 +334,57 @@ TEST(SyntheticFeedTest, AccountsHaveRealisticSizesOwnersAndOrder) {
   }
   EXPECT_GT(coldest_hot, 3 * busiest_other);
   // Every validator votes, each about once a slot.
-  EXPECT_EQ(votes.size(), 1500u);
-  EXPECT_NEAR(static_cast<double>(by_kind[SyntheticAccountKind::kVote]) / (1500.0 * slots), 1.0, 0.15);
+  EXPECT_EQ(votes.size(), 1000u);
+  EXPECT_NEAR(static_cast<double>(by_kind[SyntheticAccountKind::kVote]) / (1000.0 * slots), 1.0, 0.15);
 }
 
-TEST(SyntheticFeedTest, TransactionsHaveRealSizesAndSignatures) {
-  SyntheticFeed feed = MakeFeed({.seed = 8});
-  uint64_t current_slot = 0, transactions = 0, full = 0, failed_votes = 0, failed = 0;
+TEST(SyntheticFeedTest, TransactionsAreRealWithTheirStatus) {
+  SyntheticOptions options{.seed = 8};
+  SyntheticFeed feed = MakeFeed(options);
+  const solana::TransactionGenerator generator(SyntheticFeed::GeneratorOptionsOf(options));
+  uint64_t current_slot = 0, transactions = 0, failed_votes = 0, failed = 0, legacy = 0, v0 = 0;
+  uint64_t loaded = 0, accounts = 0, with_signature = 0, named_checked = 0;
   uint32_t expected_index = 0;
   absl::flat_hash_set<Signature> signatures;
-  std::vector<Signature> account_signatures;
+  // Accounts of the current slot waiting for the transaction they name: the key, and for
+  // a token account its data (mint, owner, amount).
+  struct Named {
+    Pubkey key;
+    std::vector<uint8_t> token;
+  };
+  absl::flat_hash_map<Signature, std::vector<Named>> awaiting;
+  uint64_t token_checked = 0;
+  std::set<uint64_t> dead;
   RunFor(feed, 20, [&](const SyntheticFeed& f, SyntheticEventKind kind) {
-    if (kind == SyntheticEventKind::kAccount && f.account().txn_signature) {
-      account_signatures.push_back(*f.account().txn_signature);
+    if (kind == SyntheticEventKind::kSlot) {
+      const SlotUpdate& s = f.slot();
+      if (s.status == SlotStatus::kDead) dead.insert(s.slot);
+      if (s.status == SlotStatus::kCompleted) {
+        // Every account the slot's transactions were named by came before its transaction.
+        EXPECT_TRUE(awaiting.empty()) << awaiting.size() << " in slot " << s.slot;
+      }
+      if (s.status == SlotStatus::kFirstShredReceived) awaiting.clear();
+      return;
+    }
+    if (kind == SyntheticEventKind::kAccount) {
+      ++accounts;
+      if (f.account().txn_signature) {
+        ++with_signature;
+        Named n{f.account().pubkey, {}};
+        if (f.account_kind() == SyntheticAccountKind::kToken) {
+          n.token.assign(f.account().data.begin(), f.account().data.begin() + 72);
+        }
+        auto& list = awaiting[*f.account().txn_signature];
+        // A later write of the same account in the same transaction is its final state.
+        auto same = std::find_if(list.begin(), list.end(), [&](const Named& m) { return m.key == n.key; });
+        if (same != list.end()) {
+          *same = std::move(n);
+        } else {
+          list.push_back(std::move(n));
+        }
+        EXPECT_FALSE(signatures.contains(*f.account().txn_signature)) << "names a transaction already sent";
+      }
+      return;
     }
     if (kind != SyntheticEventKind::kTransaction) return;
     const TransactionUpdate& t = f.transaction();
@@ -345,27 +393,216 @@ TEST(SyntheticFeedTest, TransactionsHaveRealSizesAndSignatures) {
       expected_index = 0;
     }
     EXPECT_EQ(t.index, expected_index++);
-    ASSERT_GE(t.data.size(), 180u);
-    ASSERT_LE(t.data.size(), 1232u);
-    EXPECT_EQ(t.data[0], 1);  // one signature, then the signature itself
-    EXPECT_TRUE(std::equal(t.signature.begin(), t.signature.end(), t.data.begin() + 1));
+    ASSERT_LE(t.data.size(), kMaxSyntheticTransactionSize);
+    absl::StatusOr<solana::TransactionView> tx = solana::ParseTransaction(t.data);
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    absl::StatusOr<solana::TransactionStatusView> st = solana::DecodeTransactionStatus(t.status);
+    ASSERT_TRUE(st.ok()) << st.status();
+    EXPECT_EQ(tx->first_signature(), t.signature);
     EXPECT_TRUE(signatures.insert(t.signature).second);
+    EXPECT_EQ(tx->IsSimpleVote(), t.is_vote);
+    EXPECT_EQ(st->failed(), t.failed);
+    EXPECT_EQ(st->pre_balances().size(), tx->account_count());
+    EXPECT_EQ(st->post_balances().size(), tx->account_count());
+    EXPECT_EQ(st->summary().loaded_writable_count(), tx->loaded_writable_count());
+    EXPECT_EQ(st->summary().loaded_readonly_count(), tx->loaded_readonly_count());
+    EXPECT_GE(st->fee(), 5'000u);
+    EXPECT_TRUE(st->compute_units_consumed().has_value());
+    EXPECT_TRUE(st->has_log_messages());
+    EXPECT_GT(st->log_messages().size(), 0u);
+    // A blockhash of one of the last 20 slots.
+    bool recent = false;
+    for (uint64_t back = 1; back <= 20 && !recent; ++back) {
+      recent = solana::KeyEquals(tx->recent_blockhash(), Pubkey{generator.BlockhashOf(t.slot - back)});
+    }
+    EXPECT_TRUE(recent);
+    if (t.failed) {
+      const std::vector<uint8_t> error(st->error()->begin(), st->error()->end());
+      EXPECT_TRUE(error == solana::InstructionCustomErrorBincode(2, 1) ||
+                  error == solana::InstructionCustomErrorBincode(2, 6001));
+    }
+    ++(tx->version() == solana::MessageVersion::kLegacy ? legacy : v0);
+    loaded += tx->loaded_writable_count() + tx->loaded_readonly_count();
     ++transactions;
-    full += t.data.size() == 1232;
     failed += t.failed;
     failed_votes += t.is_vote && t.failed;
-    if (t.is_vote) {
-      EXPECT_GE(t.data.size(), 380u);
-      EXPECT_LE(t.data.size(), 520u);
+    // The accounts that named this transaction are among its writable static keys.
+    if (auto it = awaiting.find(t.signature); it != awaiting.end()) {
+      EXPECT_FALSE(t.failed);  // a failed transaction writes only its fee payer
+      for (const Named& named : it->second) {
+        std::optional<size_t> index;
+        for (size_t i = 0; i < tx->static_key_count(); ++i) {
+          if (solana::KeyEquals(tx->static_key(i), named.key)) index = i;
+        }
+        ASSERT_TRUE(index.has_value());
+        EXPECT_TRUE(tx->IsWritable(*index));
+        ++named_checked;
+        if (named.token.empty()) continue;
+        // Its token balance after the transaction is what the account update holds.
+        bool found = false;
+        for (const solana::TokenBalanceView& b : st->post_token_balances()) {
+          if (b.account_index != *index) continue;
+          found = true;
+          EXPECT_TRUE(std::equal(b.mint.begin(), b.mint.end(), named.token.begin()));
+          EXPECT_TRUE(std::equal(b.owner.begin(), b.owner.end(), named.token.begin() + 32));
+          uint64_t amount;
+          std::memcpy(&amount, named.token.data() + 64, 8);
+          EXPECT_EQ(b.amount, amount);
+          ++token_checked;
+        }
+        EXPECT_TRUE(found);
+      }
+      // Token balances stay in account order.
+      int last = -1;
+      for (const solana::TokenBalanceView& b : st->post_token_balances()) {
+        EXPECT_GT(static_cast<int>(b.account_index), last);
+        last = b.account_index;
+      }
+      awaiting.erase(it);
     }
   });
-  EXPECT_GT(full, 0u);
   EXPECT_EQ(failed_votes, 0u);
   EXPECT_NEAR(static_cast<double>(failed) / transactions, 0.033, 0.01);  // 10% of a third
-  // Accounts name transactions of the feed.
-  size_t known = 0;
-  for (const Signature& s : account_signatures) known += signatures.contains(s);
-  EXPECT_GT(known, account_signatures.size() * 99 / 100);
+  // Swaps (55% of the third that are not votes) are v0; the rest legacy.
+  EXPECT_NEAR(static_cast<double>(v0) / transactions, 0.55 / 3, 0.02);
+  EXPECT_GT(legacy, v0);
+  EXPECT_GT(loaded, v0 * 4);
+  EXPECT_GE(with_signature, accounts * 9 / 10);
+  EXPECT_GT(named_checked, with_signature * 9 / 10);  // the rest are of dead slots
+  EXPECT_GT(token_checked, named_checked / 5);
+  std::printf("%llu transactions: %.1f%% v0, %.1f%% failed; %.1f%% of %llu accounts name one\n",
+              static_cast<unsigned long long>(transactions), 100.0 * v0 / transactions,
+              100.0 * failed / transactions, 100.0 * with_signature / accounts,
+              static_cast<unsigned long long>(accounts));
+}
+
+TEST(SyntheticFeedTest, VoteAccountsAreWrittenByTheirOwnVotes) {
+  SyntheticOptions options{.seed = 9};
+  SyntheticFeed feed = MakeFeed(options);
+  absl::flat_hash_map<Signature, Pubkey> vote_account_of;
+  uint64_t checked = 0;
+  RunFor(feed, 10, [&](const SyntheticFeed& f, SyntheticEventKind kind) {
+    if (kind == SyntheticEventKind::kAccount && f.account_kind() == SyntheticAccountKind::kVote &&
+        f.account().txn_signature) {
+      EXPECT_TRUE(vote_account_of.emplace(*f.account().txn_signature, f.account().pubkey).second)
+          << "two vote accounts name one vote";
+    }
+    if (kind != SyntheticEventKind::kTransaction) return;
+    auto it = vote_account_of.find(f.transaction().signature);
+    if (it == vote_account_of.end()) return;
+    EXPECT_TRUE(f.transaction().is_vote);
+    absl::StatusOr<solana::TransactionView> tx = solana::ParseTransaction(f.transaction().data);
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    EXPECT_TRUE(solana::KeyEquals(tx->static_key(1), it->second));
+    EXPECT_TRUE(tx->InvokesProgram(VoteProgramId()));
+    ++checked;
+  });
+  EXPECT_GT(checked, 10'000u);
+}
+
+// Per slot: what the block meta and the entries say against the slot's transactions.
+TEST(SyntheticFeedTest, EntriesAndBlockMetaMatchTheirSlot) {
+  SyntheticOptions options{.seed = 21, .dead_slot_probability = 0.05};
+  SyntheticFeed feed = MakeFeed(options);
+  const solana::TransactionGenerator generator(SyntheticFeed::GeneratorOptionsOf(options));
+  struct Slot {
+    uint64_t transactions = 0;
+    uint64_t fees = 0;
+    std::vector<EntryUpdate> entries;
+    bool dead = false;
+    bool meta = false;
+  };
+  std::map<uint64_t, Slot> slots;
+  uint64_t current = 0, metas = 0, last_height = 0;
+  std::optional<BlockMetaUpdate> last_meta;
+  RunFor(feed, 40, [&](const SyntheticFeed& f, SyntheticEventKind kind) {
+    switch (kind) {
+      case SyntheticEventKind::kSlot:
+        if (f.slot().status == SlotStatus::kFirstShredReceived) current = f.slot().slot;
+        if (f.slot().status == SlotStatus::kDead) slots[f.slot().slot].dead = true;
+        break;
+      case SyntheticEventKind::kTransaction: {
+        Slot& s = slots[f.transaction().slot];
+        EXPECT_FALSE(s.meta);
+        ++s.transactions;
+        absl::StatusOr<solana::TransactionStatusView> st = solana::DecodeTransactionStatus(f.transaction().status);
+        ASSERT_TRUE(st.ok()) << st.status();
+        s.fees += st->fee();
+        break;
+      }
+      case SyntheticEventKind::kEntry: {
+        const EntryUpdate& e = f.entry();
+        EXPECT_EQ(e.slot, current);
+        Slot& s = slots[e.slot];
+        EXPECT_EQ(e.index, s.entries.size());
+        const uint64_t start = s.entries.empty() ? 0
+                                                 : s.entries.back().starting_transaction_index +
+                                                       s.entries.back().executed_transaction_count;
+        EXPECT_EQ(e.starting_transaction_index, start);
+        // After all of its transactions.
+        EXPECT_LE(e.starting_transaction_index + e.executed_transaction_count, s.transactions);
+        EXPECT_LE(e.executed_transaction_count, kMaxEntryTransactions);
+        EXPECT_GE(e.num_hashes, 1u);
+        s.entries.push_back(e);
+        break;
+      }
+      case SyntheticEventKind::kBlockMeta: {
+        const BlockMetaUpdate& m = f.block_meta();
+        EXPECT_EQ(m.slot, current);
+        Slot& s = slots[m.slot];
+        EXPECT_FALSE(s.dead);
+        EXPECT_FALSE(s.meta);
+        s.meta = true;
+        ++metas;
+        EXPECT_EQ(m.executed_transaction_count, s.transactions);
+        EXPECT_EQ(m.entries_count, s.entries.size());
+        ASSERT_FALSE(s.entries.empty());
+        EXPECT_EQ(s.entries.back().hash, m.blockhash);
+        EXPECT_EQ(s.entries.back().executed_transaction_count, 0u);  // a tick
+        EXPECT_EQ(m.blockhash, Pubkey{generator.BlockhashOf(m.slot)});
+        EXPECT_EQ(m.parent_blockhash, Pubkey{generator.BlockhashOf(m.parent_slot)});
+        // Ticks and hashes: 64 ticks, each period's hashes summing to a tick's.
+        uint64_t ticks = 0, hashes = 0, transactions = 0;
+        for (const EntryUpdate& e : s.entries) {
+          hashes += e.num_hashes;
+          transactions += e.executed_transaction_count;
+          if (e.executed_transaction_count == 0) {
+            ++ticks;
+            EXPECT_EQ(hashes, kHashesPerTick * ticks);
+          }
+        }
+        EXPECT_EQ(ticks, kTicksPerSlot);
+        EXPECT_EQ(transactions, s.transactions);
+        // A few hundred entries in a mainnet slot of ~1,500 transactions.
+        EXPECT_GT(s.entries.size(), 64 + s.transactions / 8);
+        EXPECT_LT(s.entries.size(), 64 + s.transactions / 2);
+        ASSERT_TRUE(m.block_height.has_value());
+        if (last_meta) {
+          EXPECT_EQ(m.parent_slot, last_meta->slot);
+          EXPECT_EQ(m.parent_blockhash, last_meta->blockhash);
+          EXPECT_EQ(*m.block_height, last_height + 1);
+          EXPECT_GE(*m.block_time, *last_meta->block_time);
+        }
+        last_height = *m.block_height;
+        ASSERT_EQ(m.rewards.size(), 1u);
+        EXPECT_EQ(m.rewards[0].reward_type, 1);  // fee
+        EXPECT_EQ(static_cast<uint64_t>(m.rewards[0].lamports), s.fees - 2'500 * s.transactions);
+        last_meta = m;
+        break;
+      }
+      case SyntheticEventKind::kAccount:
+        break;
+    }
+  });
+  uint64_t dead = 0;
+  for (const auto& [slot, s] : slots) {
+    if (slot == current) continue;  // cut off by the end of the run
+    SCOPED_TRACE(slot);
+    EXPECT_EQ(s.meta, !s.dead);
+    dead += s.dead;
+  }
+  EXPECT_GE(dead, 2u);
+  EXPECT_GT(metas, 90u);
 }
 
 uint64_t HashEvents(SyntheticFeed& feed, int n) {
@@ -388,7 +625,17 @@ uint64_t HashEvents(SyntheticFeed& feed, int n) {
     } else if (const auto* t = std::get_if<TransactionUpdate>(&e.update)) {
       mix(t->signature.data(), 64);
       mix(t->data.data(), t->data.size());
+      mix(t->status.data(), t->status.size());
       mix(&t->is_vote, 1);
+    } else if (const auto* m = std::get_if<BlockMetaUpdate>(&e.update)) {
+      mix(m->blockhash.data(), 32);
+      mix(&m->executed_transaction_count, 8);
+      mix(&m->entries_count, 8);
+      mix(&m->rewards[0].lamports, 8);
+    } else if (const auto* n = std::get_if<EntryUpdate>(&e.update)) {
+      mix(n->hash.data(), 32);
+      mix(&n->num_hashes, 8);
+      mix(&n->executed_transaction_count, 8);
     } else {
       const SlotUpdate& s = std::get<SlotUpdate>(e.update);
       mix(&s, sizeof(s));
@@ -410,7 +657,7 @@ TEST(SyntheticFeedTest, SameSeedGivesTheSameSequence) {
 TEST(SyntheticFeedTest, NextCopiesWhatAdvanceShows) {
   SyntheticFeed a = MakeFeed({.seed = 12});
   SyntheticFeed b = MakeFeed({.seed = 12});
-  for (int i = 0; i < 20'000; ++i) {
+  for (int i = 0; i < 40'000; ++i) {
     const SyntheticEvent e = a.Next();
     const SyntheticEventKind kind = b.Advance();
     ASSERT_EQ(e.at, b.at());
@@ -423,6 +670,12 @@ TEST(SyntheticFeedTest, NextCopiesWhatAdvanceShows) {
         break;
       case SyntheticEventKind::kSlot:
         ASSERT_EQ(std::get<SlotUpdate>(e.update), b.slot());
+        break;
+      case SyntheticEventKind::kBlockMeta:
+        ASSERT_EQ(std::get<BlockMetaUpdate>(e.update), b.block_meta());
+        break;
+      case SyntheticEventKind::kEntry:
+        ASSERT_EQ(std::get<EntryUpdate>(e.update), b.entry());
         break;
     }
   }
@@ -453,6 +706,8 @@ TEST(SyntheticFeedTest, RejectsBadOptions) {
   EXPECT_EQ(code({.accounts_per_second = -1}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.rate = 1e4, .accounts_per_second = 1e5}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.slot_interval = absl::Seconds(60), .rate = 1e3}),  // 1.4e9 per slot
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({.rate = 100, .transactions_per_second = 300'000}),  // 1.2e7 per slot
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.vote_fraction = 1.5}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code({.dead_slot_probability = 0.9}), absl::StatusCode::kInvalidArgument);
@@ -587,10 +842,89 @@ TEST_F(SyntheticSourceTest, MaxSpeedEndsAtTheDurationAndReportsThroughput) {
   EXPECT_EQ(c.slots.load() > 0, true);
   EXPECT_GT(received_accounts, 0u);
   EXPECT_EQ(c.publish_errors.load(), 0u);
-  const uint64_t events = c.accounts.load() + c.transactions.load() + c.slots.load();
+  EXPECT_GT(c.block_metas.load(), 20u);
+  EXPECT_GT(c.entries.load(), c.block_metas.load() * 64);
+  const uint64_t events = c.accounts.load() + c.transactions.load() + c.slots.load() +
+                          c.block_metas.load() + c.entries.load();
   std::printf("source at max speed into one consumer: %llu events of 10 virtual s in %.3f s: "
               "%.0f events/s (%.1fx real time)\n",
               static_cast<unsigned long long>(events), seconds, events / seconds, 10 / seconds);
+}
+
+// The new kinds and the filters over transactions' keys, through a real Dispatcher: a
+// consumer with an account filter on the hot set (nonempty_txn_signature), a transaction
+// filter including the hot set, a status filter for failures, block meta and entries.
+TEST(SyntheticSourceFiltersTest, NewKindsAndKeyFiltersReachAConsumer) {
+  auto harness = testing::OneConsumerDispatcher::Create(256 << 20);
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  SyntheticSourceOptions options{.max_speed = true, .duration = absl::Seconds(4)};
+  options.feed.dead_slot_probability = 0;  // every account's transaction comes
+  const std::vector<Pubkey> hot = SyntheticFeed::HotAccounts(options.feed);
+  SubscribeMsg sub;
+  sub.accounts = {{.name = "hot", .filter = {.pubkeys = hot, .nonempty_txn_signature = true}}};
+  sub.transaction_filters = {{.name = "hot", .selector = {.vote = false, .account_include = hot}}};
+  sub.transaction_status_filters = {{.name = "failed", .selector = {.failed = true}}};
+  sub.blocks_meta = {"blocks"};
+  sub.entries = {"entries"};
+  ASSERT_TRUE((*harness)->Subscribe(sub).ok());
+  auto source = SyntheticSource::Create(options);
+  ASSERT_TRUE(source.ok()) << source.status();
+
+  absl::flat_hash_set<Signature> account_signatures, transactions;
+  uint64_t accounts = 0, statuses = 0, failed_statuses = 0, metas = 0, entries = 0, gaps = 0;
+  const auto drain = [&] {
+    shm::RingConsumer& reader = (*harness)->reader();
+    shm::RingRecord record;
+    while (reader.TryRead(&record) == shm::ReadResult::kOk) {
+      absl::StatusOr<FrameView> view = DecodeFrame(record.payload);
+      ASSERT_TRUE(view.ok()) << view.status();
+      if (const AccountView* a = view->account()) {
+        ++accounts;
+        ASSERT_TRUE(a->txn_signature.has_value());
+        account_signatures.insert(*a->txn_signature);
+      } else if (const TransactionView* t = view->transaction()) {
+        EXPECT_FALSE(t->is_vote);
+        transactions.insert(t->signature);
+      } else if (const TransactionStatusView* s = view->transaction_status()) {
+        ++statuses;
+        failed_statuses += s->failed && !s->error.empty();
+      } else if (view->block_meta() != nullptr) {
+        ++metas;
+      } else if (view->entry() != nullptr) {
+        ++entries;
+      } else if (view->gap() != nullptr) {
+        ++gaps;
+      }
+    }
+    reader.Release();
+  };
+  std::atomic<bool> stop{false}, done{false};
+  absl::Status status;
+  std::thread dispatch([&] {
+    status = testing::RunSource(**source, (*harness)->dispatcher(), stop);
+    done = true;
+  });
+  while (!done.load()) drain();
+  dispatch.join();
+  drain();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const SyntheticCounters& c = (*source)->counters();
+  EXPECT_EQ(c.publish_errors.load(), 0u);
+  EXPECT_EQ((*harness)->dispatcher().counters().unparsed_transactions.load(), 0u);
+  EXPECT_EQ(gaps, 0u);
+  EXPECT_EQ(metas, c.block_metas.load());
+  EXPECT_EQ(entries, c.entries.load());
+  EXPECT_GT(metas, 5u);
+  // Failed statuses: 10% of the non-votes.
+  EXPECT_EQ(failed_statuses, statuses);
+  EXPECT_NEAR(static_cast<double>(statuses) / c.transactions.load(), 0.033, 0.01);
+  // Every hot account update names a transaction that lists it, so the transaction
+  // filter over the hot set delivered that transaction too.
+  EXPECT_GT(accounts, 1000u);
+  uint64_t missing = 0;
+  for (const Signature& s : account_signatures) missing += !transactions.contains(s);
+  EXPECT_EQ(missing, 0u);
 }
 
 }  // namespace

@@ -49,6 +49,14 @@ void SyntheticSource::Publish(Dispatcher& dispatcher, SyntheticEventKind kind) {
       status = dispatcher.PublishSlot(feed_.slot());
       if (status.ok()) counters_.slots.fetch_add(1, std::memory_order_relaxed);
       break;
+    case SyntheticEventKind::kBlockMeta:
+      status = dispatcher.PublishBlockMeta(feed_.block_meta());
+      if (status.ok()) counters_.block_metas.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case SyntheticEventKind::kEntry:
+      status = dispatcher.PublishEntry(feed_.entry());
+      if (status.ok()) counters_.entries.fetch_add(1, std::memory_order_relaxed);
+      break;
   }
   if (!status.ok()) {
     // The feed builds only valid updates, so this is a bug: say so, never stop.
@@ -84,7 +92,9 @@ void SyntheticSource::LogDone(int64_t now_ns) {
   const double real = static_cast<double>(now_ns - start_ns_) * 1e-9;
   const uint64_t events = counters_.accounts.load(std::memory_order_relaxed) +
                           counters_.transactions.load(std::memory_order_relaxed) +
-                          counters_.slots.load(std::memory_order_relaxed);
+                          counters_.slots.load(std::memory_order_relaxed) +
+                          counters_.block_metas.load(std::memory_order_relaxed) +
+                          counters_.entries.load(std::memory_order_relaxed);
   QLASTER_LOG(kInfo, "synthetic feed done: %s of feed time, %d updates in %.3f s (%.0f updates/s)",
               absl::FormatDuration(options_.duration), events, real,
               real > 0 ? static_cast<double>(events) / real : 0.0);

@@ -1,6 +1,8 @@
 // SyntheticSource: the `synthetic` source, the sender's embedded default. It plays a
 // SyntheticFeed (synthetic_feed.h) into the Dispatcher, each event at its virtual time
-// against CLOCK_MONOTONIC (or as fast as it can, for benchmarks).
+// against CLOCK_MONOTONIC (or as fast as it can, for benchmarks): accounts, transactions,
+// slot statuses, block meta and entries, each with its Publish call (transaction status
+// updates are the dispatcher's, derived from the transactions).
 //
 // Pacing is by absolute time (the first DoWork's time + the event's virtual time), never
 // by summing sleeps, so it does not drift: a late event is published at once and the
@@ -40,6 +42,8 @@ struct SyntheticCounters {
   std::atomic<uint64_t> account_bytes{0};  // account data bytes
   std::atomic<uint64_t> transactions{0};
   std::atomic<uint64_t> slots{0};           // slot status updates
+  std::atomic<uint64_t> block_metas{0};
+  std::atomic<uint64_t> entries{0};
   std::atomic<uint64_t> publish_errors{0};  // updates the dispatcher refused (a bug)
   std::atomic<uint64_t> virtual_nanos{0};   // virtual time of the last event published
 };

@@ -226,6 +226,22 @@ GeneratedTransaction TransactionGenerator::Generate(uint64_t slot, uint32_t inde
 
 GeneratedTransaction TransactionGenerator::Generate(uint64_t slot, uint32_t index,
                                                     TransactionKind kind) const {
+  const TransactionParts parts = GenerateParts(slot, index, kind);
+  GeneratedTransaction out;
+  out.kind = kind;
+  out.failed = parts.status.error.has_value();
+  out.signature = parts.transaction.signatures[0];
+  // The parts are consistent by construction, so neither step can fail; an empty result
+  // would show a bug here at once in the tests, which parse every kind.
+  absl::StatusOr<std::vector<uint8_t>> bytes = SerializeTransaction(parts.transaction);
+  absl::StatusOr<std::vector<uint8_t>> status = EncodeTransactionStatus(parts.status);
+  if (bytes.ok()) out.transaction = *std::move(bytes);
+  if (status.ok()) out.status = *std::move(status);
+  return out;
+}
+
+TransactionParts TransactionGenerator::GenerateParts(uint64_t slot, uint32_t index,
+                                                     TransactionKind kind) const {
   Rng rng(Mix(options_.seed ^ Mix(slot * 0x10001 + index)));
   const Programs& names = ProgramNames();
   Transaction tx;
@@ -569,17 +585,7 @@ GeneratedTransaction TransactionGenerator::Generate(uint64_t slot, uint32_t inde
     st.cost_units = CostUnits(tx, writable, compute_units);
   }
 
-  GeneratedTransaction out;
-  out.kind = kind;
-  out.failed = st.error.has_value();
-  out.signature = tx.signatures[0];
-  // The parts above are consistent by construction, so neither step can fail; an empty
-  // result would show a bug here at once in the tests, which parse every kind.
-  absl::StatusOr<std::vector<uint8_t>> bytes = SerializeTransaction(tx);
-  absl::StatusOr<std::vector<uint8_t>> status = EncodeTransactionStatus(st);
-  if (bytes.ok()) out.transaction = *std::move(bytes);
-  if (status.ok()) out.status = *std::move(status);
-  return out;
+  return TransactionParts{kind, std::move(tx), std::move(st)};
 }
 
 }  // namespace qlaster::solana

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "wire/solana/transaction.h"
+#include "wire/solana/transaction_status.h"
 #include "wire/types.h"
 
 namespace qlaster::solana {
@@ -66,6 +67,14 @@ struct GeneratedTransaction {
   std::vector<uint8_t> status;       // wire/solana/transaction_status.h
 };
 
+// The owned parts of a generated transaction before they are serialized, for a feed that
+// adds keys of its own (the accounts its account updates write) and then serializes.
+struct TransactionParts {
+  TransactionKind kind = TransactionKind::kVote;
+  Transaction transaction;
+  TransactionStatus status;
+};
+
 class TransactionGenerator {
  public:
   explicit TransactionGenerator(const GeneratorOptions& options = {});
@@ -77,6 +86,8 @@ class TransactionGenerator {
   // The same with the kind chosen by the caller (a feed that fixes the vote count per
   // slot); whether a non-vote fails is still drawn.
   GeneratedTransaction Generate(uint64_t slot, uint32_t index, TransactionKind kind) const;
+  // The same transaction and status as owned parts, not serialized.
+  TransactionParts GenerateParts(uint64_t slot, uint32_t index, TransactionKind kind) const;
 
   // The keys the generator uses, so that a feed's account updates and a test's filters
   // can name them.
