@@ -117,8 +117,10 @@ class BenchCliTest(unittest.TestCase):
         self.assertGreater(mint[0]["vs_owner_only"], 0)
 
     def test_commitment_reports_cpu_and_memory_per_level(self):
-        rows = {r["case"]: r for r in self.by("commitment")}
-        self.assertEqual(set(rows), {"processed", "confirmed"})
+        all_rows = self.by("commitment")
+        self.assertEqual({(r["case"], r["replay"]) for r in all_rows},
+                         {(c, p) for c in ("processed", "confirmed") for p in ("on", "off")})
+        rows = {r["case"]: r for r in all_rows if r["replay"] == "on"}
         for r in rows.values():
             self.assertEqual(r["consumers"], 16)
             self.assertGreater(r["writes"], 0)

@@ -22,7 +22,12 @@
 // rings; the highest of the samples taken each slot). The confirmed row's `vs_processed`
 // is its CPU per update over the processed row's.
 //
-// --duration (default 30 s; --quick 2 s at a 40 ms slot) and --rate set the run.
+// The pair runs twice: replay=on, the sender's default update log (150 slots kept for
+// from_slot, whatever commitment the consumers ask for), then replay=off
+// (--replay_slots 0: the log keeps only slots not yet finalized, which is what commitment
+// buffering itself needs).
+//
+// --duration (default 30 s per pair; --quick 2 s at a 40 ms slot) and --rate set the run.
 #include <sys/mman.h>
 #include <time.h>
 
@@ -105,6 +110,7 @@ struct Run {
   absl::Duration duration;
   double rate;  // writes per second
   std::string shm_dir;
+  bool replay = true;  // the default replay window; false: --replay_slots 0 (pending slots only)
 };
 
 absl::Status RunChild(const Run& run, ChildReport* out) {
@@ -113,8 +119,10 @@ absl::Status RunChild(const Run& run, ChildReport* out) {
     s.accounts = {{.name = "token", .filter = {.owners = {solana::kTokenProgram}}}};
     s.options = SubscribeOptionsMsg{.commitment = run.level};
   }
+  sender::DispatcherOptions options;
+  if (!run.replay) options.log = sender::UpdateLogOptions{.replay_slots = 0, .replay_bytes = 0};
   QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<DispatchFixture> f,
-                           DispatchFixture::CreateWith(subs, run.shm_dir, {}, kRingBytes));
+                           DispatchFixture::CreateWith(subs, run.shm_dir, options, kRingBytes));
   sender::Dispatcher& d = f->dispatcher();
 
   // The accounts, each a Token account with its own mint and holder.
@@ -199,18 +207,9 @@ const char* LevelName(Commitment c) {
   return "?";
 }
 
-}  // namespace
 
-absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config) {
-  Run base{.level = Commitment::kProcessed,
-           .slot_time = config.quick ? absl::Milliseconds(40) : absl::Milliseconds(400),
-           .duration = config.duration > absl::ZeroDuration() ? config.duration
-                                                              : (config.quick ? absl::Seconds(2) : absl::Seconds(30)),
-           .rate = config.rate.value_or(10'000),
-           .shm_dir = config.shm_dir};
-  if (!(base.rate > 0) || base.rate > 1e7) {
-    return absl::InvalidArgumentError("commitment: --rate must be in (0, 10,000,000] writes/s");
-  }
+// Runs the processed and the confirmed child of `base` at the same time; their results.
+absl::StatusOr<std::vector<Result>> RunPair(const Config& config, const Run& base) {
   constexpr Commitment kLevels[] = {Commitment::kProcessed, Commitment::kConfirmed};
   void* shared = ::mmap(nullptr, sizeof(ChildReport) * 2, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) return ErrnoStatus(errno, "commitment: mmap");
@@ -254,7 +253,9 @@ absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config) {
       Result out{.scenario = "commitment", .subject = "qlaster", .params = {}, .latency = std::nullopt,
                  .records_per_s = writes / (static_cast<double>(r.wall_ns) * 1e-9), .bytes_per_s = std::nullopt,
                  .ns_per_op = static_cast<double>(r.cpu_ns) / writes, .metrics = {}, .baseline = {}};
-      out.Param("case", std::string(LevelName(kLevels[i]))).Param("consumers", int64_t{kConsumers});
+      out.Param("case", std::string(LevelName(kLevels[i])))
+          .Param("replay", std::string(base.replay ? "on" : "off"))
+          .Param("consumers", int64_t{kConsumers});
       out.Metric("cpu_ns_per_update", static_cast<double>(r.cpu_ns) / writes)
           .Metric("writes", writes)
           .Metric("slot_statuses", static_cast<double>(r.statuses))
@@ -273,6 +274,27 @@ absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config) {
   }
   ::munmap(shared, sizeof(ChildReport) * 2);
   if (!failed.ok()) return failed;
+  return results;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config) {
+  Run base{.level = Commitment::kProcessed,
+           .slot_time = config.quick ? absl::Milliseconds(40) : absl::Milliseconds(400),
+           .duration = config.duration > absl::ZeroDuration() ? config.duration
+                                                              : (config.quick ? absl::Seconds(2) : absl::Seconds(30)),
+           .rate = config.rate.value_or(10'000),
+           .shm_dir = config.shm_dir};
+  if (!(base.rate > 0) || base.rate > 1e7) {
+    return absl::InvalidArgumentError("commitment: --rate must be in (0, 10,000,000] writes/s");
+  }
+  std::vector<Result> results;
+  for (bool replay : {true, false}) {
+    base.replay = replay;
+    QLASTER_ASSIGN_OR_RETURN(std::vector<Result> pair, RunPair(config, base));
+    for (Result& r : pair) results.push_back(std::move(r));
+  }
   return results;
 }
 
