@@ -216,9 +216,11 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
     bool wanted = false;
     if (current_ != nullptr) {
       const LevelRoutes& level = current_->levels[kProcessed];
-      wanted = level.named.has_accounts() || level.named.has_scan_accounts() ||
-               (level.index->MatchAccount(update.pubkey, update.owner, &unnamed_scratch_) &&
-                !unnamed_scratch_.empty());
+      // The Bloom filter holds the named filters' pubkeys and owners too, so only named
+      // filters that must see every account make an update wanted past a Bloom miss.
+      const bool maybe = level.index->MatchAccount(update.pubkey, update.owner, &unnamed_scratch_);
+      wanted = level.named.has_scan_accounts() ||
+               (maybe && (level.named.has_accounts() || !unnamed_scratch_.empty()));
     }
     if (!wanted) {
       BumpCounter(counters_.published);

@@ -44,7 +44,7 @@ class BenchCliTest(unittest.TestCase):
 
     def test_all_scenarios_succeed(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
-        for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay"):
+        for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay", "commitment"):
             self.assertIn("== " + scenario, self.proc.stdout)
 
     def by(self, scenario):
@@ -105,6 +105,34 @@ class BenchCliTest(unittest.TestCase):
             for r in rows:
                 self.assertTrue(
                     "p50_ns" in r or "records_per_s" in r or "ns_per_op" in r, (scenario, r))
+
+    def test_filter_has_the_data_filter_and_memcmp_cases(self):
+        rows = [r for r in self.by("filter") if r["subject"] == "qlaster"]
+        cases = {r["case"] for r in rows}
+        for case in ("reject", "reject_logged", "reject_token", "deliver", "mint_deliver",
+                     "mint_reject", "owner_deliver", "owner_fanout"):
+            self.assertIn(case, cases)
+        mint = [r for r in rows if r["case"] == "mint_deliver"]
+        self.assertEqual(len(mint), 1)
+        self.assertGreater(mint[0]["vs_owner_only"], 0)
+
+    def test_commitment_reports_cpu_and_memory_per_level(self):
+        all_rows = self.by("commitment")
+        self.assertEqual({(r["case"], r["replay"]) for r in all_rows},
+                         {(c, p) for c in ("processed", "confirmed") for p in ("on", "off")})
+        rows = {r["case"]: r for r in all_rows if r["replay"] == "on"}
+        for r in rows.values():
+            self.assertEqual(r["consumers"], 16)
+            self.assertGreater(r["writes"], 0)
+            self.assertGreater(r["ns_per_op"], 0)
+            self.assertGreater(r["log_bytes"], 0)
+            self.assertGreater(r["rss_anon_bytes"], 0)
+        self.assertEqual(rows["processed"]["writes"], rows["confirmed"]["writes"])
+        # Confirmed consumers get the latest write per account per slot, and not the
+        # slots still unconfirmed: fewer records than every write.
+        self.assertLess(rows["confirmed"]["delivered_per_consumer"],
+                        rows["processed"]["delivered_per_consumer"])
+        self.assertIn("vs_processed", rows["confirmed"])
 
     def test_plot_is_a_png(self):
         if not self.has_gnuplot:

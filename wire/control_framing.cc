@@ -371,6 +371,10 @@ absl::Status Validate(const SubscribeMsg& m) {
           "token_account_state); at most %d",
           n.name, predicates, kMaxDataPredicates));
     }
+    for (const LamportsFilter& l : f.lamports) {
+      QLASTER_RETURN_IF_ERROR(CheckEnum(absl::StrFormat("account filter '%s': lamports comparison", n.name),
+                                        l.op, Cast<LamportsOp>(fb::LamportsOp::MAX)));
+    }
     for (const Memcmp& c : f.memcmp) {
       if (c.bytes.empty() || c.bytes.size() > kMaxMemcmpBytes) {
         return absl::InvalidArgumentError(absl::StrFormat(

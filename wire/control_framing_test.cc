@@ -202,6 +202,11 @@ TEST_F(ControlFramingTest, RefusesNamedFiltersOverTheirLimits) {
   m = RichSubscribe();
   m.blocks_meta = {std::string("bad\nname")};
   refused(m, "control character");
+  // Found by fuzz_subscribe: the decoder refused this, ValidateControl let it through.
+  m = RichSubscribe();
+  m.accounts[0].filter.lamports = {{.op = static_cast<LamportsOp>(4), .value = 1}};
+  refused(m, "lamports comparison has unknown value 4");
+  EXPECT_EQ(DecodeCode(EncodeControl(m)), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ControlFramingTest, RefusesATriStateOutsideItsEnum) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -699,6 +700,54 @@ TEST(FrameDecodeTest, IgnoresReservedBytes) {
   absl::StatusOr<FrameView> view = DecodeFrame(record);
   ASSERT_TRUE(view.ok()) << view.status();
   EXPECT_FALSE(view->account()->txn_signature.has_value());
+}
+
+// A fuzzer input (fuzz_data_frame, frame version 2), with the header and length fields
+// made consistent as the fuzzer does: a sliced account carrying 3 of its 8192 bytes, with
+// a transaction signature. It is a valid record; the fuzzer's re-encoding model was what
+// failed (it treated account_data_len as reserved and re-encoded the slice as a whole
+// account). The sender's own way of making such a record gives back the same bytes.
+TEST(FrameDecodeTest, SlicedAccountFromTheFuzzerReencodesAsTheSenderSlicesIt) {
+  std::string raw;
+  ASSERT_TRUE(absl::Base64Unescape(
+      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABAAAAAAAIAAAA"
+      "AAAGAAAAACAAAP8PAAAAAAAAAP////8AAAAAAAAAAJMAAAAyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACQA"
+      "/////0H/Cgr///8/AP8=",
+      &raw));
+  std::vector<uint8_t> record(raw.begin(), raw.end());
+  ASSERT_EQ(record.size(), 203u);
+  record[kKindOffset] = static_cast<uint8_t>(fb::UpdateKind::Account);
+  record[kVersionOffset] = kFrameVersion;
+  Put32(record, kBodyLenOffset, static_cast<uint32_t>(record.size() - kBody));
+  const uint32_t carried = static_cast<uint32_t>(record.size() - kBody - kAccountHeaderSize);
+  Put32(record, kAccountWireLenOffset, carried);
+  Put32(record, kAccountDataLenOffset, carried);
+
+  absl::StatusOr<FrameView> view = DecodeFrame(record);
+  ASSERT_TRUE(view.ok()) << view.status();
+  const AccountView& account = *view->account();
+  EXPECT_TRUE(account.is_sliced);
+  EXPECT_FALSE(account.is_compressed);
+  EXPECT_EQ(account.data_len, 3u);
+  EXPECT_EQ(account.account_data_len, 8192u);
+  EXPECT_TRUE(account.txn_signature.has_value());
+
+  // The whole account (8192 bytes, the carried ones first), sliced to those 3 bytes.
+  absl::StatusOr<AccountUpdate> update = ToAccountUpdate(account);
+  ASSERT_TRUE(update.ok()) << update.status();
+  AccountUpdate whole = *update;
+  whole.data.resize(account.account_data_len);
+  Lz4Policy raw_policy;
+  raw_policy.threshold = SIZE_MAX;
+  absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Account(whole, raw_policy);
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  std::vector<uint8_t> storage;
+  const DataSlice slice{.offset = 0, .length = account.data_len};
+  absl::StatusOr<EncodedUpdate> sliced =
+      EncodedUpdate::Sliced(*encoded, absl::MakeConstSpan(&slice, 1), &storage, {});
+  ASSERT_TRUE(sliced.ok()) << sliced.status();
+  EXPECT_EQ(sliced->ToBytes(view->sequence, view->timestamp_ns, view->filters), record);
 }
 
 }  // namespace

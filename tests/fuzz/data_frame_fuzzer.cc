@@ -3,9 +3,13 @@
 // of bounds or hit undefined behaviour (ASan+UBSan run under the fuzzer). A record that
 // decodes is also read (decompressing, bounded) and re-encoded: uncompressed records must
 // re-encode to the same bytes, up to the bytes the decoder ignores (reserved, and an
-// unflagged txn_signature); compressed ones must round-trip their data, since LZ4 output
-// is not canonical. Each input is also decoded once more with its lengths made
-// consistent, so the body checks are reached without a seed corpus.
+// unflagged txn_signature); a sliced account re-encodes as the sender makes it (the
+// whole account of account_data_len bytes, sliced to the bytes carried); compressed ones
+// must round-trip their data, since LZ4 output is not canonical. Block meta, entry and
+// transaction status records must round-trip their values. Each input is also decoded
+// once more with its lengths made consistent, so the body checks are reached without a
+// seed corpus.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -46,11 +50,12 @@ std::vector<uint8_t> Canonical(const uint8_t* data, size_t size, const FrameView
   std::vector<uint8_t> bytes(data, data + size);
   switch (view.kind) {
     case qlaster::fb::UpdateKind::Account:
-      Zero(bytes, kBody + 106, kBody + 112);  // reserved
+      // reserved (account_data_len follows it at 108, since frame version 2)
+      Zero(bytes, kBody + 106, kBody + 108);
       if (!view.account()->txn_signature.has_value()) Zero(bytes, kBody + 112, kBody + 176);
       break;
     case qlaster::fb::UpdateKind::Transaction:
-      Zero(bytes, kBody + 18, kBody + 24);
+      Zero(bytes, kBody + 18, kBody + 20);  // reserved (status_len follows it at 20)
       break;
     case qlaster::fb::UpdateKind::Slot:
       Zero(bytes, kBody + 17, kBody + 24);
@@ -67,6 +72,50 @@ void CheckReencodes(const EncodedUpdate& encoded, const FrameView& view,
   FUZZ_CHECK(encoded.frame_size() == canonical.size());
   const std::vector<uint8_t> bytes = encoded.ToBytes(view.sequence, view.timestamp_ns);
   FUZZ_CHECK(bytes == canonical);
+}
+
+// A sliced record: the sender cut it from an account of account_data_len bytes. Re-made
+// that way (the carried bytes as one slice at offset 0), it must give the same bytes; a
+// sliced record that is also compressed (the sender never writes one) must keep its data.
+void CheckSliced(const AccountUpdate& carried, const uint8_t* data, size_t size,
+                 const FrameView& view) {
+  const qlaster::AccountView& account = *view.account();
+  FUZZ_CHECK(account.data_len <= account.account_data_len);
+  AccountUpdate whole = carried;
+  whole.data.resize(account.account_data_len);
+  qlaster::Lz4Policy raw;
+  raw.threshold = SIZE_MAX;
+  absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Account(whole, raw);
+  FUZZ_CHECK(encoded.ok());
+  std::vector<uint8_t> storage;
+  const qlaster::DataSlice slice{.offset = 0, .length = account.data_len};
+  absl::StatusOr<EncodedUpdate> sliced =
+      EncodedUpdate::Sliced(*encoded, absl::MakeConstSpan(&slice, 1), &storage, {});
+  FUZZ_CHECK(sliced.ok());
+  if (!account.compressed()) {
+    CheckReencodes(*sliced, view, Canonical(data, size, view));
+    return;
+  }
+  const std::vector<uint8_t> bytes = sliced->ToBytes(view.sequence, view.timestamp_ns);
+  absl::StatusOr<FrameView> decoded = DecodeFrame(bytes);
+  FUZZ_CHECK(decoded.ok());
+  const qlaster::AccountView& again = *decoded->account();
+  FUZZ_CHECK(again.is_sliced && again.account_data_len == account.account_data_len);
+  absl::StatusOr<AccountUpdate> back = qlaster::ToAccountUpdate(again);
+  FUZZ_CHECK(back.ok());
+  FUZZ_CHECK(*back == carried);
+}
+
+// Kinds whose bytes the decoder partly ignores beyond reserved fields (unflagged
+// optionals): the value must survive encoding and decoding again.
+template <typename Update, typename ToUpdate>
+void CheckValueRoundTrip(const Update& update, const absl::StatusOr<EncodedUpdate>& encoded,
+                         ToUpdate to_update) {
+  FUZZ_CHECK(encoded.ok());
+  const std::vector<uint8_t> bytes = encoded->ToBytes(1, 2);
+  absl::StatusOr<FrameView> decoded = DecodeFrame(bytes);
+  FUZZ_CHECK(decoded.ok());
+  FUZZ_CHECK(to_update(*decoded) == update);
 }
 
 void CheckAccount(const uint8_t* data, size_t size, const FrameView& view) {
@@ -86,6 +135,10 @@ void CheckAccount(const uint8_t* data, size_t size, const FrameView& view) {
   raw.threshold = SIZE_MAX;
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Account(*update, raw);
   FUZZ_CHECK(encoded.ok());
+  if (account.is_sliced) {
+    CheckSliced(*update, data, size, view);
+    return;
+  }
   if (!account.compressed()) {
     CheckReencodes(*encoded, view, Canonical(data, size, view));
     return;
@@ -117,15 +170,26 @@ void Put32(std::vector<uint8_t>& bytes, size_t offset, size_t value) {
 std::vector<uint8_t> WithConsistentLengths(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);
   if (size < kBody) return bytes;
-  bytes[0] = static_cast<uint8_t>(1 + bytes[0] % 4);  // a known kind
+  bytes[0] = static_cast<uint8_t>(1 + bytes[0] % 7);  // a known kind
   bytes[1] = qlaster::kFrameVersion;
   bytes[2] = bytes[3] = 0;
   Put32(bytes, 4, size - kBody);
-  if (bytes[0] == 1 && size >= kBody + 176) {
+  const auto kind = static_cast<qlaster::fb::UpdateKind>(bytes[0]);
+  if (kind == qlaster::fb::UpdateKind::Account && size >= kBody + 176) {
     Put32(bytes, kBody + 100, size - kBody - 176);  // wire_len
-    if ((bytes[kBody + 104] & 1) == 0) Put32(bytes, kBody + 96, size - kBody - 176);
-  } else if (bytes[0] == 2 && size >= kBody + 88) {
-    Put32(bytes, kBody + 12, size - kBody - 88);  // data_len
+    if ((bytes[kBody + 104] & 1) == 0) {
+      Put32(bytes, kBody + 96, size - kBody - 176);  // data_len
+      // account_data_len: data_len, unless sliced (then leave it as fuzzed)
+      if ((bytes[kBody + 104] & 4) == 0) Put32(bytes, kBody + 108, size - kBody - 176);
+    }
+  } else if (kind == qlaster::fb::UpdateKind::Transaction && size >= kBody + 88) {
+    // data_len, then status_len: the status gets at most the low byte's worth
+    const size_t rest = size - kBody - 88;
+    const size_t status = std::min<size_t>(bytes[kBody + 20], rest);
+    Put32(bytes, kBody + 12, rest - status);
+    Put32(bytes, kBody + 20, status);
+  } else if (kind == qlaster::fb::UpdateKind::TransactionStatus && size >= kBody + 88) {
+    Put32(bytes, kBody + 12, size - kBody - 88);  // err_len
   }
   return bytes;
 }
@@ -155,6 +219,35 @@ void CheckDecode(const uint8_t* data, size_t size) {
           EncodedUpdate::Slot(qlaster::ToSlotUpdate(*view->slot()));
       FUZZ_CHECK(encoded.ok());
       CheckReencodes(*encoded, *view, Canonical(data, size, *view));
+      break;
+    }
+    case qlaster::fb::UpdateKind::BlockMeta: {
+      FUZZ_CHECK(view->block_meta() != nullptr);
+      const qlaster::BlockMetaUpdate update = qlaster::ToBlockMetaUpdate(*view->block_meta());
+      CheckValueRoundTrip(update, EncodedUpdate::BlockMeta(update), [](const FrameView& v) {
+        FUZZ_CHECK(v.block_meta() != nullptr);
+        return qlaster::ToBlockMetaUpdate(*v.block_meta());
+      });
+      break;
+    }
+    case qlaster::fb::UpdateKind::Entry: {
+      FUZZ_CHECK(view->entry() != nullptr);
+      const qlaster::EntryUpdate update = qlaster::ToEntryUpdate(*view->entry());
+      CheckValueRoundTrip(update, absl::StatusOr<EncodedUpdate>(EncodedUpdate::Entry(update)),
+                          [](const FrameView& v) {
+                            FUZZ_CHECK(v.entry() != nullptr);
+                            return qlaster::ToEntryUpdate(*v.entry());
+                          });
+      break;
+    }
+    case qlaster::fb::UpdateKind::TransactionStatus: {
+      FUZZ_CHECK(view->transaction_status() != nullptr);
+      const qlaster::TransactionStatusUpdate update =
+          qlaster::ToTransactionStatusUpdate(*view->transaction_status());
+      CheckValueRoundTrip(update, EncodedUpdate::TransactionStatus(update), [](const FrameView& v) {
+        FUZZ_CHECK(v.transaction_status() != nullptr);
+        return qlaster::ToTransactionStatusUpdate(*v.transaction_status());
+      });
       break;
     }
     case qlaster::fb::UpdateKind::Gap:

@@ -9,6 +9,9 @@
 //   auto f = DispatchFixture::Create(256, 1'000'000);   // 256 rings, 1M keys + 1
 //   f->dispatcher().PublishAccount(update);             // update.pubkey == f->matched_key()
 //   f->DrainMatched();                                  // reads consumer 0's ring
+//
+//   auto g = DispatchFixture::CreateWith(subscriptions);  // one consumer per SubscribeMsg
+//   g->DrainAll();                                        // reads every ring
 #ifndef QLASTER_TOOLS_BENCH_DISPATCH_FIXTURE_H_
 #define QLASTER_TOOLS_BENCH_DISPATCH_FIXTURE_H_
 
@@ -61,8 +64,39 @@ class DispatchFixture {
     }
     absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
     if (!notify.ok()) return Annotate(notify.status(), "notify eventfd");
-    std::unique_ptr<DispatchFixture> f(new DispatchFixture(*std::move(notify)));
-    QLASTER_RETURN_IF_ERROR(f->Build(consumers, keys, shm_dir));
+    std::unique_ptr<DispatchFixture> f(new DispatchFixture(*std::move(notify), DispatcherOptions{}));
+    std::mt19937_64 rng(42);
+    std::vector<SubscribeMsg> subs(static_cast<size_t>(consumers));
+    for (int c = 0; c < consumers; ++c) {
+      SubscribeMsg& sub = subs[static_cast<size_t>(c)];
+      const int64_t mine = keys / consumers;
+      sub.pubkeys.reserve(static_cast<size_t>(mine) + 1);
+      for (int64_t k = 0; k < mine; ++k) sub.pubkeys.push_back(RandomKey(rng));
+      if (c == 0) {
+        f->matched_key_ = RandomKey(rng);
+        sub.pubkeys.push_back(f->matched_key_);
+      }
+    }
+    QLASTER_RETURN_IF_ERROR(f->Build(subs, shm_dir));
+    return f;
+  }
+
+  // One consumer per Subscribe in `subscriptions` (1..kMaxConsumers of them, applied as
+  // they are: named filters, options), each with its own ring of `ring_bytes` in
+  // `shm_dir`, and a dispatcher with `options` that has adopted their routing table.
+  // DrainAll() reads every ring. matched_key() is unset. Errors as Create.
+  static absl::StatusOr<std::unique_ptr<DispatchFixture>> CreateWith(
+      const std::vector<SubscribeMsg>& subscriptions, const std::string& shm_dir = shm::kDefaultShmDir,
+      DispatcherOptions options = {}, uint64_t ring_bytes = kRingBytes) {
+    if (subscriptions.empty() || subscriptions.size() > kMaxConsumers) {
+      return absl::InvalidArgumentError(absl::StrCat("dispatch fixture: consumers must be 1..",
+                                                     kMaxConsumers, ", got ", subscriptions.size()));
+    }
+    absl::StatusOr<shm::EventFd> notify = shm::EventFd::Create();
+    if (!notify.ok()) return Annotate(notify.status(), "notify eventfd");
+    std::unique_ptr<DispatchFixture> f(new DispatchFixture(*std::move(notify), std::move(options)));
+    f->ring_bytes_ = ring_bytes;
+    QLASTER_RETURN_IF_ERROR(f->Build(subscriptions, shm_dir));
     return f;
   }
 
@@ -75,14 +109,27 @@ class DispatchFixture {
   const Pubkey& matched_key() const { return matched_key_; }
 
   // Reads and releases every record in consumer 0's ring (what its consumer would do).
-  void DrainMatched() {
-    shm::RingRecord r;
-    while (reader_->TryRead(&r) == shm::ReadResult::kOk) {
-    }
-    reader_->Release();
+  void DrainMatched() { Drain(readers_[0]); }
+  // The same for every consumer's ring; returns the records read.
+  uint64_t DrainAll() {
+    uint64_t n = 0;
+    for (shm::RingConsumer& r : readers_) n += Drain(r);
+    return n;
   }
   // Updates consumer 0 missed because its ring was full (0 when drained often enough).
   uint64_t MatchedDropped() const { return registry_.Entries()[0]->channel->dropped(); }
+  // Updates any consumer missed because its ring was full.
+  uint64_t Dropped() const {
+    uint64_t n = 0;
+    for (const ConsumerEntry* e : registry_.Entries()) n += e->channel->dropped();
+    return n;
+  }
+  // Records delivered to all consumers.
+  uint64_t Delivered() const {
+    uint64_t n = 0;
+    for (const ConsumerEntry* e : registry_.Entries()) n += e->channel->delivered();
+    return n;
+  }
 
   // `n` account updates with random pubkeys and owners that nobody subscribed to (a seed
   // distinct from the subscriptions'), no data: what the dispatcher rejects.
@@ -106,41 +153,41 @@ class DispatchFixture {
   }
 
  private:
-  explicit DispatchFixture(shm::EventFd notify) : notify_(std::move(notify)) {}
+  DispatchFixture(shm::EventFd notify, DispatcherOptions options)
+      : notify_(std::move(notify)), dispatcher_(&notify_, std::move(options)) {}
 
   static absl::Status Annotate(const absl::Status& s, const std::string& what) {
     return absl::Status(s.code(), absl::StrCat("dispatch fixture: ", what, ": ", std::string(s.message())));
   }
 
-  absl::Status Build(int consumers, int64_t keys, const std::string& shm_dir) {
-    std::mt19937_64 rng(42);
-    for (int c = 0; c < consumers; ++c) {
+  static uint64_t Drain(shm::RingConsumer& reader) {
+    uint64_t n = 0;
+    shm::RingRecord r;
+    while (reader.TryRead(&r) == shm::ReadResult::kOk) ++n;
+    reader.Release();
+    return n;
+  }
+
+  absl::Status Build(const std::vector<SubscribeMsg>& subscriptions, const std::string& shm_dir) {
+    const size_t consumers = subscriptions.size();
+    readers_.reserve(consumers);
+    for (size_t c = 0; c < consumers; ++c) {
       const std::string who = absl::StrCat("consumer ", c, " of ", consumers);
       absl::StatusOr<uint64_t> id = registry_.Reserve();
       if (!id.ok()) return Annotate(id.status(), who);
       absl::StatusOr<shm::RingProducer> ring =
-          shm::RingProducer::Create({.dir = shm_dir, .capacity = kRingBytes});
+          shm::RingProducer::Create({.dir = shm_dir, .capacity = ring_bytes_});
       if (!ring.ok()) return Annotate(ring.status(), absl::StrCat(who, ": ring in ", shm_dir));
       absl::StatusOr<shm::EventFd> doorbell = shm::EventFd::Create();
       if (!doorbell.ok()) return Annotate(doorbell.status(), absl::StrCat(who, ": doorbell"));
-      if (c == 0) {
-        const int fd = ::dup(ring->fd());
-        if (fd < 0) return Annotate(ErrnoStatus(errno, "dup"), who);
-        absl::StatusOr<shm::RingConsumer> reader = shm::RingConsumer::Attach(UniqueFd(fd));
-        if (!reader.ok()) return Annotate(reader.status(), absl::StrCat(who, ": attach"));
-        reader_.emplace(*std::move(reader));
-      }
+      const int fd = ::dup(ring->fd());
+      if (fd < 0) return Annotate(ErrnoStatus(errno, "dup"), who);
+      absl::StatusOr<shm::RingConsumer> reader = shm::RingConsumer::Attach(UniqueFd(fd));
+      if (!reader.ok()) return Annotate(reader.status(), absl::StrCat(who, ": attach"));
+      readers_.push_back(*std::move(reader));
       registry_.Find(*id)->channel = std::make_shared<ConsumerChannel>(
           *id, "bench", *std::move(ring), *std::move(doorbell), OverflowPolicy::kDropAndCount);
-      SubscribeMsg sub;
-      const int64_t mine = keys / consumers;
-      sub.pubkeys.reserve(static_cast<size_t>(mine) + 1);
-      for (int64_t k = 0; k < mine; ++k) sub.pubkeys.push_back(RandomKey(rng));
-      if (c == 0) {
-        matched_key_ = RandomKey(rng);
-        sub.pubkeys.push_back(matched_key_);
-      }
-      if (absl::Status s = registry_.ApplySubscribe(*id, sub); !s.ok()) {
+      if (absl::Status s = registry_.ApplySubscribe(*id, subscriptions[c]); !s.ok()) {
         return Annotate(s, absl::StrCat(who, ": subscribe"));
       }
     }
@@ -155,11 +202,13 @@ class DispatchFixture {
   }
 
   shm::EventFd notify_;  // outlives dispatcher_ (declared first)
-  Dispatcher dispatcher_{&notify_};
+  Dispatcher dispatcher_;
   Registry registry_{RegistryLimits{.max_consumers = kMaxConsumers,
                                     .max_keys_per_consumer = kMaxKeys + 1,
-                                    .max_total_keys = kMaxKeys + 1}};
-  std::optional<shm::RingConsumer> reader_;  // consumer 0's side of its ring
+                                    .max_total_keys = kMaxKeys + 1,
+                                    .max_keys_per_filter = kMaxKeys + 1}};
+  uint64_t ring_bytes_ = kRingBytes;
+  std::vector<shm::RingConsumer> readers_;  // each consumer's side of its ring, in order
   Pubkey matched_key_{};
 };
 
