@@ -1,8 +1,11 @@
 // UpdateLog: appending frames, slot levels, retention.
 #include "sender/update_log.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 
@@ -16,7 +19,40 @@ T ReadFixed(absl::Span<const uint8_t> fixed) {
   return value;
 }
 
+// Spare chunks kept for reuse: the log frees chunks from its front as it appends at its
+// back, so a couple cover the steady state.
+constexpr size_t kMaxSpareChunks = 2;
+
 }  // namespace
+
+UpdateLog::Chunk::Chunk(size_t bytes) : capacity(bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();  // as new[] would
+  data = static_cast<uint8_t*>(p);
+}
+
+UpdateLog::Chunk::Chunk(Chunk&& other) noexcept
+    : data(other.data), capacity(other.capacity), used(other.used) {
+  other.data = nullptr;
+  other.capacity = other.used = 0;
+}
+
+UpdateLog::Chunk& UpdateLog::Chunk::operator=(Chunk&& other) noexcept {
+  if (this != &other) {
+    if (data != nullptr) ::munmap(data, capacity);
+    data = other.data;
+    capacity = other.capacity;
+    used = other.used;
+    other.data = nullptr;
+    other.capacity = other.used = 0;
+  }
+  return *this;
+}
+
+UpdateLog::Chunk::~Chunk() {
+  if (data != nullptr) ::munmap(data, capacity);
+}
 
 UpdateLog::UpdateLog(UpdateLogOptions options)
     : options_(options),
@@ -30,15 +66,21 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
     if (!chunks_.empty() && entries_.empty()) {
       // Nothing refers to the old chunks any more.
       first_chunk_ += static_cast<uint32_t>(chunks_.size());
-      chunks_.clear();
+      while (!chunks_.empty()) {
+        RecycleChunk(std::move(chunks_.front()));
+        chunks_.pop_front();
+      }
     }
-    Chunk c;
-    c.capacity = std::max(kChunkBytes, size);
-    c.data.reset(new uint8_t[c.capacity]);
-    chunks_.push_back(std::move(c));
+    if (size <= kChunkBytes && !spare_chunks_.empty()) {
+      chunks_.push_back(std::move(spare_chunks_.back()));
+      spare_chunks_.pop_back();
+      chunks_.back().used = 0;
+    } else {
+      chunks_.emplace_back(std::max(kChunkBytes, size));
+    }
   }
   Chunk& chunk = chunks_.back();
-  update.WriteFrame(chunk.data.get() + chunk.used, 0, timestamp_ns);
+  update.WriteFrame(chunk.data + chunk.used, 0, timestamp_ns);
 
   Entry e;
   e.slot = key.slot;
@@ -49,7 +91,21 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
   chunk.used += size;
 
   const Position at = end();
-  SlotRecord& rec = slots_[key.slot];
+  if (last_record_ == nullptr || last_slot_ != key.slot) {
+    auto [it, inserted] = slots_.try_emplace(key.slot);
+    if (inserted) {
+      // A new slot: tables the size of the last one's, so they do not grow step by step.
+      if (last_record_ != nullptr) {
+        last_slot_positions_ = last_record_->positions.size();
+        last_slot_accounts_ = last_record_->latest.size();
+      }
+      it->second.positions.reserve(last_slot_positions_);
+      it->second.latest.reserve(last_slot_accounts_);
+    }
+    last_slot_ = key.slot;
+    last_record_ = &it->second;
+  }
+  SlotRecord& rec = *last_record_;
   if (e.kind == fb::UpdateKind::Account) {
     e.write_version = ReadFixed<fb::AccountHeader>(update.fixed()).write_version();
     auto [it, inserted] = rec.latest.try_emplace(key.pubkey, at);
@@ -85,7 +141,7 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
 absl::Span<const uint8_t> UpdateLog::frame(Position p) const {
   const Entry& e = entry(p);
   const Chunk& c = chunks_[e.chunk - first_chunk_];
-  return {c.data.get() + e.offset, e.size};
+  return {c.data + e.offset, e.size};
 }
 
 const std::vector<uint64_t>* UpdateLog::Released(Position p, Commitment level) const {
@@ -207,14 +263,24 @@ void UpdateLog::PopFront() {
     if (IsPending(r) && !e.superseded && e.kind != fb::UpdateKind::Slot) ++evicted_pending_;
     --r.live_entries;
     r.bytes -= e.size;
-    if (r.live_entries == 0 && !IsPending(r)) slots_.erase(it);
+    if (r.live_entries == 0 && !IsPending(r)) {
+      if (last_record_ == &r) last_record_ = nullptr;
+      slots_.erase(it);
+    }
   }
   // Chunks before the front entry's are no longer referred to.
   const uint32_t keep_from = entries_.empty() ? first_chunk_ + static_cast<uint32_t>(chunks_.size()) - 1
                                               : entries_.front().chunk;
   while (first_chunk_ < keep_from) {
+    RecycleChunk(std::move(chunks_.front()));
     chunks_.pop_front();
     ++first_chunk_;
+  }
+}
+
+void UpdateLog::RecycleChunk(Chunk chunk) {
+  if (chunk.capacity == kChunkBytes && spare_chunks_.size() < kMaxSpareChunks) {
+    spare_chunks_.push_back(std::move(chunk));
   }
 }
 
@@ -233,6 +299,7 @@ void UpdateLog::SweepSlots() {
   while (!slots_.empty()) {
     auto it = slots_.begin();
     if (it->second.live_entries != 0 || it->first + horizon > newest_slot_) break;
+    if (last_record_ == &it->second) last_record_ = nullptr;
     slots_.erase(it);
   }
 }

@@ -155,13 +155,25 @@ class UpdateLog {
     size_t bytes = 0;
   };
 
+  // A chunk of frame storage: anonymous memory mapped with its pages populated in one go
+  // (a page fault per 4 KiB of frames would cost more than copying them), reused once
+  // eviction frees it.
   struct Chunk {
-    std::unique_ptr<uint8_t[]> data;
+    Chunk() = default;
+    explicit Chunk(size_t bytes);
+    Chunk(Chunk&& other) noexcept;
+    Chunk& operator=(Chunk&& other) noexcept;
+    Chunk(const Chunk&) = delete;
+    Chunk& operator=(const Chunk&) = delete;
+    ~Chunk();
+    uint8_t* data = nullptr;
     size_t capacity = 0;
     size_t used = 0;
   };
   static constexpr size_t kChunkBytes = size_t{4} << 20;
 
+  // Keeps a freed chunk for reuse (up to a few), else frees it.
+  void RecycleChunk(Chunk chunk);
   bool ShouldEvictFront() const;
   void PopFront();
   void FinishEviction();
@@ -184,7 +196,15 @@ class UpdateLog {
   // Arena: chunks_[i] holds chunk number first_chunk_ + i.
   std::deque<Chunk> chunks_;
   uint32_t first_chunk_ = 0;
+  std::vector<Chunk> spare_chunks_;  // freed standard-size chunks, for reuse
   std::map<uint64_t, SlotRecord> slots_;
+  // The record the last Append used (most appends are to the same slot); reset whenever a
+  // record is erased.
+  uint64_t last_slot_ = 0;
+  SlotRecord* last_record_ = nullptr;
+  // Sizes of the last slot begun, to size the next one's tables at once.
+  size_t last_slot_positions_ = 0;
+  size_t last_slot_accounts_ = 0;
   uint64_t newest_slot_ = 0;
   // Released()[level - 1]: position of a status -> the slots it released.
   std::array<absl::flat_hash_map<Position, std::vector<uint64_t>>, 2> released_;
