@@ -22,6 +22,14 @@ import solana_storage_pb2
 _END = object()
 
 
+class Stamped:
+    """An account update whose lamports get the time (CLOCK_REALTIME ns) at which the
+    server hands it to gRPC: what the benchmark measures latency from."""
+
+    def __init__(self, update):
+        self.update = update
+
+
 class Stream:
     """One Subscribe call as the script sees it."""
 
@@ -82,6 +90,9 @@ class _Servicer(geyser_pb2_grpc.GeyserServicer):
             item = stream.outbox.get()
             if item is _END:
                 return
+            if isinstance(item, Stamped):
+                item.update.account.account.lamports = time.time_ns()
+                item = item.update
             yield item
 
 
