@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sender/dispatcher.h"
+#include "wire/control_framing.h"
 
 namespace qlaster::sender {
 
@@ -44,6 +46,10 @@ class Source {
   // ingest frame) is counted and logged by the source, not returned. Called from the
   // dispatch thread only.
   virtual absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) = 0;
+
+  // Appends the source's counters (what it received, refused, survived) for the sender's
+  // Stats reply. Called from the control thread while DoWork runs: read atomics only.
+  virtual void AppendCounters(std::vector<SourceCounterEntry>* /*out*/) const {}
 };
 
 }  // namespace qlaster::sender

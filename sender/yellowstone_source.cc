@@ -287,4 +287,22 @@ absl::StatusOr<SourceWork> YellowstoneSource::DoWork(Dispatcher& dispatcher, int
 
 const YellowstoneCounters& YellowstoneSource::counters() const { return client_->counters(); }
 
+void YellowstoneSource::AppendCounters(std::vector<SourceCounterEntry>* out) const {
+  const YellowstoneCounters& c = counters();
+  const std::string source = name();
+  for (const auto& [counter, value] : {std::pair<const char*, const std::atomic<uint64_t>*>{"messages", &c.messages},
+                                       {"published", &c.published},
+                                       {"malformed", &c.malformed},
+                                       {"ignored", &c.ignored},
+                                       {"pings", &c.pings},
+                                       {"connects", &c.connects},
+                                       {"stream_errors", &c.stream_errors},
+                                       {"resumes", &c.resumes},
+                                       {"resume_refused", &c.resume_refused},
+                                       {"queue_full_waits", &c.queue_full_waits},
+                                       {"last_slot", &c.last_slot}}) {
+    out->push_back({source, counter, value->load(std::memory_order_relaxed)});
+  }
+}
+
 }  // namespace qlaster::sender

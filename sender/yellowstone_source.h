@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -79,6 +80,8 @@ class YellowstoneSource : public Source {
   absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
 
   const YellowstoneCounters& counters() const;
+  // Every counter above, named as it is there.
+  void AppendCounters(std::vector<SourceCounterEntry>* out) const override;
 
  private:
   class Client;

@@ -138,6 +138,14 @@ class YellowstoneSourceTest(unittest.TestCase):
                 return
         self.fail("the consumer never saw the warm-up slot\n" + self.sender_log())
 
+    def source_counters(self):
+        """The Yellowstone source's counters, from the sender's Stats reply."""
+        out = subprocess.run([INSPECT, "--socket", self.socket, "--sender-stats", "--json"],
+                             capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+        stats = json.loads(out)
+        source = f"yellowstone:{self.upstream.url}"
+        return {c["name"]: c["value"] for c in stats["source_counters"] if c["source"] == source}
+
     def expect_slot(self, number, status="processed"):
         e = self.consumer.next(lambda e: e["kind"] != "slot" or e["slot"] != 100)
         self.assertEqual((e["kind"], e["slot"], e["status"]), ("slot", number, status))
@@ -195,6 +203,7 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.assertEqual(len(answer.accounts), 1)
         self.assertEqual(len(answer.transactions), 1)
         self.assertFalse(answer.HasField("from_slot"))
+        self.assertEqual(self.source_counters()["pings"], 1)
 
     def test_restarted_upstream_is_resubscribed_from_the_last_slot(self):
         self.upstream.send(ys.account(key(1), OWNER, 5, 105, 1, b"before"))
@@ -212,6 +221,11 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.assertEqual((e["lamports"], e["slot"]), (6, 106))
         self.expect_slot(106)
         self.assertIn("resubscribing from slot 105", self.sender_log())
+        counters = self.source_counters()
+        # Attempts while no upstream listened count too: each failed, each asked to resume.
+        self.assertGreaterEqual(counters["resumes"], 1, counters)
+        self.assertEqual(counters["connects"], counters["stream_errors"] + 1, counters)
+        self.assertEqual(counters["resumes"], counters["stream_errors"], counters)
 
     def test_refused_resume_resubscribes_live_and_says_so(self):
         self.upstream.send(ys.slot(107))
@@ -224,6 +238,7 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.upstream.send(ys.slot(300))
         self.expect_slot(300)
         self.assertIn("cannot replay from slot 107", self.sender_log())
+        self.assertEqual(self.source_counters()["resume_refused"], 1)
 
     def test_malformed_messages_are_counted_and_skipped(self):
         bad = []
@@ -250,6 +265,10 @@ class YellowstoneSourceTest(unittest.TestCase):
         e = self.consumer.next(lambda e: e["kind"] == "account")
         self.assertEqual((e["pubkey"], e["lamports"]), (b58(key(4)), 77))
         self.expect_slot(110)
+        counters = self.source_counters()
+        self.assertEqual(counters["malformed"], len(bad), counters)
+        self.assertEqual(counters["last_slot"], 110, counters)
+        self.assertEqual(counters["stream_errors"], 0, counters)
         log = self.sender_log()
         self.assertEqual(log.count("message skipped"), len(bad), log)
         self.assertIn("account pubkey is 31 bytes", log)
