@@ -275,5 +275,17 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.assertIsNone(self.sender.poll())
 
 
+class YellowstoneSourceFlagsTest(unittest.TestCase):
+    def test_a_url_that_is_not_http_host_port_exits_64(self):
+        with tempfile.TemporaryDirectory() as d:
+            for url in ("127.0.0.1:10000", "http://127.0.0.1", "http://:10000",
+                        "ftp://h:1", "http://h:99999", "http://h:1/path"):
+                p = subprocess.run([SENDER, "--socket", os.path.join(d, "s.sock"),
+                                    f"--source=yellowstone:{url}"],
+                                   capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertEqual(p.returncode, 64, (url, p.stderr))
+                self.assertIn("is not http://HOST:PORT or https://HOST:PORT", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
