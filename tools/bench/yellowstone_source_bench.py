@@ -75,6 +75,8 @@ def main():
     ap.add_argument("--max_count", type=int, default=100000)
     ap.add_argument("--size", type=int, default=165, help="account data bytes")
     ap.add_argument("--json", action="store_true", help="one JSON object per phase")
+    ap.add_argument("--sender_flag", action="append", default=[],
+                    help="a flag for qlaster-sender (repeatable), e.g. --sender_flag=--ingest_poll=0")
     args = ap.parse_args()
     sender = os.path.join(args.build, "sender", "qlaster-sender")
     probe = os.path.join(args.build, "tools", "qlaster-upstream-probe")
@@ -87,7 +89,7 @@ def main():
         upstream = ys.Upstream()
         log = open(os.path.join(tmp, "sender.log"), "w")
         s = subprocess.Popen([sender, "--socket", socket, f"--source=yellowstone:{upstream.url}",
-                              "--quiet"], stdout=log, stderr=subprocess.STDOUT)
+                              "--quiet", *args.sender_flag], stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 20
             while not os.path.exists(socket):
