@@ -102,11 +102,20 @@ def main():
                 "max": run_phase(ys, upstream, socket, probe, s.pid, args.max_count, 0,
                                  args.size),
             }
+            inspect = os.path.join(args.build, "tools", "inspect", "qlaster-inspect")
+            stats = json.loads(subprocess.run(
+                [inspect, "--socket", socket, "--sender-stats", "--json"], capture_output=True,
+                text=True, check=True, timeout=20).stdout)
+            counters = {c["name"]: c["value"] for c in stats["source_counters"]}
         finally:
             s.terminate()
             s.wait(20)
             upstream.stop()
             log.close()
+    if args.json:
+        print(json.dumps({"source_counters": counters}))
+    else:
+        print("source counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     for phase, r in results.items():
         r["phase"] = phase
         if args.json:
