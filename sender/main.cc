@@ -110,6 +110,8 @@ ABSL_FLAG(std::string, yellowstone_x_token, "",
           "x-token header sent to a yellowstone: upstream (empty: none)");
 ABSL_FLAG(absl::Duration, yellowstone_max_backoff, absl::Seconds(5),
           "longest wait between reconnects to a yellowstone: upstream");
+ABSL_FLAG(absl::Duration, yellowstone_idle_timeout, absl::Seconds(30),
+          "reconnect to a yellowstone: upstream that sends nothing, not even a ping, this long");
 
 namespace {
 
@@ -178,6 +180,7 @@ absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::s
     yellowstone.url = spec.substr(12);
     yellowstone.x_token = absl::GetFlag(FLAGS_yellowstone_x_token);
     yellowstone.max_backoff = absl::GetFlag(FLAGS_yellowstone_max_backoff);
+    yellowstone.idle_timeout = absl::GetFlag(FLAGS_yellowstone_idle_timeout);
     yellowstone.min_backoff = std::min(yellowstone.min_backoff, yellowstone.max_backoff);
     yellowstone.lz4 = lz4;
     QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<YellowstoneSource> source,

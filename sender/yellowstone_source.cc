@@ -51,7 +51,10 @@ class YellowstoneSource::Client {
     while (std::optional<UpstreamFrame*> f = queue_.Pop()) delete *f;
   }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+    watchdog_ = std::thread([this] { Watch(); });
+  }
 
   void Stop() {
     {
@@ -61,6 +64,7 @@ class YellowstoneSource::Client {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    if (watchdog_.joinable()) watchdog_.join();
   }
 
   // Dispatch thread.
@@ -93,6 +97,28 @@ class YellowstoneSource::Client {
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait_for(lock, absl::ToChronoNanoseconds(d), [this] { return stopping_; });
     return !stopping_;
+  }
+
+  // Cancels the open stream when it has been silent for idle_timeout. Its own thread:
+  // the client thread is blocked in Read while the stream is silent.
+  void Watch() {
+    const absl::Duration tick = std::min(options_.idle_timeout / 4, absl::Seconds(1));
+    while (Sleep(tick)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (context_ == nullptr) continue;
+      if (absl::Now() - last_heard_ > options_.idle_timeout) {
+        QLASTER_LOG(kWarning, "yellowstone %s: nothing received for %s; reconnecting",
+                    options_.url, absl::FormatDuration(absl::Now() - last_heard_));
+        Bump(counters_.stalls);
+        context_->TryCancel();
+        last_heard_ = absl::Now();  // once per stream
+      }
+    }
+  }
+
+  void Heard() {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_heard_ = absl::Now();
   }
 
   void Run() {
@@ -146,6 +172,7 @@ class YellowstoneSource::Client {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return grpc::Status::CANCELLED;
       context_ = &context;
+      last_heard_ = absl::Now();
     }
     struct Unpublish {
       Client* c;
@@ -170,6 +197,7 @@ class YellowstoneSource::Client {
       geyser::SubscribeUpdate update;
       while (stream->Read(&update)) {
         Bump(counters_.messages);
+        Heard();
         if (!Handle(update, *stream)) {
           context.TryCancel();
           break;
@@ -241,7 +269,9 @@ class YellowstoneSource::Client {
   std::condition_variable wake_;
   bool stopping_ = false;                     // guarded by mu_
   grpc::ClientContext* context_ = nullptr;    // guarded by mu_: the stream to cancel
+  absl::Time last_heard_;                     // guarded by mu_: the stream's last message
   std::thread thread_;
+  std::thread watchdog_;
 };
 
 absl::StatusOr<std::unique_ptr<YellowstoneSource>> YellowstoneSource::Open(
@@ -266,6 +296,9 @@ absl::StatusOr<std::unique_ptr<YellowstoneSource>> YellowstoneSource::Open(
   }
   if (options.min_backoff <= absl::ZeroDuration() || options.max_backoff < options.min_backoff) {
     return absl::InvalidArgumentError("yellowstone backoff: need 0 < min_backoff <= max_backoff");
+  }
+  if (options.idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("yellowstone idle_timeout must be > 0");
   }
   if (options.max_frames_per_call == 0) {
     return absl::InvalidArgumentError("yellowstone max_frames_per_call must be > 0");
@@ -300,6 +333,7 @@ void YellowstoneSource::AppendCounters(std::vector<SourceCounterEntry>* out) con
                                        {"resumes", &c.resumes},
                                        {"resume_refused", &c.resume_refused},
                                        {"queue_full_waits", &c.queue_full_waits},
+                                       {"stalls", &c.stalls},
                                        {"last_slot", &c.last_slot}}) {
     out->push_back({source, counter, value->load(std::memory_order_relaxed)});
   }

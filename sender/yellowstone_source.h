@@ -18,6 +18,8 @@
 //    replays from there (updates of that slot may arrive twice). An upstream that cannot
 //    (OUT_OF_RANGE: the slot is older than it keeps) is resubscribed live at once, and
 //    the lost range is logged and counted (`resume_refused`);
+//  - stalls: a stream silent for idle_timeout (no update, no ping) is cancelled by a
+//    watchdog and reopened like a stream that ended (`stalls`);
 //  - malformed messages (a bad pubkey length, an unknown slot status, a transaction that
 //    does not re-serialize, ...) are counted (`malformed`), logged rate-limited, and
 //    skipped; the stream carries on.
@@ -49,6 +51,9 @@ struct YellowstoneOptions {
   Lz4Policy lz4 = {};
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // A stream that delivers nothing (not even a ping) for this long is taken for stalled,
+  // cancelled and reopened. Yellowstone servers ping every few seconds.
+  absl::Duration idle_timeout = absl::Seconds(30);
   // Frames one DoWork call publishes at most (one batch).
   size_t max_frames_per_call = 256;
 };
@@ -64,13 +69,14 @@ struct YellowstoneCounters {
   std::atomic<uint64_t> resumes{0};         // reconnects that asked for from_slot
   std::atomic<uint64_t> resume_refused{0};  // ... that the upstream refused (OUT_OF_RANGE)
   std::atomic<uint64_t> queue_full_waits{0};  // times the client thread waited for room
+  std::atomic<uint64_t> stalls{0};          // streams cancelled for silence
   std::atomic<uint64_t> last_slot{0};       // the highest slot seen
 };
 
 class YellowstoneSource : public Source {
  public:
-  // Checks the options (kInvalidArgument for a URL that is not http(s)://HOST:PORT or
-  // backoffs out of order) and starts the client thread, which connects at once.
+  // Checks the options (kInvalidArgument for a URL that is not http(s)://HOST:PORT,
+  // backoffs out of order or an idle timeout <= 0) and starts the client thread, which connects at once.
   static absl::StatusOr<std::unique_ptr<YellowstoneSource>> Open(const YellowstoneOptions& options);
   ~YellowstoneSource() override;
 

@@ -87,7 +87,11 @@ class Consumer:
         self.proc.stdout.close()
 
 
-class YellowstoneSourceTest(unittest.TestCase):
+class SenderFixture(unittest.TestCase):
+    """An upstream, the sender on it, and a consumer that has seen the first slot."""
+
+    EXTRA_FLAGS = []
+
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
         self.socket = os.path.join(self.dir.name, "sender.sock")
@@ -97,7 +101,8 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.log = open(self.log_path, "w")
         self.sender = subprocess.Popen(
             [SENDER, "--socket", self.socket, f"--source=yellowstone:{self.upstream.url}",
-             f"--yellowstone_x_token={TOKEN}", "--yellowstone_max_backoff=300ms"],
+             f"--yellowstone_x_token={TOKEN}", "--yellowstone_max_backoff=300ms",
+             *self.EXTRA_FLAGS],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT
         while not os.path.exists(self.socket):
@@ -150,6 +155,9 @@ class YellowstoneSourceTest(unittest.TestCase):
         e = self.consumer.next(lambda e: e["kind"] != "slot" or e["slot"] != 100)
         self.assertEqual((e["kind"], e["slot"], e["status"]), ("slot", number, status))
 
+
+
+class YellowstoneSourceTest(SenderFixture):
     def test_subscribes_to_everything_at_processed_with_the_x_token(self):
         self.assertEqual(self.stream.metadata.get("x-token"), TOKEN)
         first = self.stream.requests[0]
@@ -273,6 +281,20 @@ class YellowstoneSourceTest(unittest.TestCase):
         self.assertEqual(log.count("message skipped"), len(bad), log)
         self.assertIn("account pubkey is 31 bytes", log)
         self.assertIsNone(self.sender.poll())
+
+
+class YellowstoneSourceStallTest(SenderFixture):
+    EXTRA_FLAGS = ["--yellowstone_idle_timeout=1s"]
+
+    def test_a_silent_upstream_is_reconnected(self):
+        # The first stream stays open and sends nothing more.
+        second = self.upstream.wait_stream(2, TIMEOUT)
+        self.assertEqual(second.requests[0].from_slot, 100)
+        self.upstream.send(ys.slot(120), second)
+        self.expect_slot(120)
+        counters = self.source_counters()
+        self.assertGreaterEqual(counters["stalls"], 1, counters)
+        self.assertIn("nothing received for", self.sender_log())
 
 
 class YellowstoneSourceFlagsTest(unittest.TestCase):
