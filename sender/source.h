@@ -30,6 +30,11 @@ struct SourceWork {
   // CLOCK_MONOTONIC ns at which the source next has something to publish (a paced
   // source's next event), or kWhenever, or kEnded.
   int64_t next_due_ns = kWhenever;
+  // With kWhenever: an fd that becomes readable when input arrives (an eventfd another
+  // thread of the source rings, such as the Yellowstone source's gRPC thread), or -1.
+  // Under the sleep idle strategy the runner then sleeps on it (up to its poll interval)
+  // instead of calling the source again after every idle pause. The source resets it.
+  int doorbell_fd = -1;
 };
 
 class Source {

@@ -2,6 +2,7 @@
 #include "sender/yellowstone_source.h"
 
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -13,8 +14,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "base/spsc_queue.h"
 #include "geyser.grpc.pb.h"
+#include "shm/event_fd.h"
 #include "wire/yellowstone/update_convert.h"
 
 namespace qlaster::sender {
@@ -43,8 +46,11 @@ geyser::SubscribeRequest FullSubscription() {
 
 class YellowstoneSource::Client {
  public:
-  Client(YellowstoneOptions options, std::string target, bool tls)
-      : options_(std::move(options)), target_(std::move(target)), tls_(tls) {}
+  Client(YellowstoneOptions options, std::string target, bool tls, shm::EventFd doorbell)
+      : options_(std::move(options)),
+        target_(std::move(target)),
+        tls_(tls),
+        doorbell_(std::move(doorbell)) {}
 
   ~Client() {
     Stop();
@@ -67,7 +73,32 @@ class YellowstoneSource::Client {
     if (watchdog_.joinable()) watchdog_.join();
   }
 
-  // Dispatch thread.
+  // Dispatch thread. With nothing queued, declares itself asleep (the client thread
+  // then rings the doorbell after its next push) and looks once more, so that a push
+  // racing with the declaration is never left waiting for the runner's poll interval:
+  // the flag is exchanged on both sides (a read-modify-write, as the ring's sleeping
+  // flag), the queue is pushed before it on one side and read after it on the other.
+  SourceWork DoWork(Dispatcher& dispatcher) {
+    if (armed_) {
+      uint64_t rings;
+      (void)!::read(doorbell_.fd(), &rings, sizeof(rings));  // reset; EAGAIN if not rung
+      asleep_.exchange(false, std::memory_order_seq_cst);
+      armed_ = false;
+    }
+    int done = Drain(dispatcher);
+    if (done == 0) {
+      asleep_.exchange(true, std::memory_order_seq_cst);
+      done = Drain(dispatcher);
+      armed_ = true;  // reset at the next call, rung or not
+    }
+    return SourceWork{.done = done,
+                      .next_due_ns = SourceWork::kWhenever,
+                      .doorbell_fd = done == 0 ? doorbell_.fd() : -1};
+  }
+
+  const YellowstoneOptions& options() const { return options_; }
+
+ private:
   int Drain(Dispatcher& dispatcher) {
     int done = 0;
     while (static_cast<size_t>(done) < options_.max_frames_per_call) {
@@ -81,7 +112,7 @@ class YellowstoneSource::Client {
     return done;
   }
 
-  const YellowstoneOptions& options() const { return options_; }
+ public:
   const YellowstoneCounters& counters() const { return counters_; }
 
  private:
@@ -246,7 +277,10 @@ class YellowstoneSource::Client {
       counters_.last_slot.store(slot, std::memory_order_relaxed);
     }
     UpstreamFrame* raw = frame.release();
-    if (queue_.Push(raw)) return true;
+    if (queue_.Push(raw)) {
+      Ring();
+      return true;
+    }
     Bump(counters_.queue_full_waits);
     // The dispatcher is behind: wait for room rather than drop. Not reading makes gRPC's
     // flow control hold the upstream back.
@@ -256,7 +290,13 @@ class YellowstoneSource::Client {
         return false;
       }
     }
+    Ring();
     return true;
+  }
+
+  // After a push: wakes the dispatch thread if it said it would sleep (once per sleep).
+  void Ring() {
+    if (asleep_.exchange(false, std::memory_order_seq_cst)) doorbell_.Notify();
   }
 
   const YellowstoneOptions options_;
@@ -264,6 +304,9 @@ class YellowstoneSource::Client {
   const bool tls_;
   YellowstoneCounters counters_;
   SpscQueue<UpstreamFrame*, kQueueSize> queue_;
+  const shm::EventFd doorbell_;            // rung by Ring(), watched by the runner
+  std::atomic<bool> asleep_{false};        // the dispatch thread found the queue empty
+  bool armed_ = false;                     // dispatch thread: the doorbell may need a reset
 
   std::mutex mu_;
   std::condition_variable wake_;
@@ -303,7 +346,8 @@ absl::StatusOr<std::unique_ptr<YellowstoneSource>> YellowstoneSource::Open(
   if (options.max_frames_per_call == 0) {
     return absl::InvalidArgumentError("yellowstone max_frames_per_call must be > 0");
   }
-  auto client = std::make_unique<Client>(options, target, tls);
+  QLASTER_ASSIGN_OR_RETURN(shm::EventFd doorbell, shm::EventFd::Create());
+  auto client = std::make_unique<Client>(options, target, tls, std::move(doorbell));
   client->Start();
   return std::unique_ptr<YellowstoneSource>(new YellowstoneSource(std::move(client)));
 }
@@ -315,7 +359,7 @@ YellowstoneSource::~YellowstoneSource() = default;
 std::string YellowstoneSource::name() const { return "yellowstone:" + client_->options().url; }
 
 absl::StatusOr<SourceWork> YellowstoneSource::DoWork(Dispatcher& dispatcher, int64_t) {
-  return SourceWork{.done = client_->Drain(dispatcher), .next_due_ns = SourceWork::kWhenever};
+  return client_->DoWork(dispatcher);
 }
 
 const YellowstoneCounters& YellowstoneSource::counters() const { return client_->counters(); }

@@ -6,7 +6,9 @@
 // (with its status meta), slots, block meta and entries at processed commitment;
 // converts each SubscribeUpdate to a frame once (wire/yellowstone/update_convert.h);
 // and hands the frames to DoWork through a bounded SPSC queue. DoWork, on the dispatch
-// thread, only publishes them. When the queue is full the client thread waits (the
+// thread, only publishes them; when the queue is empty DoWork hands the runner a doorbell
+// (an eventfd the client thread rings after its next push), so that an idle sender
+// sleeps instead of polling. When the queue is full the client thread waits (the
 // upstream's HTTP/2 flow control then slows the upstream), so nothing is dropped here.
 //
 // The stream keeps itself up:
@@ -82,7 +84,8 @@ class YellowstoneSource : public Source {
 
   std::string name() const override;
 
-  // Publishes up to max_frames_per_call converted frames; next_due is kWhenever.
+  // Publishes up to max_frames_per_call converted frames; next_due is kWhenever, with
+  // the doorbell when nothing was queued.
   absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
 
   const YellowstoneCounters& counters() const;
