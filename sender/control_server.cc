@@ -113,6 +113,7 @@ struct ControlServer::Impl {
   void OnDispatcherEvents();
   void OnEviction(const EvictionEvent& e);
   StatsMsg BuildStats() const;
+  std::vector<const Source*> sources;  // their counters go into Stats
 
   asio::io_context& io;
   Dispatcher& dispatcher;
@@ -562,6 +563,10 @@ StatsMsg ControlServer::Impl::BuildStats() const {
     stats.dropped += entry.dropped;
     if (stats.consumers.size() < kMaxStatsConsumers) stats.consumers.push_back(std::move(entry));
   }
+  for (const Source* source : sources) source->AppendCounters(&stats.source_counters);
+  if (stats.source_counters.size() > kMaxStatsSourceCounters) {
+    stats.source_counters.resize(kMaxStatsSourceCounters);
+  }
   return stats;
 }
 
@@ -661,6 +666,10 @@ void ControlServer::Shutdown() {
 }
 
 StatsMsg ControlServer::Stats() const { return impl_->BuildStats(); }
+
+void ControlServer::SetSources(std::vector<const Source*> sources) {
+  impl_->sources = std::move(sources);
+}
 
 size_t ControlServer::session_count() const { return impl_->sessions.size(); }
 

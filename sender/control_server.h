@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "sender/dispatcher.h"
 #include "sender/registry.h"
+#include "sender/source.h"
 #include "shm/event_fd.h"
 #include "wire/control_framing.h"
 
@@ -82,6 +83,10 @@ class ControlServer {
   void Shutdown();
 
   StatsMsg Stats() const;
+
+  // The sources whose counters Stats() reports. Call before Start(); they must outlive
+  // the server.
+  void SetSources(std::vector<const Source*> sources);
   size_t session_count() const;
 
   class Session;

@@ -1,4 +1,5 @@
 // qlaster-sender: the daemon. Parses flags, opens the source, and runs the sender library.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "sender/replay_source.h"
 #include "sender/sender.h"
 #include "sender/synthetic_source.h"
+#include "sender/yellowstone_source.h"
 #include "base/base58.h"
 
 ABSL_FLAG(std::string, socket, "",
@@ -26,7 +28,8 @@ ABSL_FLAG(std::string, socket_mode, "0660", "socket file mode, octal");
 ABSL_FLAG(std::vector<std::string>, source, {"synthetic"},
           "where updates come from, one or more (comma-separated): synthetic (a deterministic "
           "Solana-like feed, for demos and benchmarks), ingest:NAME (a shared-memory ring other "
-          "processes write) or replay:FILE (a qlaster-inspect --record file)");
+          "processes write), replay:FILE (a qlaster-inspect --record file) or "
+          "yellowstone:http://HOST:PORT (a Yellowstone gRPC upstream; https:// for TLS)");
 ABSL_FLAG(bool, exit_when_source_ends, false,
           "when every source has ended (a replay without --replay_loop, a "
           "--synthetic_duration), tell the consumers and exit 0; otherwise keep serving");
@@ -102,6 +105,14 @@ ABSL_FLAG(int, replay_wait_for_consumers, 1,
           "start the replay once this many consumers are connected and something is "
           "subscribed (0: at once)");
 
+// --source yellowstone:URL.
+ABSL_FLAG(std::string, yellowstone_x_token, "",
+          "x-token header sent to a yellowstone: upstream (empty: none)");
+ABSL_FLAG(absl::Duration, yellowstone_max_backoff, absl::Seconds(5),
+          "longest wait between reconnects to a yellowstone: upstream");
+ABSL_FLAG(absl::Duration, yellowstone_idle_timeout, absl::Seconds(30),
+          "reconnect to a yellowstone: upstream that sends nothing, not even a ping, this long");
+
 namespace {
 
 template <typename T>
@@ -164,8 +175,20 @@ absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::s
     QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<ReplaySource> source, ReplaySource::Open(replay));
     return source;
   }
+  if (absl::StartsWith(spec, "yellowstone:")) {
+    YellowstoneOptions yellowstone;
+    yellowstone.url = spec.substr(12);
+    yellowstone.x_token = absl::GetFlag(FLAGS_yellowstone_x_token);
+    yellowstone.max_backoff = absl::GetFlag(FLAGS_yellowstone_max_backoff);
+    yellowstone.idle_timeout = absl::GetFlag(FLAGS_yellowstone_idle_timeout);
+    yellowstone.min_backoff = std::min(yellowstone.min_backoff, yellowstone.max_backoff);
+    yellowstone.lz4 = lz4;
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<YellowstoneSource> source,
+                             YellowstoneSource::Open(yellowstone));
+    return source;
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      "--source: '", spec, "' is not synthetic, ingest:NAME or replay:FILE"));
+      "--source: '", spec, "' is not synthetic, ingest:NAME, replay:FILE or yellowstone:URL"));
 }
 
 int Fail(const std::string& message) {

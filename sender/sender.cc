@@ -106,6 +106,7 @@ Dispatcher& Sender::dispatcher() { return impl_->dispatcher; }
 
 absl::Status Sender::Run(std::vector<Source*> sources) {
   Impl& s = *impl_;
+  s.control.SetSources({sources.begin(), sources.end()});
   s.control.Start();
   if (s.options.handle_signals) {
     s.signals.add(SIGINT);

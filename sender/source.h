@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sender/dispatcher.h"
+#include "wire/control_framing.h"
 
 namespace qlaster::sender {
 
@@ -28,6 +30,11 @@ struct SourceWork {
   // CLOCK_MONOTONIC ns at which the source next has something to publish (a paced
   // source's next event), or kWhenever, or kEnded.
   int64_t next_due_ns = kWhenever;
+  // With kWhenever: an fd that becomes readable when input arrives (an eventfd another
+  // thread of the source rings, such as the Yellowstone source's gRPC thread), or -1.
+  // Under the sleep idle strategy the runner then sleeps on it (up to its poll interval)
+  // instead of calling the source again after every idle pause. The source resets it.
+  int doorbell_fd = -1;
 };
 
 class Source {
@@ -44,6 +51,10 @@ class Source {
   // ingest frame) is counted and logged by the source, not returned. Called from the
   // dispatch thread only.
   virtual absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) = 0;
+
+  // Appends the source's counters (what it received, refused, survived) for the sender's
+  // Stats reply. Called from the control thread while DoWork runs: read atomics only.
+  virtual void AppendCounters(std::vector<SourceCounterEntry>* /*out*/) const {}
 };
 
 }  // namespace qlaster::sender

@@ -2,6 +2,7 @@
 #include "sender/source_runner.h"
 
 #include <immintrin.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 
@@ -42,7 +43,12 @@ absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
         continue;
       }
       if (w->next_due_ns == SourceWork::kWhenever) {
-        total.awaiting_input = true;
+        if (w->doorbell_fd >= 0 && options_.idle.kind == IdleKind::kSleep &&
+            total.doorbell_count < CycleResult::kMaxDoorbells) {
+          total.doorbells[total.doorbell_count++] = w->doorbell_fd;
+        } else {
+          total.awaiting_input = true;
+        }
       } else {
         total.next_due_ns = std::min(total.next_due_ns, w->next_due_ns);
       }
@@ -75,6 +81,20 @@ IdlePlan PlanIdle(const RunnerOptions& options, int64_t now_ns, const CycleResul
   return {IdlePlan::Kind::kSleepUntil, until};
 }
 
+namespace {
+
+// Until `until_ns` (CLOCK_MONOTONIC) or one of the cycle's doorbells is readable. EINTR
+// returns early: the next cycle looks again.
+void WaitForDoorbells(const CycleResult& cycle, int64_t until_ns) {
+  std::array<pollfd, CycleResult::kMaxDoorbells> fds;
+  for (int i = 0; i < cycle.doorbell_count; ++i) fds[i] = {cycle.doorbells[i], POLLIN, 0};
+  const int64_t left = std::max<int64_t>(0, until_ns - MonotonicNs());
+  const timespec timeout{.tv_sec = left / 1'000'000'000, .tv_nsec = left % 1'000'000'000};
+  ::ppoll(fds.data(), static_cast<nfds_t>(cycle.doorbell_count), &timeout, nullptr);
+}
+
+}  // namespace
+
 void SourceRunner::Idle(int64_t now_ns, const CycleResult& cycle) {
   counters_.idle_waits.store(counters_.idle_waits.load(std::memory_order_relaxed) + 1,
                              std::memory_order_relaxed);
@@ -90,7 +110,11 @@ void SourceRunner::Idle(int64_t now_ns, const CycleResult& cycle) {
       while (MonotonicNs() < plan.until_ns) _mm_pause();
       return;
     case IdlePlan::Kind::kSleepUntil:
-      SleepUntilMonotonicNs(plan.until_ns);
+      if (cycle.doorbell_count > 0 && !cycle.awaiting_input) {
+        WaitForDoorbells(cycle, plan.until_ns);
+      } else {
+        SleepUntilMonotonicNs(plan.until_ns);
+      }
       return;
   }
 }

@@ -14,6 +14,7 @@
 #ifndef QLASTER_SENDER_SOURCE_RUNNER_H_
 #define QLASTER_SENDER_SOURCE_RUNNER_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -55,6 +56,12 @@ struct CycleResult {
   int64_t next_due_ns = SourceWork::kWhenever;
   // Some source waits for input it cannot foresee (the idle strategy applies).
   bool awaiting_input = false;
+  // Sources that wait for input with a doorbell (SourceWork::doorbell_fd), under the
+  // sleep strategy: the idle wait watches these fds. More than kMaxDoorbells, or any
+  // other strategy, counts as awaiting_input instead.
+  static constexpr int kMaxDoorbells = 8;
+  std::array<int, kMaxDoorbells> doorbells{};
+  int doorbell_count = 0;
 };
 
 // How the runner waits after a cycle that did nothing (PlanIdle decides, Idle does it).
@@ -94,8 +101,9 @@ class SourceRunner {
   absl::StatusOr<CycleResult> Cycle(int64_t now_ns);
 
   // Waits after a cycle that did nothing, until the first of: the poll interval; the
-  // cycle's next due time (spinning when it is within spin_ahead); and, when a source
-  // awaits input, the idle strategy's pause (none for spin and yield).
+  // cycle's next due time (spinning when it is within spin_ahead); when a source
+  // awaits input, the idle strategy's pause (none for spin and yield); and a doorbell
+  // of the cycle becoming readable.
   void Idle(int64_t now_ns, const CycleResult& cycle);
 
   // True once every source has ended.

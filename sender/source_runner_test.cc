@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "gtest/gtest.h"
 #include "sender/testing/one_consumer_dispatcher.h"
+#include "shm/event_fd.h"
 
 namespace qlaster::sender {
 namespace {
@@ -235,6 +236,41 @@ TEST_F(SourceRunnerTest, AsksAgainAtOnceWhileASourceHasWork) {
   ASSERT_TRUE(runner.Run(stop).ok());
   EXPECT_EQ(waits_seen, 0);
   EXPECT_EQ(Readable(), 4);
+}
+
+TEST_F(SourceRunnerTest, SleepsOnADoorbellUntilItRings) {
+  // An idle pause and a poll interval of a minute: only the doorbell can bring the second
+  // call within the deadline.
+  absl::StatusOr<shm::EventFd> bell = shm::EventFd::Create();
+  ASSERT_TRUE(bell.ok()) << bell.status();
+  std::atomic<int> calls{0};
+  ScriptedSource source("bell", [&](Dispatcher& d, int call, int64_t) -> absl::StatusOr<SourceWork> {
+    calls.store(call + 1);
+    if (call == 0) {
+      return SourceWork{.done = 0, .next_due_ns = SourceWork::kWhenever, .doorbell_fd = bell->fd()};
+    }
+    if (absl::Status st = PublishOne(d, 1); !st.ok()) return st;
+    return SourceWork{.done = 1, .next_due_ns = SourceWork::kEnded};
+  });
+  RunnerOptions o;
+  o.idle = {.kind = IdleKind::kSleep, .sleep = absl::Minutes(1)};
+  o.poll_interval = absl::Minutes(1);
+  o.serve_after_end = false;
+  SourceRunner runner(h_->dispatcher(), {&source}, o);
+  std::atomic<bool> stop{false};
+  absl::Status result;
+  std::thread thread([&] { result = runner.Run(stop); });
+  const auto wait_for = [&](int n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (calls.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    return calls.load();
+  };
+  EXPECT_EQ(wait_for(1), 1);
+  bell->Notify();
+  EXPECT_EQ(wait_for(2), 2);
+  thread.join();
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_EQ(Readable(), 1);
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ namespace {
 constexpr flatbuffers::uoffset_t kVerifierMaxDepth = 8;
 // Root + body + one table per ConsumerStats entry, with room to spare. Bounds verifier
 // work for a frame made of many tiny tables.
-constexpr flatbuffers::uoffset_t kVerifierMaxTables = 2 * kMaxStatsConsumers + 16;
+constexpr flatbuffers::uoffset_t kVerifierMaxTables =
+    2 * kMaxStatsConsumers + 2 * kMaxStatsSourceCounters + 16;
 
 // FlatBuffers reads scalars in place, so a frame must sit at an address aligned for the
 // widest scalar in the schema (uint64) for those reads to be defined behaviour.
@@ -265,6 +266,13 @@ ControlMsg ToMsg(const fb::Stats& t) {
           c->ring_bytes(), c->ring_fill(), c->lag_records()});
     }
   }
+  if (const auto* counters = t.source_counters(); counters != nullptr) {
+    msg.source_counters.reserve(counters->size());
+    for (const fb::SourceCounter* c : *counters) {
+      msg.source_counters.push_back(
+          SourceCounterEntry{CopyString(c->source()), CopyString(c->name()), c->value()});
+    }
+  }
   return msg;
 }
 
@@ -438,6 +446,18 @@ absl::Status Validate(const StatsMsg& m) {
   for (const ConsumerStatsEntry& c : m.consumers) {
     QLASTER_RETURN_IF_ERROR(CheckName("ConsumerStats.name", c.name));
   }
+  if (m.source_counters.size() > kMaxStatsSourceCounters) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("Stats has %d source counters, over the limit of %d",
+                        m.source_counters.size(), kMaxStatsSourceCounters));
+  }
+  for (const SourceCounterEntry& c : m.source_counters) {
+    if (c.source.size() > kMaxSourceNameSize) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "SourceCounter.source is %d bytes, over %d", c.source.size(), kMaxSourceNameSize));
+    }
+    QLASTER_RETURN_IF_ERROR(CheckName("SourceCounter.name", c.name));
+  }
   return absl::OkStatus();
 }
 
@@ -598,8 +618,15 @@ std::vector<uint8_t> EncodeControl(const StatsMsg& msg) {
         fb::CreateConsumerStats(fbb, c.consumer_id, fbb.CreateString(c.name), c.delivered,
                                 c.dropped, c.ring_bytes, c.ring_fill, c.lag_records));
   }
+  std::vector<flatbuffers::Offset<fb::SourceCounter>> counters;
+  counters.reserve(msg.source_counters.size());
+  for (const SourceCounterEntry& c : msg.source_counters) {
+    counters.push_back(fb::CreateSourceCounter(fbb, fbb.CreateString(c.source),
+                                               fbb.CreateString(c.name), c.value));
+  }
   const auto body = fb::CreateStats(fbb, msg.published, msg.delivered, msg.dropped,
-                                    msg.evicted, fbb.CreateVector(consumers));
+                                    msg.evicted, fbb.CreateVector(consumers),
+                                    fbb.CreateVector(counters));
   return Frame(fbb, fb::ControlBody::Stats, body.Union());
 }
 

@@ -66,6 +66,10 @@ inline constexpr size_t kMaxErrorMessageSize = 4096;
 inline constexpr size_t kMaxSubscribeKeys = 100'000;
 // ConsumerStats entries in one Stats reply (each is at most ~200 bytes on the wire).
 inline constexpr size_t kMaxStatsConsumers = 10'000;
+// Source counters in one Stats reply: a source's name (its --source spec, a URL) and the
+// counter's name (kMaxNameSize).
+inline constexpr size_t kMaxStatsSourceCounters = 256;
+inline constexpr size_t kMaxSourceNameSize = 512;
 // Named filters: a name is at most this long, printable; a memcmp compares at most
 // kMaxMemcmpBytes; a filter has at most kMaxDataPredicates data predicates (memcmp,
 // datasize, lamports, token_account_state: Yellowstone's limits); one message names at
@@ -76,7 +80,8 @@ inline constexpr size_t kMaxDataPredicates = 4;
 inline constexpr size_t kMaxDataSlices = 64;
 
 static_assert(kMaxSubscribeKeys * kPubkeySize + 4096 <= kMaxControlFrameSize);
-static_assert(kMaxStatsConsumers * 256 + 4096 <= kMaxControlFrameSize);
+static_assert(kMaxStatsConsumers * 256 + kMaxStatsSourceCounters * 640 + 4096 <=
+              kMaxControlFrameSize);
 
 // ------------------------------------------------------------------- messages
 // One plain struct per ControlBody member; fields as in proto/qlaster.fbs, which documents
@@ -192,12 +197,20 @@ struct ConsumerStatsEntry {
   friend bool operator==(const ConsumerStatsEntry&, const ConsumerStatsEntry&) = default;
 };
 
+struct SourceCounterEntry {
+  std::string source;  // Source::name()
+  std::string name;
+  uint64_t value = 0;
+  friend bool operator==(const SourceCounterEntry&, const SourceCounterEntry&) = default;
+};
+
 struct StatsMsg {
   uint64_t published = 0;
   uint64_t delivered = 0;
   uint64_t dropped = 0;
   uint64_t evicted = 0;
   std::vector<ConsumerStatsEntry> consumers;
+  std::vector<SourceCounterEntry> source_counters = {};
   friend bool operator==(const StatsMsg&, const StatsMsg&) = default;
 };
 

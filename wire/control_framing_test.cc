@@ -55,7 +55,8 @@ std::vector<ControlMsg> AllMessages() {
                50,
                2,
                {ConsumerStatsEntry{1, "a", 10, 1, 1 << 20, 64, 3},
-                ConsumerStatsEntry{2, "b", 20, 0, 1 << 21, 0, 0}}},
+                ConsumerStatsEntry{2, "b", 20, 0, 1 << 21, 0, 0}},
+               {SourceCounterEntry{"yellowstone:http://127.0.0.1:10000", "malformed", 3}}},
   };
 }
 
@@ -449,6 +450,13 @@ TEST_F(ControlFramingTest, TooManyStatsEntriesIsResourceExhausted) {
   EXPECT_EQ(DecodeCode(EncodeControl(stats)), absl::StatusCode::kResourceExhausted);
   stats.consumers.pop_back();
   EXPECT_EQ(DecodeCode(EncodeControl(stats)), absl::StatusCode::kOk) << last_status_;
+  stats.source_counters.assign(kMaxStatsSourceCounters + 1,
+                               SourceCounterEntry{std::string(kMaxSourceNameSize, 's'), "c", 1});
+  EXPECT_EQ(DecodeCode(EncodeControl(stats)), absl::StatusCode::kResourceExhausted);
+  stats.source_counters.pop_back();
+  EXPECT_EQ(DecodeCode(EncodeControl(stats)), absl::StatusCode::kOk) << last_status_;
+  stats.source_counters[0].source += "s";
+  EXPECT_EQ(DecodeCode(EncodeControl(stats)), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ControlFramingTest, DecodesFrameAtAnyAlignment) {

@@ -330,6 +330,10 @@ std::string FormatSenderStatsTable(const StatsMsg& stats) {
                                           FormatBytes(static_cast<double>(c.ring_fill)), pct,
                                           c.lag_records));
   }
+  for (const SourceCounterEntry& c : stats.source_counters) {
+    absl::StrAppend(&out, absl::StrFormat("source %s %s %d\n", Printable(c.source),
+                                          Printable(c.name), c.value));
+  }
   return out;
 }
 
@@ -343,6 +347,12 @@ std::string FormatSenderStatsJson(const StatsMsg& stats) {
                     ",\"name\":", JsonString(c.name), ",\"delivered\":", c.delivered,
                     ",\"dropped\":", c.dropped, ",\"ring_bytes\":", c.ring_bytes,
                     ",\"ring_fill\":", c.ring_fill, ",\"lag_records\":", c.lag_records, "}");
+  }
+  out += "],\"source_counters\":[";
+  for (size_t i = 0; i < stats.source_counters.size(); ++i) {
+    const SourceCounterEntry& c = stats.source_counters[i];
+    absl::StrAppend(&out, i == 0 ? "" : ",", "{\"source\":", JsonString(c.source),
+                    ",\"name\":", JsonString(c.name), ",\"value\":", c.value, "}");
   }
   out += "]}";
   return out;
