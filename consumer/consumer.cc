@@ -129,6 +129,8 @@ struct Consumer::Impl {
   absl::StatusOr<SubscribeResult> Change(fb::SubscribeOp op, std::span<const Pubkey> pks,
                                          std::span<const Pubkey> ows,
                                          std::optional<TransactionFilter> tx);
+  // Sends prepared messages one by one, recording each the sender acknowledged.
+  absl::StatusOr<SubscribeResult> Send(std::vector<SubscribeMsg> msgs);
   absl::StatusOr<uint64_t> Replay();
 
   // ---- reading
@@ -254,7 +256,11 @@ absl::StatusOr<SubscribeResult> Consumer::Impl::Change(fb::SubscribeOp op,
                                                        std::span<const Pubkey> ows,
                                                        std::optional<TransactionFilter> tx) {
   if (state == State::kClosed) return absl::FailedPreconditionError("the consumer is closed");
-  std::vector<SubscribeMsg> msgs = SubscriptionBook::Split(op, pks, ows, tx);
+  return Send(SubscriptionBook::Split(op, pks, ows, tx));
+}
+
+absl::StatusOr<SubscribeResult> Consumer::Impl::Send(std::vector<SubscribeMsg> msgs) {
+  if (state == State::kClosed) return absl::FailedPreconditionError("the consumer is closed");
   // Not connected (or the sender left part way): with auto_reconnect the rest of the
   // change is recorded and replayed on the next connection.
   auto offline = [&](size_t from) -> absl::Status {
@@ -400,6 +406,14 @@ absl::StatusOr<SubscribeResult> Consumer::Replace(std::span<const Pubkey> pubkey
 absl::StatusOr<SubscribeResult> Consumer::SetTransactions(TransactionFilter tx) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
   return impl_->Change(fb::SubscribeOp::Add, {}, {}, tx);
+}
+
+absl::StatusOr<SubscribeResult> Consumer::SetSubscription(const Subscription& subscription) {
+  if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
+  QLASTER_ASSIGN_OR_RETURN(SubscribeMsg msg, SubscriptionBook::FromSubscription(subscription));
+  std::vector<SubscribeMsg> msgs;
+  msgs.push_back(std::move(msg));
+  return impl_->Send(std::move(msgs));
 }
 
 absl::StatusOr<int> Consumer::Poll(const std::function<void(const Event&)>& handler, int max) {

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "qlaster/subscription.hpp"
 #include "qlaster/types.hpp"
 #include "wire/control_framing.h"
 
@@ -28,11 +30,17 @@ class SubscriptionBook {
                                          std::span<const Pubkey> owners,
                                          std::optional<TransactionFilter> transactions);
 
+  // The Replace message that makes a consumer's subscription `s` (request id unset).
+  // kInvalidArgument when it holds more keys than one message carries
+  // (kMaxSubscribeKeys); the sender checks everything else.
+  static absl::StatusOr<SubscribeMsg> FromSubscription(const Subscription& s);
+
   // Records one message as the sender applies it.
   void Apply(const SubscribeMsg& msg);
 
   // The messages that make a fresh connection's subscription equal to this book: a
-  // Replace, then Adds.
+  // Replace (with the named filters and options, if any), then Adds. from_slot is not
+  // replayed: a new connection starts from the live stream.
   std::vector<SubscribeMsg> Replay() const;
 
   size_t pubkeys() const { return pubkeys_.size(); }
@@ -43,6 +51,9 @@ class SubscriptionBook {
   absl::flat_hash_set<Pubkey> pubkeys_;
   absl::flat_hash_set<Pubkey> owners_;
   TransactionFilter transactions_ = TransactionFilter::kNone;
+  // The named filters and options of the last Replace that had any; they ride in the
+  // first replayed message.
+  std::optional<SubscribeMsg> named_;
 };
 
 }  // namespace qlaster::consumer

@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qlaster/subscription.hpp"
 #include "qlaster/types.hpp"
 
 namespace qlaster {
@@ -323,6 +324,15 @@ class Consumer {
                                           std::span<const Pubkey> owners,
                                           TransactionFilter transactions);
   absl::StatusOr<SubscribeResult> SetTransactions(TransactionFilter transactions);
+  // Replaces the whole subscription with `subscription`, Yellowstone's way (one request
+  // that says everything: named filters, data slices, commitment, from_slot; see
+  // qlaster/subscription.hpp). It replaces the pubkeys, owners and transaction filter the
+  // calls above set too; they may add to it afterwards. One message: kInvalidArgument
+  // when it holds more than 100,000 keys, or when the sender refuses a filter (naming the
+  // limit; the previous subscription stays); kOutOfRange for a from_slot older than the
+  // sender keeps. Replayed after a reconnection without from_slot (a new connection
+  // starts from the live stream). Other errors as Subscribe.
+  absl::StatusOr<SubscribeResult> SetSubscription(const Subscription& subscription);
 
   // ---- reading
   // Reads up to `max` ring records in place and hands their events to `handler`, in
