@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   qlaster_options o;
   qlaster_options_default(&o);
   o.name = "bench-c";
-  o.ring_bytes = 512u << 20;
+  o.ring_bytes = 64u << 20;
   o.overflow_policy = QLASTER_OVERFLOW_DROP_AND_COUNT;
   o.wait_mode = QLASTER_WAIT_SPIN;
   qlaster_consumer* c = qlaster_connect_with(argv[1], &o);

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   const unsigned long n = std::strtoul(argv[2], nullptr, 10);
   qlaster::ConsumerOptions o;
   o.name = "bench-cpp";
-  o.ring_bytes = 512u << 20;
+  o.ring_bytes = 64u << 20;
   o.overflow = qlaster::OverflowPolicy::kDropAndCount;
   o.wait_mode = qlaster::WaitMode::kSpin;
   auto c = qlaster::Consumer::Connect(argv[1], o);

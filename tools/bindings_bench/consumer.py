@@ -8,7 +8,7 @@ import qlaster
 
 def main() -> int:
     socket, n = sys.argv[1], int(sys.argv[2])
-    with qlaster.connect(socket, name="bench-py", ring_bytes=512 << 20,
+    with qlaster.connect(socket, name="bench-py", ring_bytes=64 << 20,
                          overflow="drop_and_count", wait="spin") as c:
         c.subscribe(owners=[b"\x22" * 32])
         print("ready", flush=True)

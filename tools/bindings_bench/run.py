@@ -2,14 +2,15 @@
 """The bindings benchmark: per-update cost of one spinning consumer in C++, C, Python and
 Rust, in the same run, against the same real sender.
 
-Each round, qlaster_bindings_feed (a real sender) publishes N account updates (165-byte
-data, an SPL Token account's size) into the consumer's 512 MiB ring while the consumer
-waits; then the consumer drains the N updates as fast as its binding lets it, touching
-each (lamports and the first data byte), and reports the time. So the number is the
+One consumer per binding is connected to qlaster_bindings_feed (a real sender). Each
+round the feed publishes N account updates (165-byte data, an SPL Token account's size)
+into every consumer's 64 MiB ring while they wait; then each consumer in turn (the order
+rotates) drains its N updates as fast as its binding lets it, spinning, touching each
+(lamports and the first data byte), and reports the time. So the number is the
 consumer's own cost per update, from a full ring: the library's read path plus what the
 binding adds (event conversion, callbacks, objects), not the sender's.
 
-    tools/bindings_bench/run.py [--build build/release] [--updates 200000] [--rounds 5]
+    tools/bindings_bench/run.py [--build build/release] [--updates 50000] [--rounds 9]
 
 Prints, per binding, the median over rounds of updates/s and ns/update (and the spread).
 Needs the build's qlaster_bindings_feed, bindings_bench_cpp and bindings_bench_c, the
@@ -41,8 +42,10 @@ def expect(proc, prefix, what):
 def main() -> int:
     ap = argparse.ArgumentParser(description="per-update cost of each binding")
     ap.add_argument("--build", default=str(ROOT / "build" / "release"))
-    ap.add_argument("--updates", type=int, default=200_000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--updates", type=int, default=50_000,
+                    help="updates per round (each consumer's ring is 64 MiB)")
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--warmup", type=int, default=4, help="untimed rounds first")
     ap.add_argument("--only", default="cpp,c,python,rust")
     args = ap.parse_args()
     build = Path(args.build).resolve()
@@ -67,37 +70,42 @@ def main() -> int:
                         str(ROOT / "rust" / "Cargo.toml"), "-p", "qlaster", "--example",
                         "bench_consumer"], env=env, check=True)
 
-    results = {}
+    # Every consumer is connected at once, so each round's updates go into every ring;
+    # then the consumers drain in turn, in an order that rotates, so that a noisy moment
+    # of the machine falls on each binding alike.
+    results = {name: [] for name in wanted}
     with tempfile.TemporaryDirectory(prefix="qlaster-bindings-bench-") as tmp:
         socket = os.path.join(tmp, "sender.sock")
         feed = start([str(bench_dir / "qlaster_bindings_feed"), socket])
+        procs = {}
         try:
             expect(feed, "ready", "feed")
             for name in wanted:
-                proc = start(consumers[name] + [socket, str(args.updates)], env=env)
-                try:
-                    expect(proc, "ready", name)
-                    times = []
-                    for _ in range(args.rounds + 1):  # the first round warms up, untimed
-                        feed.stdin.write(f"{args.updates}\n")
-                        expect(feed, "published", "feed")
-                        proc.stdin.write("drain\n")
-                        fields = expect(proc, "ns", name)
-                        ns, other = int(fields[1]), int(fields[3])
-                        if other:
-                            raise SystemExit(f"{name}: {other} events other than accounts "
-                                             "(a gap?): the ring was too small")
-                        times.append(ns)
-                    results[name] = times[1:]
-                finally:
-                    proc.stdin.close()
-                    proc.wait(timeout=30)
+                procs[name] = start(consumers[name] + [socket, str(args.updates)], env=env)
+                expect(procs[name], "ready", name)
+            for r in range(args.warmup + args.rounds):
+                feed.stdin.write(f"{args.updates}\n")
+                expect(feed, "published", "feed")
+                order = wanted[r % len(wanted):] + wanted[:r % len(wanted)]
+                for name in order:
+                    procs[name].stdin.write("drain\n")
+                    fields = expect(procs[name], "ns", name)
+                    ns, other = int(fields[1]), int(fields[3])
+                    if other:
+                        raise SystemExit(f"{name}: {other} events other than accounts "
+                                         "(a gap?): the ring was too small")
+                    if r >= args.warmup:  # warm-up rounds fault the ring's pages in
+                        results[name].append(ns)
         finally:
+            for p in procs.values():
+                p.stdin.close()
+                p.wait(timeout=30)
             feed.stdin.close()
             feed.wait(timeout=30)
 
     print(f"bindings: {args.updates} account updates (165 B data) per round, "
-          f"median of {args.rounds} rounds, one spinning consumer draining a full ring")
+          f"median of {args.rounds} rounds after {args.warmup} untimed, each binding's consumer "
+          f"draining its full ring in turn")
     print(f"{'binding':<8} {'updates/s':>12} {'ns/update':>10} {'ns min':>8} {'ns max':>8}")
     for name, times in results.items():
         per = [t / args.updates for t in times]

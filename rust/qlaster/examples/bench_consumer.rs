@@ -11,7 +11,7 @@ fn main() -> qlaster::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args[2].parse().expect("N");
     let options = Options {
-        ring_bytes: 512 << 20,
+        ring_bytes: 64 << 20,
         overflow: Overflow::DropAndCount,
         wait_mode: WaitMode::Spin,
         ..Options::named("bench-rs")
