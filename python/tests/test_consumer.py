@@ -133,3 +133,19 @@ def test_disconnect_and_reconnect_when_the_sender_restarts(publisher):
         assert st.reconnects == 1 and st.disconnects == 1 and st.connected
         assert c.consumer_id == r.consumer_id
         del first_id
+
+
+def test_named_subscription_is_replayed_after_a_restart(publisher):
+    with qlaster.connect(publisher.socket_path, name="py-named-restart", wait="sleep",
+                         reconnect_backoff=0.01) as c:
+        c.set_subscription(accounts={"a": {"owners": [OWNER_A]}}, data_slices=[(0, 7)])
+        events = c.events(timeout=10.0)
+        (a,) = take(events, lambda ev: ev.kind == "account")
+        assert bytes(a.data) == b"qlaster" and a.sliced
+        publisher.stop()
+        take(events, lambda ev: ev.kind == "disconnected")
+        publisher.start()
+        take(events, lambda ev: ev.kind == "reconnected")
+        # The named filter and the data slice came back with the new connection.
+        (a,) = take(events, lambda ev: ev.kind == "account")
+        assert bytes(a.data) == b"qlaster" and a.sliced and a.filters == 1
