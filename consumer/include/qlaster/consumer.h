@@ -3,12 +3,14 @@
  * and behaves the same way; read that header for the semantics of subscriptions, events,
  * sequence numbers, gaps and reconnection.
  *
- *   qlaster_consumer_options opts;
- *   qlaster_options_init(&opts);
+ *   uint8_t key[32];
+ *   qlaster_pubkey_from_base58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", key);
+ *   qlaster_options opts;
+ *   qlaster_options_default(&opts);
  *   opts.name = "my-bot";
- *   qlaster_consumer* c = qlaster_connect("/run/qlaster/sender.sock", &opts);
+ *   qlaster_consumer* c = qlaster_connect_with("/run/qlaster/sender.sock", &opts);
  *   if (c == NULL) { fprintf(stderr, "%s\n", qlaster_last_error()); return 1; }
- *   qlaster_subscribe(c, my_keys, n_keys, NULL, 0, QLASTER_TX_NON_VOTE);
+ *   qlaster_subscribe(c, NULL, 0, key, 1, QLASTER_TX_NON_VOTE);  -- the accounts it owns
  *   for (;;) {
  *     qlaster_wait(c, 1000000);
  *     qlaster_poll(c, on_event, my_state, 256);
@@ -90,8 +92,9 @@ enum {
   QLASTER_SLOT_DEAD = 6,
 };
 
-/* Connection options. Always start from qlaster_options_init: fields added later get
- * their defaults there. Durations are in microseconds. */
+/* Connection options of the first version, kept as they are for programs built against
+ * it; new programs use the sized qlaster_options below. Always start from
+ * qlaster_options_init. Durations are in microseconds. */
 typedef struct qlaster_consumer_options {
   const char* name;        /* NULL or "": the sender names the consumer; copied */
   uint64_t ring_bytes;     /* 0: the sender's default */
