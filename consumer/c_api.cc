@@ -1,7 +1,10 @@
 // The C ABI (qlaster/consumer.h) over qlaster::Consumer: argument checks, conversion of
 // options and events to plain C structs, and errors turned into -1/NULL plus a
 // thread-local message. No exception or C++ type crosses the boundary.
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <new>
 #include <exception>
 #include <optional>
 #include <string>
@@ -9,11 +12,17 @@
 
 #include "qlaster/consumer.h"
 #include "qlaster/consumer.hpp"
+#include "qlaster/subscription.hpp"
 
 struct qlaster_consumer {
   explicit qlaster_consumer(qlaster::Consumer c) : consumer(std::move(c)) {}
   qlaster::Consumer consumer;
   std::string reason;  // NUL-terminated copy of a DisconnectedEvent's reason
+};
+
+// The subscription a C caller builds with setters; qlaster_set_subscription sends it.
+struct qlaster_subscription {
+  qlaster::Subscription sub;
 };
 
 namespace {
@@ -229,35 +238,41 @@ void ToC(const qlaster::Event& e, qlaster_consumer* c, qlaster_event* out) {
   }
 }
 
-}  // namespace
+// The size of the first qlaster_options: struct_size and the fields of
+// qlaster_consumer_options.
+constexpr size_t kOptionsV1Size = offsetof(qlaster_options, request_timeout_us) + sizeof(int64_t);
+static_assert(sizeof(qlaster_options) == sizeof(size_t) + sizeof(qlaster_consumer_options),
+              "qlaster_consumer_options is qlaster_options without struct_size");
 
-extern "C" {
-
-void qlaster_options_init(qlaster_consumer_options* options) {
-  if (options == nullptr) return;
-  const qlaster::ConsumerOptions d;
-  std::memset(options, 0, sizeof(*options));
-  options->name = nullptr;
-  options->ring_bytes = d.ring_bytes;
-  options->overflow_policy = static_cast<int32_t>(d.overflow);
-  options->wait_mode = static_cast<int32_t>(d.wait_mode);
-  options->spin_us = absl::ToInt64Microseconds(d.spin);
-  options->auto_reconnect = d.auto_reconnect ? 1 : 0;
-  options->reconnect_initial_backoff_us = absl::ToInt64Microseconds(d.reconnect_initial_backoff);
-  options->reconnect_max_backoff_us = absl::ToInt64Microseconds(d.reconnect_max_backoff);
-  options->connect_timeout_us = absl::ToInt64Microseconds(d.connect_timeout);
-  options->request_timeout_us = absl::ToInt64Microseconds(d.request_timeout);
+// Copies a caller's sized struct of `size` bytes over the defaults in *out: the bytes it
+// has that this library knows; the bytes this library does not know must be zero.
+template <typename T>
+bool ReadSized(const T* in, size_t size, size_t min_size, T* out) {
+  if (size < min_size) {
+    SetError(absl::InvalidArgumentError("struct_size " + std::to_string(size) +
+                                        " is smaller than the first version's " +
+                                        std::to_string(min_size) + " (use the *_default macro)"));
+    return false;
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(in);
+  for (size_t i = sizeof(T); i < size; ++i) {
+    if (bytes[i] != 0) {
+      SetError(absl::InvalidArgumentError(
+          "options set a field this library does not know (byte " + std::to_string(i) +
+          " of " + std::to_string(size) + "; it knows " + std::to_string(sizeof(T)) + ")"));
+      return false;
+    }
+  }
+  std::memcpy(out, in, std::min(size, sizeof(T)));
+  return true;
 }
 
-qlaster_consumer* qlaster_connect(const char* path, const qlaster_consumer_options* options) {
+qlaster_consumer* Connect(const char* path, const qlaster_options& o) {
   ClearError();
   if (path == nullptr) {
     SetError(absl::StatusCode::kInvalidArgument, "null path");
     return nullptr;
   }
-  qlaster_consumer_options o;
-  qlaster_options_init(&o);
-  if (options != nullptr) o = *options;
   qlaster::ConsumerOptions cpp;
   if (o.name != nullptr) cpp.name = o.name;
   cpp.ring_bytes = o.ring_bytes;
@@ -301,6 +316,302 @@ qlaster_consumer* qlaster_connect(const char* path, const qlaster_consumer_optio
     return 0;
   });
   return out;
+}
+
+// A subscription handle and a filter name, both required.
+bool CheckHandle(const qlaster_subscription* s, const char* name) {
+  if (s == nullptr || name == nullptr) {
+    SetError(absl::StatusCode::kInvalidArgument, "null subscription or filter name");
+    return false;
+  }
+  return true;
+}
+
+// Runs `edit` on account filter `name` of `s`, creating it when new.
+template <typename Edit>
+int WithAccount(qlaster_subscription* s, const char* name, Edit edit) {
+  ClearError();
+  if (!CheckHandle(s, name)) return -1;
+  return Guarded([&] { return edit(s->sub.accounts[name]); });
+}
+
+// -1/0/1 as either/false/true.
+bool TriState(int v, std::optional<bool>* out) {
+  if (v < QLASTER_EITHER || v > 1) {
+    SetError(absl::StatusCode::kInvalidArgument, "a tri-state is -1 (either), 0 or 1");
+    return false;
+  }
+  *out = v == QLASTER_EITHER ? std::nullopt : std::optional<bool>(v == 1);
+  return true;
+}
+
+// Base58 into a Pubkey or Signature (T), copied to `out` only on success.
+template <typename T>
+int FromBase58(const char* text, uint8_t* out) {
+  ClearError();
+  if (text == nullptr || out == nullptr) {
+    return SetError(absl::StatusCode::kInvalidArgument, "null text or output");
+  }
+  return Guarded([&] {
+    absl::StatusOr<T> v = T::FromBase58(text);
+    if (!v.ok()) return SetError(v.status());
+    std::memcpy(out, v->data(), v->size());
+    return 0;
+  });
+}
+
+template <typename T>
+int ToBase58(const uint8_t* bytes, char* out, size_t out_size) {
+  ClearError();
+  if (bytes == nullptr || out == nullptr) {
+    return SetError(absl::StatusCode::kInvalidArgument, "null key or output");
+  }
+  return Guarded([&] {
+    T v;
+    std::memcpy(v.data(), bytes, v.size());
+    const std::string text = v.ToBase58();
+    if (text.size() + 1 > out_size) {
+      return SetError(absl::InvalidArgumentError(
+          "output buffer of " + std::to_string(out_size) + " bytes is too small: the spelling takes " +
+          std::to_string(text.size() + 1) + " with its NUL"));
+    }
+    std::memcpy(out, text.c_str(), text.size() + 1);
+    return static_cast<int>(text.size());
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+void qlaster_options_init(qlaster_consumer_options* options) {
+  if (options == nullptr) return;
+  qlaster_options o;
+  qlaster_options_default(&o);
+  std::memset(options, 0, sizeof(*options));
+  // The first version's struct is the sized one without struct_size.
+  std::memcpy(options, &o.name, sizeof(*options));
+}
+
+qlaster_consumer* qlaster_connect(const char* path, const qlaster_consumer_options* options) {
+  qlaster_options o;
+  qlaster_options_default(&o);
+  if (options != nullptr) std::memcpy(&o.name, options, sizeof(*options));
+  return Connect(path, o);
+}
+
+void qlaster_options_default_sized(qlaster_options* options, size_t struct_size) {
+  if (options == nullptr || struct_size < sizeof(size_t)) return;
+  const qlaster::ConsumerOptions d;
+  qlaster_options o;
+  std::memset(&o, 0, sizeof(o));
+  o.struct_size = sizeof(o);
+  o.name = nullptr;
+  o.ring_bytes = d.ring_bytes;
+  o.overflow_policy = static_cast<int32_t>(d.overflow);
+  o.wait_mode = static_cast<int32_t>(d.wait_mode);
+  o.spin_us = absl::ToInt64Microseconds(d.spin);
+  o.auto_reconnect = d.auto_reconnect ? 1 : 0;
+  o.reconnect_initial_backoff_us = absl::ToInt64Microseconds(d.reconnect_initial_backoff);
+  o.reconnect_max_backoff_us = absl::ToInt64Microseconds(d.reconnect_max_backoff);
+  o.connect_timeout_us = absl::ToInt64Microseconds(d.connect_timeout);
+  o.request_timeout_us = absl::ToInt64Microseconds(d.request_timeout);
+  // A caller built with a larger struct gets zeros past what this library knows.
+  if (struct_size > sizeof(o)) std::memset(options, 0, struct_size);
+  std::memcpy(options, &o, std::min(struct_size, sizeof(o)));
+  options->struct_size = struct_size;
+}
+
+qlaster_consumer* qlaster_connect_with(const char* path, const qlaster_options* options) {
+  ClearError();
+  qlaster_options o;
+  qlaster_options_default(&o);
+  if (options != nullptr && !ReadSized(options, options->struct_size, kOptionsV1Size, &o)) {
+    return nullptr;
+  }
+  return Connect(path, o);
+}
+
+int qlaster_get_stats_sized(const qlaster_consumer* c, qlaster_stats* stats, size_t size) {
+  qlaster_stats s;
+  const int rc = qlaster_get_stats(c, stats != nullptr ? &s : nullptr);
+  if (rc == 0) std::memcpy(stats, &s, std::min(size, sizeof(s)));
+  return rc;
+}
+
+qlaster_subscription* qlaster_subscription_new(void) {
+  return new (std::nothrow) qlaster_subscription;
+}
+
+void qlaster_subscription_free(qlaster_subscription* s) { delete s; }
+
+int qlaster_subscription_account(qlaster_subscription* s, const char* name,
+                                 const uint8_t* pubkeys, size_t n_pubkeys,
+                                 const uint8_t* owners, size_t n_owners) {
+  if ((pubkeys == nullptr && n_pubkeys != 0) || (owners == nullptr && n_owners != 0)) {
+    ClearError();
+    return SetError(absl::StatusCode::kInvalidArgument, "null key array with a nonzero count");
+  }
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    const auto pk = Keys(pubkeys, n_pubkeys);
+    const auto ow = Keys(owners, n_owners);
+    f.pubkeys.insert(f.pubkeys.end(), pk.begin(), pk.end());
+    f.owners.insert(f.owners.end(), ow.begin(), ow.end());
+    return 0;
+  });
+}
+
+int qlaster_subscription_account_memcmp(qlaster_subscription* s, const char* name,
+                                        uint64_t offset, const uint8_t* bytes, size_t len) {
+  if (bytes == nullptr && len != 0) {
+    ClearError();
+    return SetError(absl::StatusCode::kInvalidArgument, "null memcmp bytes");
+  }
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    f.memcmp.push_back({.offset = offset, .bytes = std::vector<uint8_t>(bytes, bytes + len)});
+    return 0;
+  });
+}
+
+int qlaster_subscription_account_datasize(qlaster_subscription* s, const char* name,
+                                          uint64_t size) {
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    f.datasize = size;
+    return 0;
+  });
+}
+
+int qlaster_subscription_account_lamports(qlaster_subscription* s, const char* name, int op,
+                                          uint64_t value) {
+  if (op < QLASTER_LAMPORTS_EQ || op > QLASTER_LAMPORTS_GT) {
+    ClearError();
+    return SetError(absl::StatusCode::kInvalidArgument, "unknown lamports comparison");
+  }
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    f.lamports.push_back({.op = static_cast<qlaster::LamportsOp>(op), .value = value});
+    return 0;
+  });
+}
+
+int qlaster_subscription_account_token_account_state(qlaster_subscription* s,
+                                                     const char* name) {
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    f.token_account_state = true;
+    return 0;
+  });
+}
+
+int qlaster_subscription_account_nonempty_txn_signature(qlaster_subscription* s,
+                                                        const char* name, int value) {
+  std::optional<bool> v;
+  if (!TriState(value, &v)) return -1;
+  return WithAccount(s, name, [&](qlaster::AccountFilter& f) {
+    f.nonempty_txn_signature = v;
+    return 0;
+  });
+}
+
+int qlaster_subscription_transaction(qlaster_subscription* s, int kind, const char* name,
+                                     int vote, int failed, const uint8_t* signature,
+                                     const uint8_t* include, size_t n_include,
+                                     const uint8_t* exclude, size_t n_exclude,
+                                     const uint8_t* required, size_t n_required) {
+  ClearError();
+  if (!CheckHandle(s, name)) return -1;
+  if (kind != QLASTER_FILTER_TRANSACTIONS && kind != QLASTER_FILTER_TRANSACTION_STATUSES) {
+    return SetError(absl::StatusCode::kInvalidArgument, "unknown transaction filter kind");
+  }
+  if ((include == nullptr && n_include != 0) || (exclude == nullptr && n_exclude != 0) ||
+      (required == nullptr && n_required != 0)) {
+    return SetError(absl::StatusCode::kInvalidArgument, "null key array with a nonzero count");
+  }
+  qlaster::TransactionSelector t;
+  if (!TriState(vote, &t.vote) || !TriState(failed, &t.failed)) return -1;
+  if (signature != nullptr) {
+    t.signature.emplace();
+    std::memcpy(t.signature->data(), signature, t.signature->size());
+  }
+  const auto in = Keys(include, n_include);
+  const auto ex = Keys(exclude, n_exclude);
+  const auto re = Keys(required, n_required);
+  return Guarded([&] {
+    t.account_include.assign(in.begin(), in.end());
+    t.account_exclude.assign(ex.begin(), ex.end());
+    t.account_required.assign(re.begin(), re.end());
+    auto& map = kind == QLASTER_FILTER_TRANSACTIONS ? s->sub.transactions
+                                                    : s->sub.transaction_statuses;
+    map[name] = std::move(t);
+    return 0;
+  });
+}
+
+int qlaster_subscription_slots(qlaster_subscription* s, const char* name,
+                               int filter_by_commitment, int interslot_updates) {
+  ClearError();
+  if (!CheckHandle(s, name)) return -1;
+  return Guarded([&] {
+    s->sub.slots[name] = {.filter_by_commitment = filter_by_commitment != 0,
+                          .interslot_updates = interslot_updates != 0};
+    return 0;
+  });
+}
+
+int qlaster_subscription_blocks_meta(qlaster_subscription* s, const char* name) {
+  ClearError();
+  if (!CheckHandle(s, name)) return -1;
+  return Guarded([&] {
+    s->sub.blocks_meta.insert(name);
+    return 0;
+  });
+}
+
+int qlaster_subscription_entries(qlaster_subscription* s, const char* name) {
+  ClearError();
+  if (!CheckHandle(s, name)) return -1;
+  return Guarded([&] {
+    s->sub.entries.insert(name);
+    return 0;
+  });
+}
+
+int qlaster_subscription_data_slice(qlaster_subscription* s, uint64_t offset, uint64_t length) {
+  ClearError();
+  if (!CheckHandle(s, "")) return -1;
+  return Guarded([&] {
+    s->sub.data_slices.push_back({.offset = offset, .length = length});
+    return 0;
+  });
+}
+
+int qlaster_subscription_commitment(qlaster_subscription* s, int commitment) {
+  ClearError();
+  if (!CheckHandle(s, "")) return -1;
+  if (commitment < QLASTER_COMMITMENT_PROCESSED || commitment > QLASTER_COMMITMENT_FINALIZED) {
+    return SetError(absl::StatusCode::kInvalidArgument, "unknown commitment level");
+  }
+  s->sub.commitment = static_cast<qlaster::Commitment>(commitment);
+  return 0;
+}
+
+int qlaster_subscription_from_slot(qlaster_subscription* s, uint64_t slot) {
+  ClearError();
+  if (!CheckHandle(s, "")) return -1;
+  s->sub.from_slot = slot;
+  return 0;
+}
+
+int qlaster_set_subscription(qlaster_consumer* c, const qlaster_subscription* s,
+                             uint64_t* effective_sequence) {
+  ClearError();
+  if (c == nullptr || s == nullptr) {
+    return SetError(absl::StatusCode::kInvalidArgument, "null consumer or subscription");
+  }
+  return Guarded([&] {
+    absl::StatusOr<qlaster::SubscribeResult> r = c->consumer.SetSubscription(s->sub);
+    if (!r.ok()) return SetError(r.status());
+    if (effective_sequence != nullptr) *effective_sequence = r->effective_sequence;
+    return 0;
+  });
 }
 
 int qlaster_subscribe(qlaster_consumer* c, const uint8_t* pubkeys, size_t n_pubkeys,
@@ -387,5 +698,21 @@ void qlaster_close(qlaster_consumer* c) { delete c; }
 const char* qlaster_last_error(void) { return last_error.c_str(); }
 
 int qlaster_last_error_code(void) { return last_error_code; }
+
+int qlaster_pubkey_from_base58(const char* text, uint8_t out[32]) {
+  return FromBase58<qlaster::Pubkey>(text, out);
+}
+
+int qlaster_signature_from_base58(const char* text, uint8_t out[64]) {
+  return FromBase58<qlaster::Signature>(text, out);
+}
+
+int qlaster_pubkey_to_base58(const uint8_t key[32], char* out, size_t out_size) {
+  return ToBase58<qlaster::Pubkey>(key, out, out_size);
+}
+
+int qlaster_signature_to_base58(const uint8_t sig[64], char* out, size_t out_size) {
+  return ToBase58<qlaster::Signature>(sig, out, out_size);
+}
 
 }  // extern "C"

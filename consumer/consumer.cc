@@ -439,7 +439,7 @@ absl::StatusOr<SubscribeResult> Consumer::SetTransactions(TransactionFilter tx) 
   return impl_->Change(SubscriptionBook::Split(fb::SubscribeOp::Add, {}, {}, tx));
 }
 
-absl::StatusOr<SubscribeResult> Consumer::SubscribeNamed(const Subscription& subscription) {
+absl::StatusOr<SubscribeResult> Consumer::SetSubscription(const Subscription& subscription) {
   if (!impl_) return absl::FailedPreconditionError("moved-from Consumer");
   QLASTER_ASSIGN_OR_RETURN(std::vector<SubscribeMsg> msgs,
                            SubscriptionBook::SplitReplace({}, {}, TransactionFilter::kNone, subscription));

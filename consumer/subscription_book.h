@@ -4,7 +4,7 @@
 //
 // A subscription has two parts, and the book keeps both: the unnamed keys of
 // Consumer::Subscribe(pubkeys, owners, transactions) and the named filters and options of
-// Consumer::Subscribe(const Subscription&). A Replace (of either kind) replaces both.
+// Consumer::SetSubscription(const Subscription&). A Replace (of either kind) replaces both.
 //
 // The book records exactly what the sender acknowledged (Apply after each ack); while the
 // sender is away, changes are recorded as asked (they are replayed on reconnection).

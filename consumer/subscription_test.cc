@@ -1,5 +1,5 @@
 // Named subscriptions (qlaster/subscription.hpp) end to end through the real sender
-// engine: Consumer::Subscribe(const Subscription&) over the control socket, filtering in
+// engine: Consumer::SetSubscription over the control socket, filtering in
 // the sender, delivery through the ring, FilterNames on the consumer's side. Account
 // filters (pubkeys, owners, memcmp, datasize, lamports; AND within a filter, OR across
 // filters), data slices, limits, transaction and status filters over real Solana
@@ -56,7 +56,7 @@ TEST_F(SubscriptionTest, AccountFiltersMatchAllWithinAndAnyAcrossAndSayWhichMatc
   s.accounts["big"] = {.datasize = 10};
   s.accounts["rich"] = {.lamports = {{.op = LamportsOp::kGt, .value = 1000},
                                      {.op = LamportsOp::kNe, .value = 5000}}};
-  absl::StatusOr<SubscribeResult> r = c->Subscribe(s);
+  absl::StatusOr<SubscribeResult> r = c->SetSubscription(s);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(c->subscription(), s);
 
@@ -110,7 +110,7 @@ TEST_F(SubscriptionTest, AShortMemcmpWithOwnerSizeAndLamportsIsScanned) {
                            .datasize = 7,
                            .lamports = {{.op = LamportsOp::kGt, .value = 1000}}};
   s.data_slices = {{.offset = 1, .length = 2}};
-  ASSERT_TRUE(c->Subscribe(s).ok());
+  ASSERT_TRUE(c->SetSubscription(s).ok());
   for (uint8_t k : {3, 1}) {
     AccountUpdate a = Account(Key(k), owner, 2'039'280, {0, k == 3 ? uint8_t{9} : uint8_t{1}, 2, 250, 251, 252, 253});
     a.txn_signature.emplace();
@@ -130,7 +130,7 @@ TEST_F(SubscriptionTest, DataSlicesCopyOnlyTheRangesAskedFor) {
   Subscription s;
   s.accounts["all"] = {.owners = {owner}};
   s.data_slices = {{.offset = 1, .length = 2}, {.offset = 6, .length = 10}};
-  ASSERT_TRUE(c->Subscribe(s).ok());
+  ASSERT_TRUE(c->SetSubscription(s).ok());
   PublishAccount(Account(Key(1), owner, 5, {0, 1, 2, 3, 4, 5, 6, 7, 8}));
   Events events;
   ASSERT_TRUE(events.PollForKind(*c, EventKind::kAccount, 1));
@@ -150,27 +150,27 @@ TEST_F(SubscriptionTest, AFilterOverALimitIsRefusedNamingItAndThePreviousOneStay
   const Pubkey owner = Key(0x0E);
   Subscription good;
   good.accounts["mine"] = {.pubkeys = {Key(1)}};
-  ASSERT_TRUE(c->Subscribe(good).ok());
+  ASSERT_TRUE(c->SetSubscription(good).ok());
 
   Subscription too_many_keys;
   too_many_keys.accounts["wide"] = {.owners = {owner, Key(2), Key(3), Key(4)}};
-  absl::StatusOr<SubscribeResult> r = c->Subscribe(too_many_keys);
+  absl::StatusOr<SubscribeResult> r = c->SetSubscription(too_many_keys);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("max_keys_per_filter"));
 
   Subscription too_many_filters;
   for (const char* n : {"a", "b", "c"}) too_many_filters.accounts[n] = {.pubkeys = {Key(1)}};
-  r = c->Subscribe(too_many_filters);
+  r = c->SetSubscription(too_many_filters);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("max_filters_per_kind"));
 
   // Malformed: caught before sending (overlapping slices, a memcmp too long).
   Subscription bad_slices = good;
   bad_slices.data_slices = {{.offset = 0, .length = 4}, {.offset = 2, .length = 4}};
-  EXPECT_EQ(c->Subscribe(bad_slices).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetSubscription(bad_slices).status().code(), absl::StatusCode::kInvalidArgument);
   Subscription long_memcmp;
   long_memcmp.accounts["m"] = {.memcmp = {{.offset = 0, .bytes = Bytes(1, 129)}}};
-  EXPECT_EQ(c->Subscribe(long_memcmp).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetSubscription(long_memcmp).status().code(), absl::StatusCode::kInvalidArgument);
 
   EXPECT_EQ(c->subscription(), good);
   PublishAccount(Account(Key(2), owner, 5));
@@ -188,9 +188,9 @@ TEST_F(SubscriptionTest, ConfirmedGetsTheLatestWritePerAccountThenTheStatusAndNo
   const Pubkey owner = Key(0x0E), x = Key(1), y = Key(2), z = Key(3);
   Subscription s;
   s.accounts["o"] = {.owners = {owner}};
-  ASSERT_TRUE(processed->Subscribe(s).ok());
+  ASSERT_TRUE(processed->SetSubscription(s).ok());
   s.commitment = Commitment::kConfirmed;
-  ASSERT_TRUE(confirmed->Subscribe(s).ok());
+  ASSERT_TRUE(confirmed->SetSubscription(s).ok());
 
   PublishSlotStatus(10, 9, SlotStatus::kProcessed);
   PublishAccount(InSlot(x, owner, 10, 1));
@@ -256,12 +256,12 @@ TEST_F(SubscriptionTest, FromSlotReplaysWhatIsKeptThenGoesLiveWithNoGapAndNoDupl
   Subscription s;
   s.accounts["o"] = {.owners = {owner}};
   s.from_slot = 5;
-  absl::StatusOr<SubscribeResult> r = c->Subscribe(s);
+  absl::StatusOr<SubscribeResult> r = c->SetSubscription(s);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("20"));
 
   s.from_slot = 22;
-  r = c->Subscribe(s);
+  r = c->SetSubscription(s);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(c->subscription().from_slot.has_value());
   for (uint64_t slot = 25; slot < 27; ++slot) {
@@ -296,7 +296,7 @@ TEST_F(SubscriptionTest, TransactionAndStatusFiltersLookAtRealTransactionsKeys) 
   s.transactions["nonvote"] = {.vote = false};
   s.transactions["failed"] = {.failed = true};
   s.transaction_statuses["votes"] = {.vote = true};
-  ASSERT_TRUE(c->Subscribe(s).ok());
+  ASSERT_TRUE(c->SetSubscription(s).ok());
   size_t want_tx = 0, want_status = 0;
   for (uint32_t i = 0; i < txs.size(); ++i) {
     const solana::GeneratedTransaction& t = txs[i];
@@ -334,7 +334,7 @@ TEST_F(SubscriptionTest, TransactionAndStatusFiltersLookAtRealTransactionsKeys) 
   Subscription by_key;
   const Pubkey table_entry = gen.LookupTableEntry(0, 0);  // the Token program, entry 0
   by_key.transactions["token"] = {.account_include = {table_entry}};
-  ASSERT_TRUE(c->Subscribe(by_key).ok());
+  ASSERT_TRUE(c->SetSubscription(by_key).ok());
   Events keyed;
   size_t want_keyed = 0;
   for (uint32_t i = 0; i < txs.size(); ++i) {
@@ -367,7 +367,7 @@ TEST_F(SubscriptionTest, BlockMetaAndEntriesReachOnlyThoseWhoAskWithTheirFilterB
   Subscription s;
   s.blocks_meta = {"meta"};
   s.entries = {"e1", "e2"};
-  ASSERT_TRUE(asks->Subscribe(s).ok());
+  ASSERT_TRUE(asks->SetSubscription(s).ok());
   Publish([](sender::Dispatcher& d) {
     ASSERT_TRUE(d.PublishEntry({.slot = 30, .index = 0, .num_hashes = 12, .hash = {}, .executed_transaction_count = 3,
                                 .starting_transaction_index = 0})
@@ -407,7 +407,7 @@ TEST_F(SubscriptionTest, ABigSubscriptionIsSplitAndReplayedWholeAfterAReconnecti
   }
   s.accounts["many"] = {.pubkeys = keys};
   s.commitment = Commitment::kProcessed;
-  absl::StatusOr<SubscribeResult> r = c->Subscribe(s);
+  absl::StatusOr<SubscribeResult> r = c->SetSubscription(s);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->messages, 2u);
   EXPECT_EQ(c->subscription().accounts.at("many").pubkeys.size(), keys.size());
@@ -418,7 +418,7 @@ TEST_F(SubscriptionTest, ABigSubscriptionIsSplitAndReplayedWholeAfterAReconnecti
 
   // from_slot with a subscription that needs two messages is refused up front.
   s.from_slot = 1;
-  EXPECT_EQ(c->Subscribe(s).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetSubscription(s).status().code(), absl::StatusCode::kInvalidArgument);
 
   StopSender();
   StartSender(control);

@@ -20,6 +20,7 @@ def check_layout(files, usr, etc):
         u("bin/qlaster-sender"), u("bin/qlaster-inspect"),
         u("include/qlaster/consumer.hpp"), u("include/qlaster/consumer.h"),
         u("include/qlaster/ingest.h"), u("include/qlaster/types.hpp"),
+        u("include/qlaster/subscription.hpp"),
         lib + "/libqlaster-consumer.a", lib + "/libqlaster-consumer.so",
         lib + "/libqlaster-consumer.so.0", lib + "/libqlaster-consumer.so.0.1.0",
         lib + "/pkgconfig/qlaster-consumer.pc",

@@ -132,11 +132,12 @@ class InstallTest(unittest.TestCase):
     def run_bot(self, binary, env=None):
         """Runs a bot until it prints a transaction: it connected, subscribed, received."""
         self.wait_for_sender()
-        bot = subprocess.Popen([binary, self.socket, "00" * 32], stdout=subprocess.PIPE,
+        # The all-zero key, in base58: the bot follows it and every non-vote transaction.
+        bot = subprocess.Popen([binary, self.socket, "1" * 32], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         self.procs.append(bot)
         try:
-            line = read_until(bot, r"^seq \d+ transaction slot=\d+ \d+ bytes$", 30)
+            line = read_until(bot, r"^seq \d+ transaction [1-9A-HJ-NP-Za-km-z]{64,88} slot=\d+$", 30)
             self.assertTrue(line.startswith("seq "))
         finally:
             stop(bot)

@@ -101,7 +101,7 @@ int RunWatch(const InspectOptions& o) {
   }
 
   if (o.subscription.has_value()) {
-    absl::StatusOr<SubscribeResult> sub = consumer->Subscribe(*o.subscription);
+    absl::StatusOr<SubscribeResult> sub = consumer->SetSubscription(*o.subscription);
     if (!sub.ok()) return Fail(kExitFailure, absl::StrCat("subscribe: ", sub.status().ToString()));
   } else if (!o.accounts.empty() || !o.owners.empty() || o.transactions != TransactionFilter::kNone) {
     absl::StatusOr<SubscribeResult> sub = consumer->Subscribe(o.accounts, o.owners, o.transactions);

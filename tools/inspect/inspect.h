@@ -31,7 +31,7 @@ struct InspectOptions {
   std::vector<Pubkey> owners = {};
   TransactionFilter transactions = TransactionFilter::kNone;
   // Set when a flag of a named subscription was given (--memcmp, --commitment,
-  // --from_slot, ...): then this whole subscription is asked for (Consumer::Subscribe),
+  // --from_slot, ...): then this whole subscription is asked for (Consumer::SetSubscription),
   // with --account/--owner/--transactions folded into its filters named "inspect".
   std::optional<Subscription> subscription = std::nullopt;
   // Print slot updates. They always arrive (the sender sends them to everyone); this

@@ -3,12 +3,14 @@
  * and behaves the same way; read that header for the semantics of subscriptions, events,
  * sequence numbers, gaps and reconnection.
  *
- *   qlaster_consumer_options opts;
- *   qlaster_options_init(&opts);
+ *   uint8_t key[32];
+ *   qlaster_pubkey_from_base58("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA", key);
+ *   qlaster_options opts;
+ *   qlaster_options_default(&opts);
  *   opts.name = "my-bot";
- *   qlaster_consumer* c = qlaster_connect("/run/qlaster/sender.sock", &opts);
+ *   qlaster_consumer* c = qlaster_connect_with("/run/qlaster/sender.sock", &opts);
  *   if (c == NULL) { fprintf(stderr, "%s\n", qlaster_last_error()); return 1; }
- *   qlaster_subscribe(c, my_keys, n_keys, NULL, 0, QLASTER_TX_NON_VOTE);
+ *   qlaster_subscribe(c, NULL, 0, key, 1, QLASTER_TX_NON_VOTE);  -- the accounts it owns
  *   for (;;) {
  *     qlaster_wait(c, 1000000);
  *     qlaster_poll(c, on_event, my_state, 256);
@@ -22,7 +24,17 @@
  * Thread-safety: a qlaster_consumer is used by one thread at a time; distinct consumers
  * are independent. No function here calls back into the caller except qlaster_poll.
  *
- * Keys are 32 raw bytes each, passed as one array of n * 32 bytes; signatures are 64. */
+ * Keys are 32 raw bytes each, passed as one array of n * 32 bytes; signatures are 64.
+ *
+ * Stability: this C ABI is the library's stable surface. A program compiled against an
+ * older version of this header keeps working with a newer library: released functions
+ * keep their symbol version (libqlaster-consumer.map), structs the caller allocates and
+ * passes in carry their own size (qlaster_options.struct_size, qlaster_get_stats_sized),
+ * so the library reads only what the caller's header knew, and subscriptions are opaque
+ * handles built with setters. Structs the library fills for the caller to read
+ * (qlaster_event) only grow at their end. The C++ API (qlaster/consumer.hpp) makes no such
+ * promise: it passes Abseil types, so a C++ program must be built against the same
+ * Abseil as the library. Prefer this header from other languages and across upgrades. */
 #ifndef QLASTER_CONSUMER_CONSUMER_H_
 #define QLASTER_CONSUMER_CONSUMER_H_
 
@@ -80,8 +92,9 @@ enum {
   QLASTER_SLOT_DEAD = 6,
 };
 
-/* Connection options. Always start from qlaster_options_init: fields added later get
- * their defaults there. Durations are in microseconds. */
+/* Connection options of the first version, kept as they are for programs built against
+ * it; new programs use the sized qlaster_options below. Always start from
+ * qlaster_options_init. Durations are in microseconds. */
 typedef struct qlaster_consumer_options {
   const char* name;        /* NULL or "": the sender names the consumer; copied */
   uint64_t ring_bytes;     /* 0: the sender's default */
@@ -224,6 +237,159 @@ void qlaster_close(qlaster_consumer* c);
 const char* qlaster_last_error(void);
 /* The absl::StatusCode of this thread's last error (0 if none). */
 int qlaster_last_error_code(void);
+
+/* ---- Sized options (since QLASTER_CONSUMER_1): the same settings as
+ * qlaster_consumer_options, in a struct whose first field says how large the caller's
+ * copy is, so that fields added later leave older callers working.
+ *
+ *   qlaster_options o;
+ *   qlaster_options_default(&o);        (sets struct_size and every default)
+ *   o.name = "my-bot";
+ *   qlaster_consumer* c = qlaster_connect_with(path, &o);
+ */
+typedef struct qlaster_options {
+  size_t struct_size; /* sizeof(qlaster_options) as the caller was compiled with */
+  const char* name;
+  uint64_t ring_bytes;
+  int32_t overflow_policy;
+  int32_t wait_mode;
+  int64_t spin_us;
+  int32_t auto_reconnect;
+  int64_t reconnect_initial_backoff_us;
+  int64_t reconnect_max_backoff_us;
+  int64_t connect_timeout_us;
+  int64_t request_timeout_us;
+  /* Fields added later go here, at the end. */
+} qlaster_options;
+
+/* Fills the first `struct_size` bytes of `options` with the defaults and sets
+ * options->struct_size. Use the macro. */
+void qlaster_options_default_sized(qlaster_options* options, size_t struct_size);
+#define qlaster_options_default(options) \
+  qlaster_options_default_sized((options), sizeof(*(options)))
+
+/* qlaster_connect with sized options (NULL for the defaults). Fields beyond
+ * options->struct_size take their defaults; a struct_size smaller than the first
+ * version's, or larger than this library knows with nonzero bytes past what it knows,
+ * is an error (invalid argument). */
+qlaster_consumer* qlaster_connect_with(const char* path, const qlaster_options* options);
+
+/* Fills min(size, sizeof(qlaster_stats)) bytes of `stats`: qlaster_stats may grow. */
+int qlaster_get_stats_sized(const qlaster_consumer* c, qlaster_stats* stats, size_t size);
+
+/* ---- Subscriptions in Yellowstone's vocabulary (since QLASTER_CONSUMER_1): named
+ * filters for accounts, transactions, transaction statuses, slots, block metadata and
+ * entries; data slices; commitment; replay from a slot. See qlaster/subscription.hpp for
+ * the semantics. Build one with the setters, then qlaster_set_subscription replaces the
+ * consumer's whole subscription with it.
+ *
+ *   qlaster_subscription* s = qlaster_subscription_new();
+ *   qlaster_subscription_account(s, "pool", NULL, 0, token_program, 1);
+ *   qlaster_subscription_account_memcmp(s, "pool", 0, mint, 32);
+ *   qlaster_subscription_commitment(s, QLASTER_COMMITMENT_CONFIRMED);
+ *   if (qlaster_set_subscription(c, s, NULL) != 0) ... qlaster_last_error() ...
+ *   qlaster_subscription_free(s);
+ *
+ * Setters return 0, or -1 for a NULL handle or name, or a value out of its enum; the
+ * sender checks the limits (keys, filters, memcmp length, slices) when the subscription
+ * is set, and refuses it with a message naming the limit. Names are NUL-terminated and
+ * copied. A handle is used by one thread at a time. */
+typedef struct qlaster_subscription qlaster_subscription;
+
+/* Commitment levels. */
+enum {
+  QLASTER_COMMITMENT_PROCESSED = 0,
+  QLASTER_COMMITMENT_CONFIRMED = 1,
+  QLASTER_COMMITMENT_FINALIZED = 2,
+};
+
+/* Lamports comparisons: the account's lamports OP value. */
+enum {
+  QLASTER_LAMPORTS_EQ = 0,
+  QLASTER_LAMPORTS_NE = 1,
+  QLASTER_LAMPORTS_LT = 2,
+  QLASTER_LAMPORTS_GT = 3,
+};
+
+/* Tri-state arguments: -1 either, 0 false, 1 true. */
+#define QLASTER_EITHER (-1)
+
+/* Which of the two transaction filter kinds qlaster_subscription_transaction sets. */
+enum {
+  QLASTER_FILTER_TRANSACTIONS = 0,
+  QLASTER_FILTER_TRANSACTION_STATUSES = 1,
+};
+
+/* NULL when out of memory. Free with qlaster_subscription_free (NULL is allowed). */
+qlaster_subscription* qlaster_subscription_new(void);
+void qlaster_subscription_free(qlaster_subscription* s);
+
+/* Account filter `name`, created empty when new; adds pubkeys and owners (n * 32 bytes
+ * each, NULL when n is 0). An empty filter matches every account. */
+int qlaster_subscription_account(qlaster_subscription* s, const char* name,
+                                 const uint8_t* pubkeys, size_t n_pubkeys,
+                                 const uint8_t* owners, size_t n_owners);
+/* Data predicates of account filter `name` (created when new). */
+int qlaster_subscription_account_memcmp(qlaster_subscription* s, const char* name,
+                                        uint64_t offset, const uint8_t* bytes, size_t len);
+int qlaster_subscription_account_datasize(qlaster_subscription* s, const char* name,
+                                          uint64_t size);
+int qlaster_subscription_account_lamports(qlaster_subscription* s, const char* name, int op,
+                                          uint64_t value);
+int qlaster_subscription_account_token_account_state(qlaster_subscription* s,
+                                                     const char* name);
+/* 1: only updates that carry the writing transaction's signature; 0: only those that do
+ * not; QLASTER_EITHER: either (the default). */
+int qlaster_subscription_account_nonempty_txn_signature(qlaster_subscription* s,
+                                                        const char* name, int value);
+
+/* Transaction (or transaction status) filter `name`, replaced when it exists. `vote` and
+ * `failed` are tri-state; `signature` is 64 bytes or NULL; the key lists are n * 32
+ * bytes: any of `include`, none of `exclude`, all of `required`. */
+int qlaster_subscription_transaction(qlaster_subscription* s, int kind, const char* name,
+                                     int vote, int failed, const uint8_t* signature,
+                                     const uint8_t* include, size_t n_include,
+                                     const uint8_t* exclude, size_t n_exclude,
+                                     const uint8_t* required, size_t n_required);
+/* Slot filter `name` (flags 0 or 1). */
+int qlaster_subscription_slots(qlaster_subscription* s, const char* name,
+                               int filter_by_commitment, int interslot_updates);
+int qlaster_subscription_blocks_meta(qlaster_subscription* s, const char* name);
+int qlaster_subscription_entries(qlaster_subscription* s, const char* name);
+/* Adds a data slice: only these bytes of account data, the slices concatenated. */
+int qlaster_subscription_data_slice(qlaster_subscription* s, uint64_t offset, uint64_t length);
+int qlaster_subscription_commitment(qlaster_subscription* s, int commitment);
+int qlaster_subscription_from_slot(qlaster_subscription* s, uint64_t slot);
+
+/* Replaces `c`'s whole subscription (its pubkeys, owners and transaction filter too) and
+ * blocks until the sender acknowledges it; with `effective_sequence` not NULL, stores
+ * the sequence number after which every update is filtered by it. Returns 0, or -1:
+ * invalid argument (3) when the sender refuses a filter, out of range (11) for a
+ * from_slot older than it keeps (the message names the oldest), and Subscribe's errors. */
+int qlaster_set_subscription(qlaster_consumer* c, const qlaster_subscription* s,
+                             uint64_t* effective_sequence);
+
+/* ---- Keys and signatures as text: base58, as explorers, RPC and the Solana CLI print
+ * them. (Since QLASTER_CONSUMER_1.) */
+
+/* Buffer sizes that hold any spelling with its NUL: 44 (88) characters + 1. */
+#define QLASTER_PUBKEY_BASE58_SIZE 45
+#define QLASTER_SIGNATURE_BASE58_SIZE 89
+
+/* Decodes `text` (NUL-terminated) into 32 (64) bytes. Returns 0, or -1 with the reason
+ * in qlaster_last_error (code 3, invalid argument): a character outside the base58
+ * alphabet (0, O, I and l are not in it; the message names it and its position), text
+ * that does not decode to exactly 32 (64) bytes, or a NULL argument. `out` is written
+ * only on success. */
+int qlaster_pubkey_from_base58(const char* text, uint8_t out[32]);
+int qlaster_signature_from_base58(const char* text, uint8_t out[64]);
+
+/* Writes the base58 spelling of `key` and a NUL into `out` (`out_size` bytes; pass
+ * QLASTER_PUBKEY_BASE58_SIZE / QLASTER_SIGNATURE_BASE58_SIZE to never be short). Returns
+ * its length (without the NUL), or -1 when `out_size` is too small (nothing written) or
+ * an argument is NULL. */
+int qlaster_pubkey_to_base58(const uint8_t key[32], char* out, size_t out_size);
+int qlaster_signature_to_base58(const uint8_t sig[64], char* out, size_t out_size);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -326,7 +326,6 @@ class Consumer {
                                           std::span<const Pubkey> owners,
                                           TransactionFilter transactions);
   absl::StatusOr<SubscribeResult> SetTransactions(TransactionFilter transactions);
-
   // Replaces the whole subscription with `subscription`, as a Yellowstone
   // SubscribeRequest replaces the previous one (qlaster/subscription.hpp says what each
   // filter means): its named filters, data slices and commitment, and from_slot. The keys
@@ -336,13 +335,9 @@ class Consumer {
   // Errors: kInvalidArgument for a malformed subscription or one over the sender's
   // limits, naming the limit (the previous subscription stays in force); kOutOfRange
   // when from_slot is older than what the sender keeps (the message names the oldest
-  // slot it has); otherwise as above.
-  // (A template only so that Subscribe({keys}) still means the pubkey overload.)
-  template <typename S>
-  requires std::is_same_v<S, Subscription>
-  absl::StatusOr<SubscribeResult> Subscribe(const S& subscription) {
-    return SubscribeNamed(subscription);
-  }
+  // slot it has); otherwise as above. A subscription of more keys than one message holds
+  // (100,000) is sent as several, as Subscribe does; with from_slot it must fit one.
+  absl::StatusOr<SubscribeResult> SetSubscription(const Subscription& subscription);
   // The named part of the subscription as the sender acknowledged it (from_slot unset).
   Subscription subscription() const;
   // The names of the filters `event` matched (its Event::filters bits), under the
@@ -397,7 +392,6 @@ class Consumer {
   struct Impl;
   explicit Consumer(std::unique_ptr<Impl> impl);
   absl::StatusOr<int> PollWith(void (*fn)(void*, const Event&), void* ctx, int max);
-  absl::StatusOr<SubscribeResult> SubscribeNamed(const Subscription& subscription);
 
   std::unique_ptr<Impl> impl_;
 };
