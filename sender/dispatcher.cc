@@ -12,13 +12,6 @@
 namespace qlaster::sender {
 namespace {
 
-template <typename T>
-T ReadFixed(absl::Span<const uint8_t> fixed) {
-  T value;
-  std::memcpy(&value, fixed.data(), sizeof(T));
-  return value;
-}
-
 constexpr size_t kProcessed = 0;
 
 }  // namespace
@@ -52,7 +45,7 @@ ConsumerChannel::DeliverResult Dispatcher::DeliverOne(const EncodedUpdate& updat
       // Data that does not decompress goes as it is: the consumer's own decompression
       // reports it.
       QLASTER_LOG_RATE_LIMITED(kWarning, "account data of slot %d cannot be sliced: %s",
-                               ReadFixed<fb::AccountHeader>(update.fixed()).slot(),
+                               ReadStruct<fb::AccountHeader>(update.fixed()).slot(),
                                s.status().message());
     }
   }
@@ -332,7 +325,7 @@ absl::StatusOr<EncodedUpdate> Dispatcher::FromLog(UpdateLog::Position p, RouteKe
                              u.status().message());
     return u.status();
   }
-  timestamp_ = ReadFixed<fb::FrameHeader>(frame).timestamp_ns();
+  timestamp_ = ReadStruct<fb::FrameHeader>(frame).timestamp_ns();
   return u;
 }
 

@@ -13,13 +13,6 @@
 namespace qlaster::sender {
 namespace {
 
-template <typename T>
-T ReadFixed(absl::Span<const uint8_t> fixed) {
-  T value;
-  std::memcpy(&value, fixed.data(), sizeof(T));
-  return value;
-}
-
 Signature SignatureOf(const fb::Signature& s) {
   Signature out;
   std::memcpy(out.data(), s.bytes()->data(), kSignatureSize);
@@ -66,7 +59,7 @@ bool Matcher::Match(const EncodedUpdate& update, const RouteKey& key, const Rout
       // Published as a status (not derived here): its account keys are unknown, so
       // filters with account lists see a transaction that touches no account.
       if (!level.named.has_statuses()) return false;
-      const auto h = ReadFixed<fb::TransactionStatusHeader>(update.fixed());
+      const auto h = ReadStruct<fb::TransactionStatusHeader>(update.fixed());
       const TransactionFacts facts{
           .is_vote = key.is_vote, .failed = key.failed, .signature = SignatureOf(h.signature())};
       level.named.MatchStatus(facts, &named_);
@@ -84,7 +77,7 @@ bool Matcher::Match(const EncodedUpdate& update, const RouteKey& key, const Rout
       source_ = Source::kFixed;
       return !fixed_.empty();
     case fb::UpdateKind::Slot:
-      slot_status_ = static_cast<SlotStatus>(ReadFixed<fb::SlotHeader>(update.fixed()).status());
+      slot_status_ = static_cast<SlotStatus>(ReadStruct<fb::SlotHeader>(update.fixed()).status());
       source_ = Source::kSlot;
       return !table.all.empty();
     case fb::UpdateKind::Gap:
@@ -101,7 +94,7 @@ bool Matcher::MatchAccount(const EncodedUpdate& update, const RouteKey& key,
   unnamed_ = unnamed_set_.span();
   source_ = Source::kUnnamed;
   if (!((maybe && named.has_accounts()) || named.has_scan_accounts())) return !unnamed_.empty();
-  const auto h = ReadFixed<fb::AccountHeader>(update.fixed());
+  const auto h = ReadStruct<fb::AccountHeader>(update.fixed());
   AccountFacts facts{.pubkey = key.pubkey,
                      .owner = key.owner,
                      .lamports = h.lamports(),
@@ -129,7 +122,7 @@ void Matcher::MatchTransaction(const EncodedUpdate& update, const RouteKey& key,
   unnamed_ = level.index->TransactionConsumers(key.is_vote);
   source_ = Source::kUnnamed;
   if (!named.has_transactions() && !named.has_statuses()) return;
-  const auto h = ReadFixed<fb::TransactionHeader>(update.fixed());
+  const auto h = ReadStruct<fb::TransactionHeader>(update.fixed());
   const absl::Span<const uint8_t> tx = update.variable().subspan(0, h.data_len());
   const absl::Span<const uint8_t> status = update.variable().subspan(h.data_len());
   TransactionFacts facts{

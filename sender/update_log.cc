@@ -12,13 +12,6 @@
 namespace qlaster::sender {
 namespace {
 
-template <typename T>
-T ReadFixed(absl::Span<const uint8_t> fixed) {
-  T value;
-  std::memcpy(&value, fixed.data(), sizeof(T));
-  return value;
-}
-
 // Spare chunks kept for reuse: the log frees chunks from its front as it appends at its
 // back, so a couple cover the steady state.
 constexpr size_t kMaxSpareChunks = 2;
@@ -107,7 +100,7 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
   }
   SlotRecord& rec = *last_record_;
   if (e.kind == fb::UpdateKind::Account) {
-    e.write_version = ReadFixed<fb::AccountHeader>(update.fixed()).write_version();
+    e.write_version = ReadStruct<fb::AccountHeader>(update.fixed()).write_version();
     auto [it, inserted] = rec.latest.try_emplace(key.pubkey, at);
     if (!inserted) {
       const Position prior = it->second;
@@ -132,7 +125,7 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
     first_slot_ = key.slot;
   }
   if (e.kind == fb::UpdateKind::Slot) {
-    const auto slot = ReadFixed<fb::SlotHeader>(update.fixed());
+    const auto slot = ReadStruct<fb::SlotHeader>(update.fixed());
     OnSlotStatus(at, key.slot, slot.parent(), static_cast<SlotStatus>(slot.status()));
   }
   return at;

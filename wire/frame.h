@@ -35,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -54,6 +55,16 @@ namespace qlaster {
 inline constexpr uint8_t kFrameVersion = 2;
 
 inline constexpr size_t kFrameHeaderSize = sizeof(fb::FrameHeader);
+
+// The FlatBuffers struct `T` at the start of `bytes` (a frame's header, or an update's
+// fixed part), copied out: wire bytes have no alignment. REQUIRES: bytes.size() >=
+// sizeof(T).
+template <typename T>
+T ReadStruct(absl::Span<const uint8_t> bytes) {
+  T value;
+  std::memcpy(&value, bytes.data(), sizeof(T));
+  return value;
+}
 
 // Ring record type (shm/ring_layout.h) of a data record, whose payload is one frame.
 // Readers skip other types, so that a later sender may add record types.
