@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sender/dispatcher.h"
@@ -30,9 +32,19 @@ struct SourceWork {
   int64_t next_due_ns = kWhenever;
 };
 
+// A source's counters, for the metrics endpoint.
+struct SourceCounts {
+  uint64_t updates = 0;  // updates it published
+  // Input it refused or lost, by reason ("torn", "lapped", "decode", ...).
+  std::vector<std::pair<std::string, uint64_t>> rejects;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
+
+  // Its counters now (relaxed loads: each exact, not a consistent snapshot). Any thread.
+  virtual SourceCounts Counts() const { return {}; }
 
   // "synthetic", "ingest:NAME", "replay:FILE": for logs and statistics.
   virtual std::string name() const = 0;

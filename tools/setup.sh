@@ -11,6 +11,7 @@ PACKAGES=(
   systemd dpkg-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-grpcio python3-protobuf nettle-dev
+  python3-prometheus-client
 )
 
 missing=()
