@@ -68,7 +68,12 @@ class IngestSource : public Source {
   SourceCounts Counts() const override {
     const IngestCounters& c = counters_;
     auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    // Cells the writer has written and the sender not yet read (both positions are in
+    // the shared header, readable from any thread).
+    const uint64_t written = header_->write_pos.load(std::memory_order_acquire);
+    const uint64_t read = header_->read_pos.load(std::memory_order_acquire);
     return {.updates = get(c.frames),
+            .backlog = written > read ? written - read : 0,
             .rejects = {{"lapped", get(c.lapped)},
                         {"rewound", get(c.rewound)},
                         {"torn", get(c.torn)},

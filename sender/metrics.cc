@@ -261,6 +261,11 @@ std::string RenderPrometheus(const SenderMetrics& m) {
   for (const SourceMetrics& s : m.sources) {
     w.Sample({"source", s.name}, static_cast<double>(s.counts.updates));
   }
+  w.Family("qlaster_source_backlog", "gauge",
+           "Input written and not yet read by the sender (the ingest ring: cells).");
+  for (const SourceMetrics& s : m.sources) {
+    w.Sample({"source", s.name}, static_cast<double>(s.counts.backlog));
+  }
   w.Family("qlaster_source_rejects_total", "counter",
            "Input a source refused or lost, by reason (for the ingest ring: lapped, rewound, "
            "torn, bad_length, unknown_schema, undecodable).");

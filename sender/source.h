@@ -35,6 +35,9 @@ struct SourceWork {
 // A source's counters, for the metrics endpoint.
 struct SourceCounts {
   uint64_t updates = 0;  // updates it published
+  // Input waiting to be read, in the source's own unit (the ingest ring: cells); 0 for
+  // a source that has none.
+  uint64_t backlog = 0;
   // Input it refused or lost, by reason ("torn", "lapped", "decode", ...).
   std::vector<std::pair<std::string, uint64_t>> rejects;
 };
