@@ -271,6 +271,10 @@ class FloodTest(unittest.TestCase):
         _, err = same.communicate(timeout=DEADLINE)
         self.assertNotEqual(same.returncode, 0)
         self.assertIn("--max_pending_per_uid", err)
+        viewer = s.inspect("--sender-stats")
+        _, err = viewer.communicate(timeout=DEADLINE)
+        self.assertNotEqual(viewer.returncode, 0)
+        self.assertIn("--max_pending_per_uid", err)
 
         if os.geteuid() == 0:
             # Another uid connects and receives at once (a slot update every 400 ms).
