@@ -61,9 +61,13 @@ class Sender:
              "--shm_dir", self.shm, "--metrics_address", "127.0.0.1:0",
              "--source", "synthetic", *flags],
             stdout=subprocess.DEVNULL, stderr=self.log, stdin=subprocess.DEVNULL)
-        self.metrics_url = "http://%s/metrics" % wait_for(self._metrics_address,
-                                                          "the metrics address in the log")
-        wait_for(lambda: os.path.exists(self.socket), "the socket")
+        try:
+            self.metrics_url = "http://%s/metrics" % wait_for(self._metrics_address,
+                                                              "the metrics address in the log")
+            wait_for(lambda: os.path.exists(self.socket), "the socket")
+        except BaseException:
+            self.stop()  # no cleanup is registered yet
+            raise
 
     def _metrics_address(self):
         if self.proc.poll() is not None:
