@@ -109,7 +109,10 @@ absl::StatusOr<ControlChannel::Handshake> ControlChannel::Connect(const std::str
                                                                   absl::Time deadline) {
   QLASTER_RETURN_IF_ERROR(ValidateControl(hello));
   QLASTER_ASSIGN_OR_RETURN(UniqueFd sock, ConnectSocket(path));
-  QLASTER_RETURN_IF_ERROR(WriteControl(sock.get(), EncodeControl(hello)));
+  // A sender that refuses a connection as it accepts it (a limit, an allow-list) writes
+  // its Error and closes without reading the Hello: the write may fail, and the Error,
+  // which says why, is still there to read.
+  const absl::Status sent = WriteControl(sock.get(), EncodeControl(hello));
 
   ControlFrameReader reader;
   std::vector<UniqueFd> fds;
@@ -118,6 +121,7 @@ absl::StatusOr<ControlChannel::Handshake> ControlChannel::Connect(const std::str
     const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
     absl::StatusOr<ControlMsg> msg = ReadControl(sock.get(), reader, left, &fds);
     if (!msg.ok()) {
+      if (!sent.ok()) return sent;
       if (absl::IsDeadlineExceeded(msg.status())) {
         return absl::DeadlineExceededError(
             absl::StrCat("qlaster-sender at ", path,

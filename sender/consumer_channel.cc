@@ -1,6 +1,8 @@
 // ConsumerChannel: delivery into one ring, and the overflow policies.
 #include "sender/consumer_channel.h"
 
+#include "base/clock.h"
+
 namespace qlaster::sender {
 
 namespace {
@@ -28,7 +30,10 @@ ConsumerChannel::DeliverResult ConsumerChannel::Write(const EncodedUpdate& updat
     // The gap record carries the last dropped sequence, so the consumer can check that
     // (sequence - dropped, sequence] is exactly what it missed.
     r = WriteFrame(ring_, EncodedUpdate::Gap(pending_drops_), sequence - 1, timestamp_ns, 0);
-    if (r == shm::WriteResult::kOk) pending_drops_ = 0;
+    if (r == shm::WriteResult::kOk) {
+      pending_drops_ = 0;
+      BumpCounter(gaps_);
+    }
   }
   if (r == shm::WriteResult::kOk) r = WriteFrame(ring_, update, sequence, timestamp_ns, filters);
   if (r == shm::WriteResult::kFull && wait_if_full) {
@@ -90,6 +95,26 @@ uint64_t ConsumerChannel::LagRecords() const {
     if (end != 0) ++lag;
   }
   return lag;
+}
+
+bool ConsumerChannel::WakeLimited() {
+  // The clock is read only for a sleeper, which costs a syscall anyway.
+  if (!ring_.ConsumerSleeping()) return true;
+  // A consumer that read since its last wake-up acted on it: it sleeps again because it
+  // is done, and is woken at once, however soon. Only one that keeps its flag set without
+  // reading (asleep through its wake-ups, or hostile) is held to the interval.
+  const uint64_t read = ring_.peer_consumer_position();
+  const int64_t now = MonotonicNs();
+  if (read == read_at_last_wake_ && now < next_wake_ns_) {
+    BumpCounter(wakes_deferred_);
+    return false;
+  }
+  if (ring_.WakeIfSleeping(doorbell_)) {
+    BumpCounter(wakes_);
+    next_wake_ns_ = now + min_wake_interval_ns_;
+    read_at_last_wake_ = read;
+  }
+  return true;
 }
 
 void ConsumerChannel::Evict(fb::EvictReason reason) {

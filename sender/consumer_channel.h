@@ -29,13 +29,16 @@ inline void BumpCounter(std::atomic<uint64_t>& counter) {
 
 class ConsumerChannel {
  public:
+  // `min_wake_interval_ns`: Wake() rings the doorbell at most once per this interval (0:
+  // whenever the consumer sleeps).
   ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,
-                  shm::EventFd doorbell, OverflowPolicy policy)
+                  shm::EventFd doorbell, OverflowPolicy policy, int64_t min_wake_interval_ns = 0)
       : consumer_id_(consumer_id),
         name_(std::move(name)),
         ring_(std::move(ring)),
         doorbell_(std::move(doorbell)),
-        policy_(policy) {}
+        policy_(policy),
+        min_wake_interval_ns_(min_wake_interval_ns) {}
 
   ConsumerChannel(const ConsumerChannel&) = delete;
   ConsumerChannel& operator=(const ConsumerChannel&) = delete;
@@ -68,7 +71,18 @@ class ConsumerChannel {
   void Skip(uint64_t n);
 
   // Rings the doorbell if the consumer sleeps. Call once per channel after a publish.
-  void Wake() { ring_.WakeIfSleeping(doorbell_); }
+  // Returns false when the consumer sleeps, was woken less than the minimum wake interval
+  // ago and has read nothing since: the wake is held back (its sleeping flag stays set)
+  // and the caller must call Wake() again later. A consumer that keeps its flag set
+  // without reading so costs the dispatcher one eventfd write per interval, not one per
+  // update, while one that reads and sleeps again is woken at once every time.
+  bool Wake() {
+    if (min_wake_interval_ns_ == 0) {
+      if (ring_.WakeIfSleeping(doorbell_)) BumpCounter(wakes_);
+      return true;
+    }
+    return WakeLimited();
+  }
 
   // Marks the ring closed and wakes the consumer (shutdown, or the consumer is leaving).
   // Safe only when the dispatcher no longer writes to this channel.
@@ -90,6 +104,11 @@ class ConsumerChannel {
 
   uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Gap records written: each tells the consumer of the updates dropped before it.
+  uint64_t gaps() const { return gaps_.load(std::memory_order_relaxed); }
+  // Doorbell rings, and wakes held back by the minimum wake interval.
+  uint64_t wakes() const { return wakes_.load(std::memory_order_relaxed); }
+  uint64_t wakes_deferred() const { return wakes_deferred_.load(std::memory_order_relaxed); }
   // The last sequence number this consumer's stream has reached (delivered or dropped).
   uint64_t last_sequence() const { return last_sequence_.load(std::memory_order_relaxed); }
   // Published bytes the consumer has not released yet, as last seen by the dispatcher.
@@ -104,22 +123,29 @@ class ConsumerChannel {
   DeliverResult Write(const EncodedUpdate& update, uint64_t timestamp_ns, uint16_t filters,
                       bool wait_if_full);
   void Evict(fb::EvictReason reason);
+  bool WakeLimited();
 
   const uint64_t consumer_id_;
   const std::string name_;
   shm::RingProducer ring_;
   shm::EventFd doorbell_;
   const OverflowPolicy policy_;
+  const int64_t min_wake_interval_ns_;
+  uint64_t read_at_last_wake_ = UINT64_MAX;  // the consumer's position at the last wake-up
 
   // Dispatch-thread state.
   uint64_t next_sequence_ = 1;
   uint64_t pending_drops_ = 0;  // dropped since the last gap record that fit
+  int64_t next_wake_ns_ = 0;     // CLOCK_MONOTONIC: no doorbell before this
 
   std::atomic<bool> evicted_{false};
   fb::EvictReason evict_reason_ = fb::EvictReason::Slow;  // written before evicted_
   uint64_t evict_fill_ = 0;                               // written before evicted_
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> gaps_{0};
+  std::atomic<uint64_t> wakes_{0};
+  std::atomic<uint64_t> wakes_deferred_{0};
   std::atomic<uint64_t> last_sequence_{0};
   std::atomic<uint64_t> ring_fill_{0};
   // end_position_[seq % kLagWindow]: the ring position just past record `seq` (0 for a

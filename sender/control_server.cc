@@ -27,6 +27,7 @@
 #include "base/fd_passing.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "sender/metrics.h"
 
 namespace qlaster::sender {
 
@@ -75,6 +76,29 @@ struct PendingAck {
   uint64_t replay_request = 0;
 };
 
+// The label a refusal is counted under when the caller names none.
+std::string RefusalReason(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return "version_mismatch";
+    case absl::StatusCode::kResourceExhausted:
+      return "limit_exceeded";
+    case absl::StatusCode::kPermissionDenied:
+      return "not_allowed";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "handshake_timeout";
+    case absl::StatusCode::kUnavailable:
+      return "shutting_down";
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+      return "bad_request";
+    default:
+      return "internal";
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ Impl
@@ -90,6 +114,17 @@ struct ControlServer::Impl {
         notify_watch(io),
         keepalive(io) {
     notify_watch.assign(::dup(notify.fd()));
+    // Every reason from the start, at 0: a series that appears only on the first refusal
+    // is one that rate() and alerts cannot see rise.
+    for (const char* reason :
+         {"not_allowed", "pending_per_uid", "pending", "consumers_per_uid", "consumers",
+          "handshake_timeout", "bad_request", "version_mismatch", "limit_exceeded",
+          "shutting_down", "internal"}) {
+      refusals[reason] = 0;
+    }
+    for (fb::ErrorCode code : fb::EnumValuesErrorCode()) {
+      if (code != fb::ErrorCode::Unknown) subscribe_refusals[SnakeCaseLabel(fb::EnumNameErrorCode(code))] = 0;
+    }
   }
 
   // Connection events: at info level (--quiet turns them off), rate-limited, since a
@@ -107,8 +142,10 @@ struct ControlServer::Impl {
   void Handle(Session& s, const ControlMsg& msg);
   void OnHello(Session& s, const HelloMsg& hello);
   void OnSubscribe(Session& s, const SubscribeMsg& msg);
-  void Fail(Session& s, const absl::Status& status);
+  // Sends an Error and closes; counted under `reason` (RefusalReason(status) if empty).
+  void Fail(Session& s, const absl::Status& status, std::string reason = {});
   void EndConsumer(Session& s);
+  void LeavePending(Session& s);
   void ScheduleRebuild();
   void OnDispatcherEvents();
   void OnEviction(const EvictionEvent& e);
@@ -127,6 +164,21 @@ struct ControlServer::Impl {
   std::vector<std::shared_ptr<Session>> sessions;
   // The sessions that completed their handshake, by consumer id.
   absl::flat_hash_map<uint64_t, Session*> by_consumer;
+
+  // Fairness (ControlOptions::max_pending*): connections not past Hello, and consumers,
+  // by peer uid.
+  absl::flat_hash_map<uid_t, size_t> pending_by_uid;
+  absl::flat_hash_map<uid_t, size_t> consumers_by_uid;
+  size_t pending_total = 0;
+  // For Metrics().
+  uint64_t accepted = 0;
+  std::map<std::string, uint64_t> refusals;
+  std::map<std::string, uint64_t> subscribe_refusals;
+  std::array<uint64_t, 4> evictions{};
+  void CountEviction(fb::EvictReason reason) {
+    const size_t i = static_cast<size_t>(reason);
+    if (i < evictions.size()) ++evictions[i];
+  }
 
   // Subscription changes waiting for their table, in version order.
   std::deque<PendingAck> pending_acks;
@@ -187,6 +239,9 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   uint64_t consumer_id = 0;
   std::string name;
   uint64_t serial = 0;
+  uid_t uid = 0;  // the peer's (SO_PEERCRED)
+  gid_t gid = 0;
+  bool pending = false;  // counted in pending_by_uid (not past Hello, not closed)
   bool stats_only = false;
   bool eviction_reported = false;
   absl::Time last_heard_;
@@ -267,32 +322,57 @@ void ControlServer::Impl::StartSession(stream_protocol::socket socket) {
   static uint64_t next_serial = 1;
   auto session = std::make_shared<Session>(*this, std::move(socket));
   session->serial = next_serial++;
-  if (sessions.size() >= options.max_connections) {
-    QLASTER_LOG_RATE_LIMITED(kWarning, "refusing connection %s: %d connections open",
-                             session->Describe(), sessions.size());
-    error_code ec;
-    session->socket().close(ec);
-    return;
-  }
+  ++accepted;
   // Who is calling: SO_PEERCRED is the kernel's word, not the client's.
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  const bool known =
+      ::getsockopt(session->socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+  session->uid = cred.uid;
+  session->gid = cred.gid;
+  sessions.push_back(session);
+  session->Start();
+  // A refused connection still gets its reason (an Error) before the close: a client
+  // tells "refused, and why" from a sender that died.
   if (!options.allowed_uids.empty() || !options.allowed_gids.empty()) {
-    ucred cred{};
-    socklen_t len = sizeof(cred);
     bool allowed = false;
-    if (::getsockopt(session->socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    if (known) {
       for (uid_t u : options.allowed_uids) allowed |= (u == cred.uid);
       for (gid_t g : options.allowed_gids) allowed |= (g == cred.gid);
     }
     if (!allowed) {
-      sessions.push_back(session);
-      session->Start();
-      Fail(*session, absl::PermissionDeniedError(absl::StrCat(
-                         "uid ", cred.uid, " gid ", cred.gid, " may not use this sender")));
-      return;
+      return Fail(*session, absl::PermissionDeniedError(absl::StrCat(
+                                "uid ", cred.uid, " gid ", cred.gid, " may not use this sender")));
     }
   }
-  sessions.push_back(session);
-  session->Start();
+  size_t& of_uid = pending_by_uid[cred.uid];
+  if (of_uid >= options.max_pending_per_uid) {
+    return Fail(*session,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "uid ", cred.uid, " already has ", of_uid,
+                    " connections that have not said Hello (--max_pending_per_uid=",
+                    options.max_pending_per_uid, ")")),
+                "pending_per_uid");
+  }
+  if (pending_total >= options.max_pending) {
+    return Fail(*session,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    pending_total, " connections have not said Hello (--max_pending=",
+                    options.max_pending, ")")),
+                "pending");
+  }
+  ++of_uid;
+  ++pending_total;
+  session->pending = true;
+}
+
+void ControlServer::Impl::LeavePending(Session& s) {
+  if (!s.pending) return;
+  s.pending = false;
+  --pending_total;
+  if (auto it = pending_by_uid.find(s.uid); it != pending_by_uid.end() && --it->second == 0) {
+    pending_by_uid.erase(it);
+  }
 }
 
 awaitable<void> ControlServer::Impl::AcceptLoop() {
@@ -334,8 +414,18 @@ void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
                                     ", this sender speaks ", kProtocolVersion)));
   }
   if (shutting_down) return Fail(s, absl::UnavailableError("the sender is shutting down"));
+  if (options.max_consumers_per_uid != 0) {
+    if (auto it = consumers_by_uid.find(s.uid);
+        it != consumers_by_uid.end() && it->second >= options.max_consumers_per_uid) {
+      return Fail(s,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "uid ", s.uid, " already has ", it->second,
+                      " consumers (--max_consumers_per_uid=", options.max_consumers_per_uid, ")")),
+                  "consumers_per_uid");
+    }
+  }
   absl::StatusOr<uint64_t> id = registry.Reserve();
-  if (!id.ok()) return Fail(s, id.status());
+  if (!id.ok()) return Fail(s, id.status(), "consumers");
   uint64_t ring_bytes = hello.ring_bytes == 0 ? options.default_ring_bytes : hello.ring_bytes;
   ring_bytes = std::min(ring_bytes, options.max_ring_bytes);
   absl::StatusOr<shm::RingProducer> ring =
@@ -346,10 +436,13 @@ void ControlServer::Impl::OnHello(Session& s, const HelloMsg& hello) {
     registry.Remove(*id);
     return Fail(s, doorbell.status());
   }
+  LeavePending(s);
+  ++consumers_by_uid[s.uid];
   s.consumer_id = *id;
   s.name = hello.consumer_name.empty() ? absl::StrCat("consumer-", s.serial) : hello.consumer_name;
-  auto channel = std::make_shared<ConsumerChannel>(*id, s.name, *std::move(ring),
-                                                   *std::move(doorbell), hello.overflow);
+  auto channel = std::make_shared<ConsumerChannel>(
+      *id, s.name, *std::move(ring), *std::move(doorbell), hello.overflow,
+      absl::ToInt64Nanoseconds(options.min_wake_interval));
   registry.Find(*id)->channel = channel;
   by_consumer[*id] = &s;
   ReadyMsg ready{.protocol_version = kProtocolVersion,
@@ -367,6 +460,9 @@ void ControlServer::Impl::OnSubscribe(Session& s, const SubscribeMsg& msg) {
   if (s.consumer_id == 0) return Fail(s, absl::InvalidArgumentError("Subscribe before Hello"));
   auto refuse = [&](const absl::Status& why) {
     // The request is refused, the connection stays: the consumer may retry with less.
+    ++subscribe_refusals[SnakeCaseLabel(fb::EnumNameErrorCode(ErrorCodeFor(why)))];
+    QLASTER_LOG_RATE_LIMITED(kWarning, "subscription of %s refused: %s", s.Describe(),
+                             why.ToString());
     s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(why), std::string(why.message())}));
   };
   if (msg.from_slot.has_value()) {
@@ -402,9 +498,12 @@ void ControlServer::Impl::Settle(const PendingAck& ack) {
   registry.ClearReplayRequest(ack.consumer_id, ack.replay_request);
 }
 
-void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
+void ControlServer::Impl::Fail(Session& s, const absl::Status& status, std::string reason) {
+  if (reason.empty()) reason = RefusalReason(status);
   // Every refusal is logged with its reason (rate-limited), even when --quiet.
-  QLASTER_LOG_RATE_LIMITED(kWarning, "connection %s refused: %s", s.Describe(), status.ToString());
+  QLASTER_LOG_RATE_LIMITED(kWarning, "connection %s (uid %d) refused [%s]: %s", s.Describe(),
+                           s.uid, reason, status.ToString());
+  ++refusals[reason];
   std::string message(status.message().substr(0, kMaxErrorMessageSize));
   s.Send(EncodeControl(ErrorMsg{ErrorCodeFor(status), std::move(message)}));
   s.CloseAfterFlush();
@@ -412,7 +511,11 @@ void ControlServer::Impl::Fail(Session& s, const absl::Status& status) {
 }
 
 void ControlServer::Impl::EndConsumer(Session& s) {
+  LeavePending(s);
   if (s.consumer_id != 0) {
+    if (auto it = consumers_by_uid.find(s.uid); it != consumers_by_uid.end() && --it->second == 0) {
+      consumers_by_uid.erase(it);
+    }
     registry.Remove(s.consumer_id);
     by_consumer.erase(s.consumer_id);
     s.consumer_id = 0;  // its pending acknowledgements find no consumer and are dropped
@@ -491,6 +594,7 @@ void ControlServer::Impl::OnEviction(const EvictionEvent& e) {
   Session& s = *it->second;
   if (s.eviction_reported) return;
   s.eviction_reported = true;
+  CountEviction(e.reason);
   QLASTER_LOG_RATE_LIMITED(kWarning, "evicting %s: %s, %d bytes unread at sequence %d",
                            s.Describe(), fb::EnumNameEvictReason(e.reason), e.ring_fill,
                            e.last_sequence);
@@ -535,6 +639,7 @@ awaitable<void> ControlServer::Impl::KeepaliveLoop() {
                                          e && e->channel ? e->channel->ring_fill() : 0,
                                          e && e->channel ? e->channel->last_sequence() : 0}));
         s->eviction_reported = true;
+        CountEviction(fb::EvictReason::Idle);
         s->CloseAfterFlush();
         EndConsumer(*s);
         continue;
@@ -669,6 +774,43 @@ StatsMsg ControlServer::Stats() const { return impl_->BuildStats(); }
 
 void ControlServer::SetSources(std::vector<const Source*> sources) {
   impl_->sources = std::move(sources);
+}
+
+ControlMetrics ControlServer::Metrics() const {
+  const Impl& s = *impl_;
+  ControlMetrics m;
+  std::vector<std::pair<uint64_t, uid_t>> uids;
+  for (const auto& [id, session] : s.by_consumer) uids.emplace_back(id, session->uid);
+  const absl::flat_hash_map<uint64_t, uid_t> uid_of(uids.begin(), uids.end());
+  for (const ConsumerEntry* e : s.registry.Entries()) {
+    m.keys += KeyCount(e->filter);
+    if (e->channel == nullptr) continue;
+    const ConsumerChannel& ch = *e->channel;
+    const auto uid = uid_of.find(e->id);
+    m.consumers.push_back({.consumer_id = e->id,
+                           .name = ch.name(),
+                           .uid = uid == uid_of.end() ? 0 : static_cast<uint32_t>(uid->second),
+                           .delivered = ch.delivered(),
+                           .dropped = ch.dropped(),
+                           .gaps = ch.gaps(),
+                           .wakes = ch.wakes(),
+                           .wakes_deferred = ch.wakes_deferred(),
+                           .ring_bytes = ch.ring_bytes(),
+                           .ring_fill = ch.ring_fill(),
+                           .lag_records = ch.LagRecords(),
+                           .keys = KeyCount(e->filter)});
+  }
+  m.connections_accepted = s.accepted;
+  m.connections_pending = s.pending_total;
+  m.refusals = s.refusals;
+  m.subscribe_refusals = s.subscribe_refusals;
+  m.evictions = s.evictions;
+  m.table_version_installed = s.dispatcher.next_version() - 1;
+  if (const RoutingTable* t = s.dispatcher.adopted()) {
+    m.table_version_adopted = t->version;
+    m.table_consumers = t->all.size();
+  }
+  return m;
 }
 
 size_t ControlServer::session_count() const { return impl_->sessions.size(); }

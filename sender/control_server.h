@@ -17,6 +17,8 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,9 +55,54 @@ struct ControlOptions {
   std::vector<uid_t> allowed_uids;
   std::vector<gid_t> allowed_gids;
   RegistryLimits limits;
-  size_t max_connections = 1024;  // including connections that have not said Hello
+  // Connections that have not said Hello (including those that only ask for Stats): at
+  // most this many per peer uid, and in total. They never count against consumers, so a
+  // flood of idle connections from one uid cannot keep another uid's consumer out (the
+  // accept loop serves the backlog in order, and refuses the excess with a reason).
+  size_t max_pending_per_uid = 32;
+  size_t max_pending = 256;
+  // Consumers (connections past Hello) of one peer uid; 0: only limits.max_consumers.
+  size_t max_consumers_per_uid = 0;
+  // A sleeping consumer's doorbell rings at most once per this interval (0: whenever it
+  // sleeps): a consumer that keeps its sleeping flag set cannot make the dispatcher pay a
+  // syscall per update. A sleeper may so wait up to this long for its wake-up.
+  absl::Duration min_wake_interval = absl::Microseconds(100);
   size_t max_outbox_bytes = 8u << 20;  // a client that does not read its replies is closed
   bool verbose = true;                 // a line on stderr per connection event
+};
+
+// What the control plane knows, for the metrics endpoint (sender/metrics.h). A copy,
+// made on the control thread.
+struct ConsumerMetrics {
+  uint64_t consumer_id = 0;
+  std::string name;
+  uint32_t uid = 0;
+  uint64_t delivered = 0;
+  uint64_t dropped = 0;
+  uint64_t gaps = 0;  // gap records written (each tells of one or more dropped updates)
+  uint64_t wakes = 0;
+  uint64_t wakes_deferred = 0;
+  uint64_t ring_bytes = 0;
+  uint64_t ring_fill = 0;
+  uint64_t lag_records = 0;
+  uint64_t keys = 0;
+};
+
+struct ControlMetrics {
+  std::vector<ConsumerMetrics> consumers;
+  uint64_t connections_accepted = 0;
+  uint64_t connections_pending = 0;  // not past Hello (stats-only included)
+  // Connections refused or closed by the sender, by reason ("pending_per_uid",
+  // "not_allowed", "handshake_timeout", "bad_request", ...).
+  std::map<std::string, uint64_t> refusals;
+  // Subscribe requests refused (the connection stays), by error code name.
+  std::map<std::string, uint64_t> subscribe_refusals;
+  // Consumers evicted, by fb::EvictReason.
+  std::array<uint64_t, 4> evictions{};
+  uint64_t table_version_installed = 0;  // the newest table handed to the dispatcher
+  uint64_t table_version_adopted = 0;    // the newest the dispatcher routes by
+  uint64_t table_consumers = 0;          // consumers the adopted table names
+  uint64_t keys = 0;                     // keys of every consumer (KeyCount)
 };
 
 class ControlServer {
@@ -87,6 +134,8 @@ class ControlServer {
   // The sources whose counters Stats() reports. Call before Start(); they must outlive
   // the server.
   void SetSources(std::vector<const Source*> sources);
+  // A copy of the counters the metrics endpoint reports. Control thread only.
+  ControlMetrics Metrics() const;
   size_t session_count() const;
 
   class Session;

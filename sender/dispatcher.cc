@@ -74,7 +74,7 @@ void Dispatcher::AfterWrite(ConsumerIndex who, ConsumerChannel::DeliverResult r,
   }
   if (batch_depth_ == 0) {
     // Wake right after each write: the first consumer need not wait for the others.
-    channel->Wake();
+    WakeOrDefer(who, channel);
   } else if (!pending_wake_flag_[who]) {
     pending_wake_flag_[who] = true;
     pending_wake_.push_back(who);
@@ -135,6 +135,7 @@ ConsumerChannel::DeliverResult Dispatcher::Route(const EncodedUpdate& update, co
 void Dispatcher::Publish(const EncodedUpdate& update, const RouteKey& key) {
   Poll();
   BumpCounter(counters_.published);
+  BumpCounter(counters_.published_by_kind[static_cast<size_t>(update.kind()) & 7]);
   if (current_ == nullptr) {
     BumpCounter(counters_.rejected);
     timestamp_ = clock_.Now();
@@ -217,6 +218,7 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
     }
     if (!wanted) {
       BumpCounter(counters_.published);
+      BumpCounter(counters_.published_by_kind[static_cast<size_t>(fb::UpdateKind::Account)]);
       BumpCounter(counters_.rejected);
       return absl::OkStatus();
     }
@@ -539,9 +541,30 @@ bool Dispatcher::Advance(ConsumerIndex who, Cursor& c, int& budget) {
 void Dispatcher::WakePending() {
   for (ConsumerIndex who : pending_wake_) {
     pending_wake_flag_[who] = false;
-    if (ConsumerChannel* channel = current_->channels[who]) channel->Wake();
+    if (ConsumerChannel* channel = current_->channels[who]) WakeOrDefer(who, channel);
   }
   pending_wake_.clear();
+}
+
+void Dispatcher::WakeOrDefer(ConsumerIndex who, ConsumerChannel* channel) {
+  if (channel->Wake() || deferred_wake_flag_[who]) return;
+  deferred_wake_flag_[who] = true;
+  deferred_wake_.push_back(who);
+}
+
+void Dispatcher::RetryWakes() {
+  // A seat whose consumer left meanwhile (or was taken by another) costs at most one
+  // spurious wake-up.
+  size_t kept = 0;
+  for (ConsumerIndex who : deferred_wake_) {
+    ConsumerChannel* channel = current_ == nullptr ? nullptr : current_->channels[who];
+    if (channel != nullptr && !channel->Wake()) {
+      deferred_wake_[kept++] = who;
+    } else {
+      deferred_wake_flag_[who] = false;
+    }
+  }
+  deferred_wake_.resize(kept);
 }
 
 void Dispatcher::Adopt() {

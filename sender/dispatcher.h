@@ -58,6 +58,8 @@ namespace qlaster::sender {
 
 struct DispatcherCounters {
   std::atomic<uint64_t> published{0};  // updates handed to Publish*
+  // ... by fb::UpdateKind (Account, Transaction, Slot, BlockMeta, Entry, ...).
+  std::array<std::atomic<uint64_t>, 8> published_by_kind{};
   std::atomic<uint64_t> rejected{0};   // updates no live consumer wanted
   std::atomic<uint64_t> evicted{0};    // consumers evicted by the dispatcher
   // Transactions whose bytes or status did not parse: account-key predicates cannot
@@ -154,6 +156,7 @@ class Dispatcher {
   void Poll() {
     if (next_.load(std::memory_order_acquire) != current_) Adopt();
     if (!catching_up_.empty()) CatchUp(kCatchUpIdleBudget);
+    if (!deferred_wake_.empty()) RetryWakes();
   }
 
   // The table the dispatch thread routes by now (null before the first). For the
@@ -237,6 +240,10 @@ class Dispatcher {
   bool Advance(ConsumerIndex who, Cursor& c, int& budget);
   // Wakes (if asleep) every consumer written to since the batch began.
   void WakePending();
+  // Wake() for `who`'s channel; a wake held back (the minimum wake interval) is retried
+  // at the next Poll.
+  void WakeOrDefer(ConsumerIndex who, ConsumerChannel* channel);
+  void RetryWakes();
 
   const shm::EventFd* notify_;
   const Lz4Policy lz4_;
@@ -245,6 +252,8 @@ class Dispatcher {
   int batch_depth_ = 0;
   std::vector<ConsumerIndex> pending_wake_;  // consumers written to in the open batch
   std::vector<bool> pending_wake_flag_ = std::vector<bool>(kMaxConsumers);
+  std::vector<ConsumerIndex> deferred_wake_;  // wakes held back, retried by Poll
+  std::vector<bool> deferred_wake_flag_ = std::vector<bool>(kMaxConsumers);
 
   // Dispatch-thread state.
   RoutingTable* current_ = nullptr;

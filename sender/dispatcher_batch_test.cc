@@ -2,6 +2,7 @@
 // at the end of the batch; outside a batch every update wakes it.
 #include <memory>
 
+#include "base/clock.h"
 #include "gtest/gtest.h"
 #include "sender/testing/one_consumer_dispatcher.h"
 
@@ -88,6 +89,69 @@ TEST_F(DispatcherBatchTest, AdoptingATableWakesWhatTheOldTableOwed) {
   more.pubkeys.push_back(other);
   ASSERT_TRUE(h_->Subscribe(more).ok());  // installs and adopts a new table mid-batch
   EXPECT_TRUE(Rung()) << "wake-ups owed by channels of the old table are made before it goes";
+}
+
+// As a consumer about to block would: says it sleeps, then an update is published to it.
+void PublishToSleeper(testing::OneConsumerDispatcher& h, const Pubkey& key, uint64_t version) {
+  h.MarkConsumerSleeping();
+  AccountUpdate a;
+  a.pubkey = key;
+  a.write_version = version;
+  ASSERT_TRUE(h.dispatcher().PublishAccount(a).ok());
+}
+
+// A consumer that keeps its sleeping flag set (hostile, or broken) costs the dispatcher
+// at most one eventfd write per --min_wake_interval, however many updates it is sent;
+// the wake held back is not lost: a Poll after the interval delivers it.
+class DispatcherWakeLimitTest : public ::testing::Test {
+ protected:
+  // One consumer subscribed to key_, woken at most once per `interval_ns`.
+  void Make(int64_t interval_ns) {
+    auto made = testing::OneConsumerDispatcher::Create(64 << 20, OverflowPolicy::kDropAndCount,
+                                                       interval_ns);
+    ASSERT_TRUE(made.ok()) << made.status();
+    h = *std::move(made);
+    key.fill(0x42);
+    SubscribeMsg sub;
+    sub.pubkeys.push_back(key);
+    ASSERT_TRUE(h->Subscribe(sub).ok());
+  }
+
+  std::unique_ptr<testing::OneConsumerDispatcher> h;
+  Pubkey key;
+};
+
+TEST_F(DispatcherWakeLimitTest, HostileSleeperIsWokenAtMostOncePerInterval) {
+  constexpr int64_t kInterval = 1'000'000'000;  // 1 s
+  Make(kInterval);
+  ConsumerChannel& channel = h->channel();
+
+  const int64_t start = MonotonicNs();
+  constexpr uint64_t kUpdates = 10'000;
+  for (uint64_t v = 1; v <= kUpdates; ++v) PublishToSleeper(*h, key, v);
+  const int64_t elapsed = MonotonicNs() - start;
+  EXPECT_GE(channel.wakes(), 1u);
+  EXPECT_LE(channel.wakes(), static_cast<uint64_t>(elapsed / kInterval + 1));
+  EXPECT_GE(channel.wakes() + channel.wakes_deferred(), kUpdates);
+
+  // Two more updates in a row: the second's wake-up is held back (the first may have
+  // rung, if an interval ended just then); the dispatcher's idle polls deliver it.
+  PublishToSleeper(*h, key, kUpdates + 1);
+  PublishToSleeper(*h, key, kUpdates + 2);
+  ASSERT_TRUE(*h->doorbell().WaitFor(absl::ZeroDuration())) << "the first wake-up rang";
+  const uint64_t wakes = channel.wakes();
+  const int64_t deadline = MonotonicNs() + 30'000'000'000;
+  while (channel.wakes() == wakes && MonotonicNs() < deadline) h->dispatcher().Poll();
+  EXPECT_EQ(channel.wakes(), wakes + 1);
+  EXPECT_TRUE(*h->doorbell().WaitFor(absl::ZeroDuration())) << "the held-back wake-up rang";
+  EXPECT_GE(MonotonicNs() - start, kInterval);
+}
+
+TEST_F(DispatcherWakeLimitTest, WithoutALimitEverySleepIsWoken) {
+  Make(0);
+  for (uint64_t v = 1; v <= 100; ++v) PublishToSleeper(*h, key, v);
+  EXPECT_EQ(h->channel().wakes(), 100u);
+  EXPECT_EQ(h->channel().wakes_deferred(), 0u);
 }
 
 }  // namespace

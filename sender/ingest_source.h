@@ -65,6 +65,22 @@ class IngestSource : public Source {
   size_t Drain(Dispatcher& dispatcher, size_t max_frames = SIZE_MAX);
 
   const IngestCounters& counters() const { return counters_; }
+  SourceCounts Counts() const override {
+    const IngestCounters& c = counters_;
+    auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    // Cells the writer has written and the sender not yet read (both positions are in
+    // the shared header, readable from any thread).
+    const uint64_t written = header_->write_pos.load(std::memory_order_acquire);
+    const uint64_t read = header_->read_pos.load(std::memory_order_acquire);
+    return {.updates = get(c.frames),
+            .backlog = written > read ? written - read : 0,
+            .rejects = {{"lapped", get(c.lapped)},
+                        {"rewound", get(c.rewound)},
+                        {"torn", get(c.torn)},
+                        {"bad_length", get(c.bad_length)},
+                        {"unknown_schema", get(c.unknown_schema)},
+                        {"undecodable", get(c.rejected)}}};
+  }
   // Cells in the ring (a frame occupies one or more consecutive cells).
   uint64_t cell_count() const { return cells_; }
 

@@ -15,6 +15,7 @@
 #include "base/paths.h"
 #include "base/status_macros.h"
 #include "sender/ingest_source.h"
+#include "sender/metrics_server.h"
 #include "sender/replay_source.h"
 #include "sender/sender.h"
 #include "sender/synthetic_source.h"
@@ -59,6 +60,8 @@ ABSL_FLAG(int64_t, ring_bytes, 64 << 20, "ring size for a consumer that asks for
 ABSL_FLAG(int64_t, max_ring_bytes, 1 << 30, "largest ring a consumer may get");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for consumer rings");
 ABSL_FLAG(absl::Duration, ping_interval, absl::Seconds(5), "keepalive ping interval");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(5),
+          "close a connection that has not said Hello (or asked for statistics) by then");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "evict a consumer silent for this long");
 ABSL_FLAG(std::vector<std::string>, allow_uid, {}, "uids allowed to connect (default: any)");
@@ -73,6 +76,19 @@ ABSL_FLAG(absl::Duration, ingest_poll, absl::Microseconds(10),
 ABSL_FLAG(int64_t, lz4_threshold, 512 * 1024,
           "compress account data of at least this many bytes when it pays");
 ABSL_FLAG(bool, quiet, false, "no per-connection log lines");
+ABSL_FLAG(std::string, metrics_address, "",
+          "serve Prometheus metrics at http://HOST:PORT/metrics (such as 127.0.0.1:9464; "
+          "port 0 picks one and logs it); empty: no metrics endpoint");
+ABSL_FLAG(int64_t, max_pending_per_uid, 32,
+          "most connections of one peer uid that have not said Hello (more are refused with "
+          "a reason); they never count against consumers");
+ABSL_FLAG(int64_t, max_pending, 256, "most connections of all uids that have not said Hello");
+ABSL_FLAG(absl::Duration, min_wake_interval, absl::Microseconds(100),
+          "ring a sleeping consumer's doorbell at most once per this interval (0: at every "
+          "update it sleeps through); bounds what a consumer that keeps its sleeping flag "
+          "set costs the dispatcher, at up to this much wake-up latency");
+ABSL_FLAG(int64_t, max_consumers_per_uid, 0,
+          "most consumers of one peer uid (0: only --max_consumers)");
 
 // --source synthetic. Defaults are mainnet's (sender/synthetic_feed.h).
 ABSL_FLAG(uint64_t, synthetic_seed, 1, "synthetic feed seed: the same seed gives the same feed");
@@ -265,12 +281,37 @@ int main(int argc, char** argv) {
   c.max_ring_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_ring_bytes));
   c.ping_interval = absl::GetFlag(FLAGS_ping_interval);
   c.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  c.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  if (c.handshake_timeout <= absl::ZeroDuration() || c.idle_timeout <= absl::ZeroDuration() ||
+      c.ping_interval <= absl::ZeroDuration()) {
+    return qlaster::UsageError("--ping_interval, --idle_timeout and --handshake_timeout must be > 0");
+  }
   c.verbose = !absl::GetFlag(FLAGS_quiet);
   if (!ParseIds(absl::GetFlag(FLAGS_allow_uid), &c.allowed_uids) ||
       !ParseIds(absl::GetFlag(FLAGS_allow_gid), &c.allowed_gids)) {
     return qlaster::UsageError("--allow_uid and --allow_gid take comma-separated numbers");
   }
   options.lz4.threshold = static_cast<size_t>(absl::GetFlag(FLAGS_lz4_threshold));
+  const int64_t pending_per_uid = absl::GetFlag(FLAGS_max_pending_per_uid);
+  const int64_t pending = absl::GetFlag(FLAGS_max_pending);
+  const int64_t consumers_per_uid = absl::GetFlag(FLAGS_max_consumers_per_uid);
+  if (pending_per_uid < 1 || pending < 1) {
+    return qlaster::UsageError("--max_pending_per_uid and --max_pending must be >= 1");
+  }
+  if (consumers_per_uid < 0) return qlaster::UsageError("--max_consumers_per_uid must be >= 0");
+  c.max_pending_per_uid = static_cast<size_t>(pending_per_uid);
+  c.max_pending = static_cast<size_t>(pending);
+  c.max_consumers_per_uid = static_cast<size_t>(consumers_per_uid);
+  c.min_wake_interval = absl::GetFlag(FLAGS_min_wake_interval);
+  if (c.min_wake_interval < absl::ZeroDuration()) {
+    return qlaster::UsageError("--min_wake_interval must be >= 0");
+  }
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!options.metrics_address.empty()) {
+    if (absl::Status s = MetricsServer::CheckAddress(options.metrics_address); !s.ok()) {
+      return qlaster::UsageError(s.message());
+    }
+  }
 
   const absl::Duration poll = absl::GetFlag(FLAGS_ingest_poll);
   if (poll < absl::ZeroDuration()) return qlaster::UsageError("--ingest_poll must be >= 0");

@@ -70,6 +70,10 @@ class ReplaySource : public Source {
   absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
 
   const ReplayCounters& counters() const { return counters_; }
+  SourceCounts Counts() const override {
+    return {.updates = counters_.published.load(std::memory_order_relaxed),
+            .rejects = {{"refused", counters_.rejected.load(std::memory_order_relaxed)}}};
+  }
 
   static constexpr int kMaxBatchRecords = 64;
 

@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "sender/metrics.h"
+#include "sender/metrics_server.h"
 
 namespace qlaster::sender {
 
@@ -57,6 +59,32 @@ struct Sender::Impl {
   std::thread source_thread;
   absl::Status source_status;
   bool stopping = false;
+  std::vector<Source*> sources;  // Run()'s, for the metrics (set before io.run())
+  // Last member: stopped and joined first, while everything its scrapes read still lives.
+  std::unique_ptr<MetricsServer> metrics;
+
+  // On the io thread: the counters, copied.
+  SenderMetrics Snapshot() const {
+    SenderMetrics m;
+    m.sender_name = options.control.sender_name;
+    m.control = control.Metrics();
+    m.dispatcher = ReadDispatcherMetrics(dispatcher.counters());
+    for (const Source* source : sources) m.sources.push_back({source->name(), source->Counts()});
+    return m;
+  }
+
+  // On the metrics thread: a snapshot from the io thread (which owns the registry),
+  // then the text. Nullopt when the io thread does not answer within a second (it is
+  // not running: before Run(), or shutting down).
+  std::optional<std::string> RenderMetrics() {
+    auto promise = std::make_shared<std::promise<SenderMetrics>>();
+    std::future<SenderMetrics> result = promise->get_future();
+    asio::post(io, [this, promise] { promise->set_value(Snapshot()); });
+    if (result.wait_for(std::chrono::seconds(1)) != std::future_status::ready) return std::nullopt;
+    SenderMetrics m = result.get();
+    m.process = ReadProcessMetrics();
+    return RenderPrometheus(m);
+  }
 
   // On the io thread: stop the source first (the dispatcher must be quiet before rings
   // are closed), then the control plane.
@@ -97,8 +125,16 @@ absl::StatusOr<std::unique_ptr<Sender>> Sender::Create(SenderOptions options) {
   if (!notify.ok()) return notify.status();
   std::unique_ptr<Sender> sender(new Sender());
   sender->impl_ = std::make_unique<Impl>(std::move(options), *std::move(notify));
-  absl::Status listening = sender->impl_->control.Listen();
+  Impl& impl = *sender->impl_;
+  absl::Status listening = impl.control.Listen();
   if (!listening.ok()) return listening;
+  if (!impl.options.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
+        impl.options.metrics_address, [&impl] { return impl.RenderMetrics(); });
+    if (!metrics.ok()) return metrics.status();
+    impl.metrics = *std::move(metrics);
+    QLASTER_LOG(kInfo, "metrics at http://%s/metrics", impl.metrics->address());
+  }
   return sender;
 }
 
@@ -107,6 +143,7 @@ Dispatcher& Sender::dispatcher() { return impl_->dispatcher; }
 absl::Status Sender::Run(std::vector<Source*> sources) {
   Impl& s = *impl_;
   s.control.SetSources({sources.begin(), sources.end()});
+  s.sources = sources;
   s.control.Start();
   if (s.options.handle_signals) {
     s.signals.add(SIGINT);
@@ -134,11 +171,16 @@ absl::Status Sender::Run(std::vector<Source*> sources) {
     });
   }
   s.io.run();
+  s.metrics.reset();  // scrapes need the io thread, which has stopped
   if (s.source_thread.joinable()) {
     s.stop_source.store(true);
     s.source_thread.join();
   }
   return s.source_status;
+}
+
+std::string Sender::metrics_address() const {
+  return impl_->metrics == nullptr ? std::string() : impl_->metrics->address();
 }
 
 void Sender::Stop() {

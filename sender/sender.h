@@ -34,6 +34,8 @@ struct SenderOptions {
   // runner.serve_after_end false: when every source has ended, the sender tells its
   // consumers (Evicted{Shutdown}) and Run() returns OK.
   RunnerOptions runner;
+  // "HOST:PORT" of the Prometheus endpoint (sender/metrics_server.h); empty: none.
+  std::string metrics_address;
 };
 
 class Sender {
@@ -60,6 +62,9 @@ class Sender {
 
   // The sender's statistics (thread-safe: computed on the control thread).
   StatsMsg Stats() const;
+
+  // The metrics endpoint's bound address ("127.0.0.1:9464"); empty without one.
+  std::string metrics_address() const;
 
  private:
   Sender();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,9 +38,22 @@ struct SourceWork {
   int doorbell_fd = -1;
 };
 
+// A source's counters, for the metrics endpoint.
+struct SourceCounts {
+  uint64_t updates = 0;  // updates it published
+  // Input waiting to be read, in the source's own unit (the ingest ring: cells); 0 for
+  // a source that has none.
+  uint64_t backlog = 0;
+  // Input it refused or lost, by reason ("torn", "lapped", "decode", ...).
+  std::vector<std::pair<std::string, uint64_t>> rejects;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
+
+  // Its counters now (relaxed loads: each exact, not a consistent snapshot). Any thread.
+  virtual SourceCounts Counts() const { return {}; }
 
   // "synthetic", "ingest:NAME", "replay:FILE": for logs and statistics.
   virtual std::string name() const = 0;

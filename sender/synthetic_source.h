@@ -66,6 +66,13 @@ class SyntheticSource : public Source {
   static constexpr int kMaxBatchUpdates = 64;
 
   const SyntheticCounters& counters() const { return counters_; }
+  SourceCounts Counts() const override {
+    const SyntheticCounters& c = counters_;
+    return {.updates = c.accounts.load(std::memory_order_relaxed) +
+                       c.transactions.load(std::memory_order_relaxed) +
+                       c.slots.load(std::memory_order_relaxed),
+            .rejects = {{"refused", c.publish_errors.load(std::memory_order_relaxed)}}};
+  }
   const SyntheticSourceOptions& options() const { return options_; }
 
  private:

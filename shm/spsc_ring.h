@@ -131,6 +131,13 @@ class RingProducer {
     return true;
   }
 
+  // The check of WakeIfSleeping without the wake: true if the consumer has declared it is
+  // going to sleep (after the same full barrier).
+  bool ConsumerSleeping() {
+    header()->producer_position.fetch_add(0, std::memory_order_seq_cst);
+    return header()->consumer_sleeping.load(std::memory_order_seq_cst) != 0;
+  }
+
   // Marks the ring closed: the consumer drains what was published, then sees kClosed.
   // Publishes outstanding claims first.
   void Close(const EventFd* doorbell);

@@ -21,7 +21,8 @@ TIMEOUT = 60  # seconds: none of these commands starts anything long-lived
 CASES = {
     "qlaster-sender": {
         "own_flags": ["--socket", "--source", "--max_consumers", "--ring_bytes",
-                      "--idle_timeout", "--replay_speed", "--synthetic_seed"],
+                      "--idle_timeout", "--replay_speed", "--synthetic_seed",
+                      "--metrics_address", "--max_pending_per_uid", "--min_wake_interval"],
         "defaults": ["default: 64;", 'default: synthetic;', "default: 30s;"],
         "int_flag": "--max_consumers",
         "checked": (["--max_consumers=0"], "--max_consumers must be in [1, 1024]"),

@@ -12,6 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-grpcio python3-protobuf nettle-dev
   python3-pytest python3-pip python3-setuptools python3-wheel cargo
+  python3-prometheus-client
 )
 
 missing=()

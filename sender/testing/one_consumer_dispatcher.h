@@ -19,7 +19,8 @@ namespace qlaster::sender::testing {
 class OneConsumerDispatcher {
  public:
   static absl::StatusOr<std::unique_ptr<OneConsumerDispatcher>> Create(
-      uint64_t ring_bytes, OverflowPolicy policy = OverflowPolicy::kDropAndCount) {
+      uint64_t ring_bytes, OverflowPolicy policy = OverflowPolicy::kDropAndCount,
+      int64_t min_wake_interval_ns = 0) {
     auto self = std::unique_ptr<OneConsumerDispatcher>(new OneConsumerDispatcher());
     QLASTER_ASSIGN_OR_RETURN(shm::EventFd notify, shm::EventFd::Create());
     self->notify_ = std::move(notify);
@@ -34,7 +35,7 @@ class OneConsumerDispatcher {
     QLASTER_ASSIGN_OR_RETURN(shm::MappedRegion header, shm::MappedRegion::Map(ring.fd(), sizeof(shm::RingHeader)));
     self->header_ = std::move(header);
     self->registry_.Find(self->id_)->channel = std::make_shared<ConsumerChannel>(
-        self->id_, "test", std::move(ring), std::move(doorbell), policy);
+        self->id_, "test", std::move(ring), std::move(doorbell), policy, min_wake_interval_ns);
     return self;
   }
 
@@ -51,6 +52,7 @@ class OneConsumerDispatcher {
   Dispatcher& dispatcher() { return *dispatcher_; }
   Registry& registry() { return registry_; }
   uint64_t consumer_id() const { return id_; }
+  ConsumerChannel& channel() { return *registry_.Find(id_)->channel; }
   shm::RingConsumer& reader() { return *reader_; }
   // The consumer's doorbell, as the consumer holds it.
   const shm::EventFd& doorbell() const { return doorbell_; }

@@ -233,13 +233,17 @@ int RunSenderStats(const InspectOptions& o) {
     return Fail(kExitNoSender, absl::StrCat("no qlaster-sender at ", o.socket_path, " (",
                                             std::strerror(errno), ")"));
   }
-  // A viewer: StatsRequest without a Hello, so it takes no consumer slot.
-  if (absl::Status s = WriteControl(fd.get(), EncodeControl(StatsRequestMsg{})); !s.ok()) {
-    return Fail(kExitNoSender, absl::StrCat("qlaster-sender at ", o.socket_path, ": ", s.ToString()));
-  }
+  // A viewer: StatsRequest without a Hello, so it takes no consumer slot. A sender that
+  // refuses the connection as it accepts it (a limit, an allow-list) may close before
+  // reading the request: its Error, which says why, is still there to read.
+  const absl::Status sent = WriteControl(fd.get(), EncodeControl(StatsRequestMsg{}));
   ControlFrameReader reader;
   for (;;) {
     absl::StatusOr<ControlMsg> msg = ReadControl(fd.get(), reader, absl::Seconds(5));
+    if (!msg.ok() && !sent.ok()) {
+      return Fail(kExitNoSender,
+                  absl::StrCat("qlaster-sender at ", o.socket_path, ": ", sent.ToString()));
+    }
     if (!msg.ok()) {
       return Fail(kExitNoSender,
                   absl::StrCat("qlaster-sender at ", o.socket_path, ": ", msg.status().ToString()));

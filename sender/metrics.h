@@ -1,0 +1,81 @@
+// Metrics: what the sender knows about itself, as a plain copy (SenderMetrics), and that
+// copy written in the Prometheus text exposition format (version 0.0.4), which the
+// metrics endpoint (sender/metrics_server.h) serves.
+//
+// Nothing here touches the hot path: the copy is made on the control thread from the
+// counters the dispatcher, the channels and the sources already keep (relaxed atomic
+// loads, no lock); formatting happens on the metrics thread.
+//
+// Names follow Prometheus conventions: a qlaster_ prefix, base units (bytes, seconds),
+// counters end in _total, one label per dimension (kind, reason, consumer), and the
+// standard process_* metrics of client libraries.
+#ifndef QLASTER_SENDER_METRICS_H_
+#define QLASTER_SENDER_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+#include "sender/control_server.h"
+#include "sender/dispatcher.h"
+#include "sender/source.h"
+
+namespace qlaster::sender {
+
+struct DispatcherMetrics {
+  std::array<uint64_t, 8> published_by_kind{};  // by fb::UpdateKind
+  uint64_t unwanted = 0;
+  uint64_t evicted = 0;
+  uint64_t unparsed_transactions = 0;
+  uint64_t released_slots = 0;
+  uint64_t replays_started = 0;
+  uint64_t replays_finished = 0;
+  uint64_t log_gap_updates = 0;
+  uint64_t log_bytes = 0;
+  uint64_t log_entries = 0;
+};
+
+// Relaxed loads of `c`: any thread.
+DispatcherMetrics ReadDispatcherMetrics(const DispatcherCounters& c);
+
+struct SourceMetrics {
+  std::string name;  // "synthetic", "ingest:NAME", "replay:FILE"
+  SourceCounts counts;
+};
+
+// This process, from /proc/self (the names of Prometheus client libraries).
+struct ProcessMetrics {
+  double cpu_seconds = 0;
+  uint64_t resident_bytes = 0;
+  uint64_t virtual_bytes = 0;
+  uint64_t open_fds = 0;
+  uint64_t max_fds = 0;
+  double start_time_seconds = 0;  // since the Unix epoch
+  uint64_t threads = 0;
+};
+
+ProcessMetrics ReadProcessMetrics();
+
+struct SenderMetrics {
+  std::string sender_name;
+  ControlMetrics control;
+  DispatcherMetrics dispatcher;
+  std::vector<SourceMetrics> sources;
+  ProcessMetrics process;
+};
+
+// The exposition text: "# HELP", "# TYPE" and samples, families in a fixed order.
+std::string RenderPrometheus(const SenderMetrics& m);
+
+// A label value from an enum's name: "BlockMeta" -> "block_meta".
+std::string SnakeCaseLabel(absl::string_view name);
+
+// The Content-Type of RenderPrometheus's text.
+inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace qlaster::sender
+
+#endif  // QLASTER_SENDER_METRICS_H_
