@@ -247,8 +247,12 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
     queue_.pop_front();
     cv_.notify_all();
     geyser::SubscribeUpdate* u = writing_.get();
+    // More behind it: let gRPC coalesce this one with the next (the last one of a burst
+    // is flushed at once).
+    ::grpc::WriteOptions options;
+    if (!queue_.empty()) options.set_buffer_hint();
     lock.unlock();
-    StartWrite(u);
+    StartWrite(u, options);
     lock.lock();
   }
 
