@@ -29,35 +29,18 @@ import unittest
 SENDER, GRPC, STUBS = sys.argv[1:4]
 del sys.argv[1:4]
 sys.path.insert(0, STUBS)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import grpc  # noqa: E402
 import geyser_pb2 as g  # noqa: E402
 import geyser_pb2_grpc as gg  # noqa: E402
+from base58_text import b58, b58decode  # noqa: E402
 
 TIMEOUT = 20.0  # seconds, for any one thing to happen
 TOKEN = "test-token-1"
 AUTH = (("x-token", TOKEN),)
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 VOTE_PROGRAM = "Vote111111111111111111111111111111111111111"
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58(data):
-    n = int.from_bytes(data, "big")
-    digits = []
-    while n:
-        n, r = divmod(n, 58)
-        digits.append(B58[r])
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * zeros + "".join(reversed(digits))
-
-
-def b58decode(text):
-    n = 0
-    for c in text:
-        n = n * 58 + B58.index(c)
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + raw
 
 
 class Stream:
@@ -277,6 +260,21 @@ class Endpoint(unittest.TestCase):
         for u in [u] + s.take(10, lambda u: kind(u) == "account"):
             self.assertEqual(list(u.filters), ["mint"])
             self.assertEqual(u.account.account.data[:1], prefix)
+
+    def test_data_slices_and_lamports(self):
+        r = g.SubscribeRequest()
+        f = r.accounts["big"]
+        f.owner.append(TOKEN_PROGRAM)
+        f.filters.add().lamports.gt = 1
+        f.nonempty_txn_signature = True
+        sl = r.accounts_data_slice.add()
+        sl.offset, sl.length = 32, 32  # the token account's owner
+        s = self.stream(r)
+        for u in s.take(20, lambda u: kind(u) == "account"):
+            a = u.account.account
+            self.assertEqual(len(a.data), 32)
+            self.assertGreater(a.lamports, 1)
+            self.assertEqual(len(a.txn_signature), 64)
 
     def test_transactions_and_statuses(self):
         r = g.SubscribeRequest()
