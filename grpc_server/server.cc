@@ -364,7 +364,9 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
       co.auto_reconnect = false;
       co.wait_mode = WaitMode::kSleep;
       absl::StatusOr<Consumer> c = Consumer::Connect(o.sender_socket, co);
-      if (!c.ok()) return absl::UnavailableError(absl::StrCat("qlaster-sender: ", c.status().message()));
+      if (!c.ok()) {
+        return absl::Status(c.status().code(), absl::StrCat("qlaster-sender: ", c.status().message()));
+      }
       consumer.emplace(std::move(*c));
     }
     absl::StatusOr<SubscribeResult> r = consumer->SetSubscription(sub);

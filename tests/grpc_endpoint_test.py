@@ -10,9 +10,11 @@ names on every update, a request that replaces the subscription and one that onl
 pings, commitment confirmed, from_slot out of range (OUT_OF_RANGE), the x-token
 (UNAUTHENTICATED without it, on TCP and on the Unix socket), bad requests (malformed
 keys, `blocks`, an oversized message, bytes that are not protobuf) with clear statuses
-while the endpoint keeps serving, and a client that stops reading.
+while the endpoint keeps serving, and a client that stops reading. And the round trip:
+sender A -> qlaster-grpc on A -> sender B with --source=yellowstone: -> a shared-memory
+consumer on B gets the same accounts, transactions and slots as a consumer on A, in order.
 
-Usage: grpc_endpoint_test.py SENDER GRPC STUBS_DIR
+Usage: grpc_endpoint_test.py SENDER GRPC INSPECT STUBS_DIR
 Run with Debian's /usr/bin/python3 (python3-grpcio).
 """
 import json
@@ -26,8 +28,8 @@ import threading
 import time
 import unittest
 
-SENDER, GRPC, STUBS = sys.argv[1:4]
-del sys.argv[1:4]
+SENDER, GRPC, INSPECT, STUBS = sys.argv[1:5]
+del sys.argv[1:5]
 sys.path.insert(0, STUBS)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -416,6 +418,122 @@ class Endpoint(unittest.TestCase):
             fast.next(lambda u: kind(u) == "slot")
         self.assertEqual(self.stub.Ping(g.PingRequest(count=3), metadata=AUTH).count, 3)
         fast.next(lambda u: kind(u) == "slot")
+
+
+class Inspect:
+    """qlaster-inspect --json on a sender; its events on a queue."""
+
+    def __init__(self, socket, log):
+        self.proc = subprocess.Popen(
+            [INSPECT, "--socket", socket, "--json", "--data", "--owner", VOTE_PROGRAM,
+             "--transactions", "all", "--slots"],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        self.events = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self.proc.stdout:
+                if not line.endswith("\n"):
+                    return  # cut short when the process is killed
+                self.events.put(json.loads(line))
+        except ValueError:  # the pipe closed under the reader by close()
+            return
+
+    def next(self):
+        return self.events.get(timeout=TIMEOUT)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def identity(e):
+    if e["kind"] == "account":
+        return ("account", e["pubkey"], e["write_version"])
+    if e["kind"] == "transaction":
+        return ("transaction", e["signature"])
+    if e["kind"] == "slot":
+        return ("slot", e["slot"], e["status"])
+    return None
+
+
+ACCOUNT_FIELDS = ("slot", "pubkey", "owner", "lamports", "write_version", "data",
+                  "txn_signature", "executable", "rent_epoch")
+TRANSACTION_FIELDS = ("slot", "index", "signature", "is_vote", "failed", "data", "status")
+
+
+class RoundTrip(unittest.TestCase):
+    def test_sender_grpc_sender(self):
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        log = open(os.path.join(d.name, "log"), "w+")
+        self.addCleanup(log.close)
+        procs = []
+
+        def start(args):
+            p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            procs.append(p)
+            return p
+
+        def stop():
+            for p in reversed(procs):
+                p.terminate()
+                try:
+                    p.wait(TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self.addCleanup(stop)
+
+        def wait_path(path):
+            deadline = time.monotonic() + TIMEOUT
+            while not os.path.exists(path):
+                self.assertLess(time.monotonic(), deadline, f"no {path}")
+                time.sleep(0.01)
+        a, b = os.path.join(d.name, "a.sock"), os.path.join(d.name, "b.sock")
+        start([SENDER, "--socket", a, "--quiet"])
+        wait_path(a)
+        on_a = Inspect(a, log)
+        self.addCleanup(on_a.close)
+        grpc_sock = os.path.join(d.name, "grpc.sock")
+        start([GRPC, "--socket", a, "--listen", "127.0.0.1:0", "--listen", f"unix:{grpc_sock}"])
+        wait_path(grpc_sock)
+        log.flush()
+        deadline = time.monotonic() + TIMEOUT
+        port = None
+        while port is None:
+            self.assertLess(time.monotonic(), deadline)
+            log.seek(0)
+            m = re.search(r"serving on 127\.0\.0\.1:(\d+)", log.read())
+            port = m.group(1) if m else time.sleep(0.01)
+        start([SENDER, "--socket", b, "--quiet", f"--source=yellowstone:http://127.0.0.1:{port}"])
+        wait_path(b)
+        on_b = Inspect(b, log)
+        self.addCleanup(on_b.close)
+        got = {"account": [], "transaction": [], "slot": []}
+        while min(len(v) for v in got.values()) < 50:
+            e = on_b.next()
+            if identity(e):
+                got[e["kind"]].append(e)
+        # Every kind arrives on B in A's order and with A's values.
+        seen = {"account": [], "transaction": [], "slot": []}
+        want = {k: [identity(e) for e in v] for k, v in got.items()}
+        index = {k: {identity(e): e for e in v} for k, v in got.items()}
+        while any(len(seen[k]) < len(want[k]) for k in want):
+            e = on_a.next()
+            i = identity(e)
+            if i is None or i not in index[e["kind"]]:
+                continue
+            seen[e["kind"]].append(i)
+            other = index[e["kind"]][i]
+            fields = {"account": ACCOUNT_FIELDS, "transaction": TRANSACTION_FIELDS,
+                      "slot": ("slot", "status", "parent")}[e["kind"]]
+            for f in fields:
+                self.assertEqual(e.get(f), other.get(f), f"{e['kind']} {f}")
+        for k in want:
+            self.assertEqual(seen[k], want[k], k)
 
 
 if __name__ == "__main__":
