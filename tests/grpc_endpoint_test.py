@@ -39,6 +39,7 @@ import geyser_pb2_grpc as gg  # noqa: E402
 from base58_text import b58, b58decode  # noqa: E402
 
 TIMEOUT = 20.0  # seconds, for any one thing to happen
+MAX_STREAMS = 24
 TOKEN = "test-token-1"
 AUTH = (("x-token", TOKEN),)
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -136,7 +137,8 @@ class Endpoint(unittest.TestCase):
         cls.grpc = subprocess.Popen(
             [GRPC, "--socket", cls.socket, "--listen", "127.0.0.1:0", "--listen",
              f"unix:{cls.unix}", f"--x_token={TOKEN}", "--slow_client_timeout=2s",
-             "--ring_bytes=4194304", "--max_request_bytes=1048576"],
+             "--ring_bytes=4194304", "--max_request_bytes=1048576",
+             f"--max_streams={MAX_STREAMS}"],
             stdout=cls.grpc_log, stderr=subprocess.STDOUT)
         port = None
         while port is None:
@@ -395,6 +397,39 @@ class Endpoint(unittest.TestCase):
         r = g.SubscribeRequest()
         r.slots["s"].SetInParent()
         self.stream(r).next(lambda u: kind(u) == "slot")
+
+    def test_too_many_streams(self):
+        r = g.SubscribeRequest()
+        r.slots["s"].SetInParent()
+        streams = [Stream(self.stub, r) for _ in range(4 * MAX_STREAMS)]
+        try:
+            served, refused = 0, 0
+            for s in streams:
+                try:
+                    s.next(lambda u: kind(u) == "slot")
+                    served += 1
+                except RuntimeError:
+                    self.assertEqual(s.error.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+                    self.assertIn(f"at most {MAX_STREAMS}", s.error.details())
+                    refused += 1
+            self.assertLessEqual(served, MAX_STREAMS)
+            self.assertGreaterEqual(refused, 3 * MAX_STREAMS)
+            self.assertEqual(self.stub.Ping(g.PingRequest(count=1), metadata=AUTH).count, 1)
+        finally:
+            for s in streams:
+                s.close()
+        # Once they are gone, streams are served again.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            s = Stream(self.stub, r)
+            try:
+                s.next(lambda u: kind(u) == "slot")
+                s.close()
+                break
+            except RuntimeError:
+                s.close()
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
 
     def test_slow_client_is_ended_and_others_go_on(self):
         r = g.SubscribeRequest()
