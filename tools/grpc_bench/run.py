@@ -11,6 +11,7 @@ the shared-memory consumer ask for the same updates: accounts owned by the Vote 
 programs, every transaction, slots.
 
 Usage: run.py --build BUILD_DIR [--streams 1,8] [--seconds 10] [--rate 1.0]
+              [--client python|cpp]
 Run with Debian's /usr/bin/python3 (python3-grpcio).
 """
 import argparse
@@ -88,6 +89,9 @@ def main():
     ap.add_argument("--streams", default="1,8")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--client", choices=["python", "cpp"], default="python",
+                    help="python: grpcio, one process per stream; cpp: "
+                         "tools/grpc_bench/client.cc (gRPC C++), one process per stream")
     a = ap.parse_args()
     sender = os.path.join(a.build, "sender/qlaster-sender")
     grpc_bin = os.path.join(a.build, "grpc_server/qlaster-grpc")
@@ -118,8 +122,10 @@ def main():
                     [inspect, "--socket", sock, "--owner", ",".join(OWNERS), "--transactions",
                      "all", "--slots", "--stats", "--duration", str(a.seconds + 2)],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                clients = [subprocess.Popen([sys.executable, "-c", CLIENT, stubs, target,
-                                             str(a.seconds), ",".join(OWNERS)],
+                cpp = os.path.join(a.build, "tools/grpc_bench/qlaster_grpc_bench_client")
+                command = ([cpp, target] if a.client == "cpp" else
+                           [sys.executable, "-c", CLIENT, stubs, target])
+                clients = [subprocess.Popen(command + [str(a.seconds), ",".join(OWNERS)],
                                             stdout=subprocess.PIPE, text=True)
                            for _ in range(n)]
                 results = [json.loads(c.communicate()[0]) for c in clients]
@@ -128,7 +134,7 @@ def main():
                 for r in results:
                     if r["ended"]:
                         print(f"    a stream ended after {r['n']:,} updates: {r['ended']}")
-                print(f"rate {a.rate}  {n} gRPC stream(s): {total:,.0f} updates/s in all, "
+                print(f"rate {a.rate}  {a.client} client  {n} gRPC stream(s): {total:,.0f} updates/s in all, "
                       f"{total / n:,.0f}/s per stream; latency p50 "
                       f"{sorted(r['p50_us'] for r in results)[n // 2]:,.0f} us, p99 (worst stream) "
                       f"{max(r['p99_us'] for r in results):,.0f} us")
