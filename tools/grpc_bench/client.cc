@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> lat;
   lat.reserve(1 << 20);
   int64_t n = 0, start = 0, now = 0;
+  bool done = false;  // measured for `seconds`; otherwise the server ended the stream
   while (stream->Read(&u)) {
     now = NowNs();
     if (start == 0) {
@@ -57,9 +58,12 @@ int main(int argc, char** argv) {
     if (u.has_created_at() && lat.size() < lat.capacity()) {
       lat.push_back(now - (u.created_at().seconds() * 1'000'000'000 + u.created_at().nanos()));
     }
-    if (now - start > static_cast<int64_t>(seconds * 1e9)) break;
+    if (now - start > static_cast<int64_t>(seconds * 1e9)) {
+      done = true;
+      break;
+    }
   }
-  ctx.TryCancel();
+  if (done) ctx.TryCancel();
   grpc::Status status = stream->Finish();
   const double elapsed = static_cast<double>(now - start) / 1e9;
   std::sort(lat.begin(), lat.end());
@@ -67,7 +71,8 @@ int main(int argc, char** argv) {
     return lat.empty() ? 0.0 : static_cast<double>(lat[static_cast<size_t>(q * (lat.size() - 1))]) / 1e3;
   };
   std::string ended;
-  if (now - start <= static_cast<int64_t>(seconds * 1e9)) {
+  if (!done) {
+    ended = std::to_string(status.error_code()) + ": ";
     for (char c : status.error_message()) ended += (c == '"' || c == '\\') ? '\'' : c;
   }
   std::printf("{\"n\": %lld, \"rate\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"ended\": \"%s\"}\n",

@@ -141,6 +141,9 @@ def main():
                 line = [s for s in shm_out if "lat p50" in s]
                 print(f"    shared memory (qlaster-inspect, same run): {line[-2] if len(line) > 1 else line}")
         finally:
+            for line in open(glog_path):
+                if "ends:" in line:
+                    print("    qlaster-grpc:", line.strip())
             gp.terminate()
             gp.wait()
             sp.terminate()
