@@ -1,6 +1,7 @@
 // qlaster-grpc: a Yellowstone-compatible gRPC endpoint over a local qlaster-sender. Parses
 // flags and runs grpc/server.h until SIGINT or SIGTERM.
 #include <csignal>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ ABSL_FLAG(std::string, socket, "", "the qlaster-sender's socket (default: as con
 ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:10000"},
           "addresses to serve on: HOST:PORT (port 0: any) or unix:PATH; repeat or comma-separate");
 ABSL_FLAG(std::string, x_token, "", "require this x-token metadata on every call");
+ABSL_FLAG(std::string, x_token_file, "",
+          "read the x-token from this file (its first line; keeps it out of ps and flag files)");
 ABSL_FLAG(std::string, overflow, "evict",
           "a stream that does not keep up: evict (the stream ends, RESOURCE_EXHAUSTED) or drop "
           "(updates are dropped for it and counted)");
@@ -53,6 +56,15 @@ int main(int argc, char** argv) {
   if (o.sender_socket.empty()) o.sender_socket = qlaster::DefaultSocketPath();
   o.listen = absl::GetFlag(FLAGS_listen);
   o.x_token = absl::GetFlag(FLAGS_x_token);
+  if (const std::string path = absl::GetFlag(FLAGS_x_token_file); !path.empty()) {
+    if (!o.x_token.empty()) return qlaster::UsageError("--x_token and --x_token_file: give one");
+    std::ifstream in(path);
+    if (!in || !std::getline(in, o.x_token)) {
+      return qlaster::UsageError(absl::StrCat("--x_token_file: cannot read a line from ", path));
+    }
+    while (!o.x_token.empty() && (o.x_token.back() == '\r' || o.x_token.back() == ' ')) o.x_token.pop_back();
+    if (o.x_token.empty()) return qlaster::UsageError(absl::StrCat("--x_token_file: ", path, " is empty"));
+  }
   const std::string overflow = absl::GetFlag(FLAGS_overflow);
   if (overflow == "evict") {
     o.overflow = qlaster::OverflowPolicy::kEvict;

@@ -500,6 +500,8 @@ TRANSACTION_FIELDS = ("slot", "index", "signature", "is_vote", "failed", "data",
 
 
 class RoundTrip(unittest.TestCase):
+    """With the x-token from a file (--x_token_file), as the source sends it."""
+
     def test_sender_grpc_sender(self):
         d = tempfile.TemporaryDirectory()
         self.addCleanup(d.cleanup)
@@ -533,7 +535,11 @@ class RoundTrip(unittest.TestCase):
         on_a = Inspect(a, log)
         self.addCleanup(on_a.close)
         grpc_sock = os.path.join(d.name, "grpc.sock")
-        start([GRPC, "--socket", a, "--listen", "127.0.0.1:0", "--listen", f"unix:{grpc_sock}"])
+        token_file = os.path.join(d.name, "token")
+        with open(token_file, "w") as f:
+            f.write("round-trip-token\n")
+        start([GRPC, "--socket", a, "--listen", "127.0.0.1:0", "--listen", f"unix:{grpc_sock}",
+               f"--x_token_file={token_file}"])
         wait_path(grpc_sock)
         log.flush()
         deadline = time.monotonic() + TIMEOUT
@@ -543,7 +549,8 @@ class RoundTrip(unittest.TestCase):
             log.seek(0)
             m = re.search(r"serving on 127\.0\.0\.1:(\d+)", log.read())
             port = m.group(1) if m else time.sleep(0.01)
-        start([SENDER, "--socket", b, "--quiet", f"--source=yellowstone:http://127.0.0.1:{port}"])
+        start([SENDER, "--socket", b, "--quiet", f"--source=yellowstone:http://127.0.0.1:{port}",
+               "--yellowstone_x_token=round-trip-token"])
         wait_path(b)
         on_b = Inspect(b, log)
         self.addCleanup(on_b.close)
