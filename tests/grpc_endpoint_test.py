@@ -111,6 +111,17 @@ class Stream:
         self.thread.join(TIMEOUT)
 
 
+def stop_processes(processes):
+    """SIGTERM each in turn, SIGKILL one that outlasts TIMEOUT."""
+    for p in processes:
+        p.terminate()
+        try:
+            p.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def kind(u):
     return u.WhichOneof("update_oneof")
 
@@ -155,13 +166,7 @@ class Endpoint(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.channel.close()
-        for p in (cls.grpc, cls.sender):
-            p.terminate()
-            try:
-                p.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes([cls.grpc, cls.sender])
         cls.grpc_log.close()
         cls.sender_log.close()
         cls.dir.cleanup()
@@ -514,15 +519,7 @@ class RoundTrip(unittest.TestCase):
             procs.append(p)
             return p
 
-        def stop():
-            for p in reversed(procs):
-                p.terminate()
-                try:
-                    p.wait(TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        self.addCleanup(stop)
+        self.addCleanup(lambda: stop_processes(reversed(procs)))
 
         def wait_path(path):
             deadline = time.monotonic() + TIMEOUT
