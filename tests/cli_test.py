@@ -34,6 +34,13 @@ CASES = {
         "int_flag": "--count",
         "checked": (["--transactions=some"], "--transactions: 'some' is not none, all or nonvote"),
     },
+    "qlaster-grpc": {
+        "own_flags": ["--socket", "--listen", "--x_token", "--overflow", "--max_streams",
+                      "--slow_client_timeout"],
+        "defaults": ['default: "evict";', "default: 256;", "default: 10s;"],
+        "int_flag": "--max_streams",
+        "checked": (["--overflow=later"], "--overflow: 'later' is not evict or drop"),
+    },
     "qlaster-bench": {
         "own_flags": ["--size", "--mode", "--consumers", "--cpus", "--json", "--quick"],
         "defaults": ["default: 0;", "default: false;"],

@@ -31,22 +31,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import geyser_pb2  # noqa: E402
 import yellowstone_upstream as ys  # noqa: E402
+from base58_text import b58  # noqa: E402
 
 TIMEOUT = 20.0  # seconds, for any one thing to happen
 TOKEN = "s3cret-token"
 OWNER = bytes(range(1, 33))
 OTHER_OWNER = bytes([9] * 32)
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58(data):
-    n = int.from_bytes(data, "big")
-    digits = []
-    while n:
-        n, r = divmod(n, 58)
-        digits.append(B58[r])
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * zeros + "".join(reversed(digits))
 
 
 def key(i):
