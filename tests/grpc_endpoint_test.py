@@ -466,7 +466,7 @@ class Inspect:
     def __init__(self, socket, log):
         self.proc = subprocess.Popen(
             [INSPECT, "--socket", socket, "--json", "--data", "--owner", VOTE_PROGRAM,
-             "--transactions", "all", "--slots"],
+             "--transactions", "all", "--slots", "--ring_bytes", str(512 << 20)],
             stdout=subprocess.PIPE, stderr=log, text=True)
         self.events = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -551,9 +551,14 @@ class RoundTrip(unittest.TestCase):
         wait_path(b)
         on_b = Inspect(b, log)
         self.addCleanup(on_b.close)
+        # A watcher that fell behind would never see what it missed: a gap fails the test
+        # at once, and the whole comparison has a deadline.
+        deadline = time.monotonic() + 3 * TIMEOUT
         got = {"account": [], "transaction": [], "slot": []}
         while min(len(v) for v in got.values()) < 50:
+            self.assertLess(time.monotonic(), deadline, "B did not get 50 of each kind")
             e = on_b.next()
+            self.assertNotEqual(e["kind"], "gap", e)
             if identity(e):
                 got[e["kind"]].append(e)
         # Every kind arrives on B in A's order and with A's values.
@@ -561,7 +566,9 @@ class RoundTrip(unittest.TestCase):
         want = {k: [identity(e) for e in v] for k, v in got.items()}
         index = {k: {identity(e): e for e in v} for k, v in got.items()}
         while any(len(seen[k]) < len(want[k]) for k in want):
+            self.assertLess(time.monotonic(), deadline, "A's stream lacks some of what B got")
             e = on_a.next()
+            self.assertNotEqual(e["kind"], "gap", e)
             i = identity(e)
             if i is None or i not in index[e["kind"]]:
                 continue
