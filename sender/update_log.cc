@@ -12,10 +12,6 @@
 namespace qlaster::sender {
 namespace {
 
-// Spare chunks kept for reuse: the log frees chunks from its front as it appends at its
-// back, so a couple cover the steady state.
-constexpr size_t kMaxSpareChunks = 2;
-
 }  // namespace
 
 UpdateLog::Chunk::Chunk(size_t bytes) : capacity(bytes) {
@@ -272,7 +268,10 @@ void UpdateLog::PopFront() {
 }
 
 void UpdateLog::RecycleChunk(Chunk chunk) {
-  if (chunk.capacity == kChunkBytes && spare_chunks_.size() < kMaxSpareChunks) {
+  // One eviction frees about a margin's worth of chunks, which the appends after it fill
+  // again: that many spares (and two more) make the steady state allocate nothing.
+  const size_t max_spares = margin_ / kChunkBytes + 2;
+  if (chunk.capacity == kChunkBytes && spare_chunks_.size() < max_spares) {
     spare_chunks_.push_back(std::move(chunk));
   }
 }
@@ -329,6 +328,7 @@ void UpdateLog::Unpin(uint64_t from_slot) {
 size_t UpdateLog::memory_bytes() const {
   size_t n = entries_.size() * sizeof(Entry);
   for (const Chunk& c : chunks_) n += c.capacity;
+  for (const Chunk& c : spare_chunks_) n += c.capacity;
   for (const auto& [slot, r] : slots_) {
     n += sizeof(r) + r.positions.capacity() * sizeof(Position) +
          r.latest.capacity() * (sizeof(Pubkey) + sizeof(Position) + 1);
