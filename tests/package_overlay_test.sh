@@ -106,7 +106,10 @@ for f in /usr/bin/qlaster-sender /usr/bin/qlaster-inspect; do
   [ -x "$f" ] || fail "$f missing"
 done
 [ -f /etc/qlaster/sender.flags ] || fail "/etc/qlaster/sender.flags missing"
-ldconfig -p | grep -q "libqlaster-consumer.so.0 " || fail "libqlaster-consumer.so.0 not in the ld.so cache"
+# Read whole, not piped into grep -q: with pipefail, grep leaving early makes a long
+# `ldconfig -p` die of SIGPIPE and the check fail although the library is there.
+ld_cache=$(ldconfig -p)
+grep -q "libqlaster-consumer.so.0 " <<<"$ld_cache" || fail "libqlaster-consumer.so.0 not in the ld.so cache"
 out=$(systemd-analyze verify /usr/lib/systemd/system/qlaster-sender.service 2>&1) ||
   fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
