@@ -134,7 +134,7 @@ TEST_F(SubscriptionTest, DataSlicesCopyOnlyTheRangesAskedFor) {
   PublishAccount(Account(Key(1), owner, 5, {0, 1, 2, 3, 4, 5, 6, 7, 8}));
   Events events;
   ASSERT_TRUE(events.PollForKind(*c, EventKind::kAccount, 1));
-  const Got& g = events.OfKind(EventKind::kAccount).front();
+  const Got g = events.OfKind(EventKind::kAccount).front();  // a copy: OfKind returns a temporary
   // 1..2 and 6..8 (the second range is cut at the end of the data).
   EXPECT_EQ(g.account.data, (std::vector<uint8_t>{1, 2, 6, 7, 8}));
   EXPECT_EQ(g.account_data_len, 9u);

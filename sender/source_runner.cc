@@ -18,7 +18,7 @@ SourceRunner::SourceRunner(Dispatcher& dispatcher, std::vector<Source*> sources,
                            RunnerOptions options)
     : dispatcher_(dispatcher), options_(options) {
   for (Source* s : sources) sources_.push_back({s});
-  ended_ = sources_.empty();
+  ended_.store(sources_.empty(), std::memory_order_release);
 }
 
 absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
@@ -55,7 +55,8 @@ absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
     }
   }
   dispatcher_.Poll();
-  ended_ = std::all_of(sources_.begin(), sources_.end(), [](const Entry& e) { return e.ended; });
+  ended_.store(std::all_of(sources_.begin(), sources_.end(), [](const Entry& e) { return e.ended; }),
+               std::memory_order_release);
   return total;
 }
 
@@ -126,7 +127,7 @@ absl::Status SourceRunner::Run(const std::atomic<bool>& stop) {
     const int64_t now = MonotonicNs();
     absl::StatusOr<CycleResult> cycle = Cycle(now);
     if (!cycle.ok()) return cycle.status();
-    if (ended_ && !options_.serve_after_end) return absl::OkStatus();
+    if (ended() && !options_.serve_after_end) return absl::OkStatus();
     if (cycle->done == 0) Idle(now, *cycle);
   }
   return absl::OkStatus();

@@ -106,8 +106,8 @@ class SourceRunner {
   // of the cycle becoming readable.
   void Idle(int64_t now_ns, const CycleResult& cycle);
 
-  // True once every source has ended.
-  bool ended() const { return ended_; }
+  // True once every source has ended. Any thread.
+  bool ended() const { return ended_.load(std::memory_order_acquire); }
   const RunnerCounters& counters() const { return counters_; }
 
  private:
@@ -118,7 +118,7 @@ class SourceRunner {
   };
   std::vector<Entry> sources_;
   const RunnerOptions options_;
-  bool ended_ = false;
+  std::atomic<bool> ended_{false};
   RunnerCounters counters_;
 };
 
