@@ -560,11 +560,15 @@ class RoundTrip(unittest.TestCase):
         # takes minutes for what release does in seconds.
         deadline = time.monotonic() + 10 * TIMEOUT
         got = {"account": [], "transaction": [], "slot": []}
+        got_ids = set()
         while min(len(v) for v in got.values()) < 50:
             self.assertLess(time.monotonic(), deadline, "B did not get 50 of each kind")
             e = on_b.next()
             self.assertNotEqual(e["kind"], "gap", e)
-            if identity(e):
+            # After the source resumes a stream with from_slot, updates of the resumed slot
+            # can come twice (documented): the first of each is compared.
+            if identity(e) and identity(e) not in got_ids:
+                got_ids.add(identity(e))
                 got[e["kind"]].append(e)
         # Every kind arrives on B in A's order and with A's values.
         seen = {"account": [], "transaction": [], "slot": []}
