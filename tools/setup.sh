@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler liblz4-dev
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libngtcp2-dev libgnutls28-dev python3 gnuplot-nox
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev gnutls-bin python3 gnuplot-nox
   systemd dpkg-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-grpcio python3-protobuf nettle-dev
