@@ -18,6 +18,7 @@ struct qlaster_consumer {
   explicit qlaster_consumer(qlaster::Consumer c) : consumer(std::move(c)) {}
   qlaster::Consumer consumer;
   std::string reason;  // NUL-terminated copy of a DisconnectedEvent's reason
+  std::string filter_name;  // what qlaster_filter_name returned last
 };
 
 // The subscription a C caller builds with setters; qlaster_set_subscription sends it.
@@ -612,6 +613,44 @@ int qlaster_set_subscription(qlaster_consumer* c, const qlaster_subscription* s,
     if (effective_sequence != nullptr) *effective_sequence = r->effective_sequence;
     return 0;
   });
+}
+
+const char* qlaster_filter_name(qlaster_consumer* c, const qlaster_event* e, int bit) {
+  ClearError();
+  if (c == nullptr || e == nullptr) {
+    SetError(absl::StatusCode::kInvalidArgument, "null consumer or event");
+    return nullptr;
+  }
+  if (bit < 0 || bit >= 32 || (e->filters & (1u << bit)) == 0) {
+    SetError(absl::StatusCode::kInvalidArgument, "that bit is not set in the event's filters");
+    return nullptr;
+  }
+  qlaster::Event event;
+  switch (e->kind) {
+    case QLASTER_EVENT_ACCOUNT: event.kind = qlaster::EventKind::kAccount; break;
+    case QLASTER_EVENT_TRANSACTION: event.kind = qlaster::EventKind::kTransaction; break;
+    case QLASTER_EVENT_TRANSACTION_STATUS: event.kind = qlaster::EventKind::kTransactionStatus; break;
+    case QLASTER_EVENT_SLOT: event.kind = qlaster::EventKind::kSlot; break;
+    case QLASTER_EVENT_BLOCK_META: event.kind = qlaster::EventKind::kBlockMeta; break;
+    case QLASTER_EVENT_ENTRY: event.kind = qlaster::EventKind::kEntry; break;
+    default:
+      SetError(absl::StatusCode::kInvalidArgument, "events of this kind have no named filters");
+      return nullptr;
+  }
+  event.sequence = e->sequence;
+  event.filters = static_cast<uint16_t>(1u << bit);
+  try {
+    std::vector<std::string> names = c->consumer.FilterNames(event);
+    if (names.empty()) {
+      SetError(absl::StatusCode::kNotFound, "no named filter has that bit");
+      return nullptr;
+    }
+    c->filter_name = std::move(names.front());
+    return c->filter_name.c_str();
+  } catch (const std::exception& ex) {
+    SetError(absl::StatusCode::kInternal, ex.what());
+    return nullptr;
+  }
 }
 
 int qlaster_subscribe(qlaster_consumer* c, const uint8_t* pubkeys, size_t n_pubkeys,

@@ -186,6 +186,8 @@ static void test_sized_options(const char* path) {
 }
 
 struct named_seen {
+  qlaster_consumer* c;
+  int names_ok;
   int accounts;
   int accounts_ok;
   int transactions;
@@ -203,9 +205,16 @@ static void on_named(const qlaster_event* e, void* user) {
         memcmp(e->data, "test", 4) == 0 && all_bytes(e->pubkey, 32, 0x11)) {
       ++s->accounts_ok;
     }
+    const char* name = qlaster_filter_name(s->c, e, 0);
+    if (name != NULL && strcmp(name, "a-owner") == 0 && qlaster_filter_name(s->c, e, 1) == NULL &&
+        qlaster_last_error_code() == 3) {
+      ++s->names_ok;
+    }
   } else if (e->kind == QLASTER_EVENT_TRANSACTION) {
     ++s->transactions;
     if (!e->is_vote && e->filters == 1u && all_bytes(e->signature, 64, 0x44)) ++s->transactions_ok;
+    const char* name = qlaster_filter_name(s->c, e, 0);
+    if (name != NULL && strcmp(name, "nonvote") == 0) ++s->names_ok;
   } else if (e->kind != QLASTER_EVENT_SLOT) {
     ++s->other;
   }
@@ -243,12 +252,15 @@ static void test_subscription(const char* path) {
 
   struct named_seen seen;
   memset(&seen, 0, sizeof(seen));
+  seen.c = c;
   for (int i = 0; i < 1000 && (seen.accounts < 3 || seen.transactions < 3); ++i) {
     if (qlaster_wait(c, 10000) < 0 || qlaster_poll(c, on_named, &seen, 256) < 0) break;
   }
   CHECK(seen.accounts >= 3 && seen.accounts_ok == seen.accounts);
   CHECK(seen.transactions >= 3 && seen.transactions_ok == seen.transactions);
   CHECK(seen.other == 0);
+  CHECK(seen.names_ok == seen.accounts + seen.transactions);
+  CHECK(qlaster_filter_name(NULL, NULL, 0) == NULL);
 
   /* Replay from a slot the sender no longer keeps: refused, naming the oldest. */
   qlaster_subscription* old = qlaster_subscription_new();

@@ -298,6 +298,10 @@ def _encode58(raw: bytes) -> str:
     return ("1" * zeros) + out[::-1].decode()
 
 
+_KIND_CODES = {"account": 1, "transaction": 2, "slot": 3, "block_meta": 7, "entry": 8,
+               "transaction_status": 9}
+
+
 def _convert(e: "_lib.Event") -> Event:
     k = e.kind
     if k == 1:
@@ -469,6 +473,25 @@ class Consumer:
             return effective.value
         finally:
             lib.qlaster_subscription_free(s)
+
+    def filter_names(self, event: Event) -> List[str]:
+        """The names of the named filters `event` matched (its `filters` bits), under
+        the subscription in force when it was published. Ask before reading many more
+        events: the library keeps the names of earlier subscriptions only while updates
+        filtered by them may still be in the ring."""
+        bits = getattr(event, "filters", 0)
+        kind = _KIND_CODES.get(event.kind)
+        if not bits or kind is None:
+            return []
+        raw = _lib.Event()
+        raw.kind, raw.sequence, raw.filters = kind, event.sequence, bits
+        names = []
+        for bit in range(32):
+            if bits & (1 << bit):
+                name = self._lib.qlaster_filter_name(self._handle(), ctypes.byref(raw), bit)
+                if name is not None:
+                    names.append(name.decode("utf-8", "replace"))
+        return names
 
     def poll(self, max: int = 256) -> List[Event]:
         """The events of up to `max` ring records that are waiting (an empty list when

@@ -137,6 +137,7 @@ _SIGNATURES = {
     "qlaster_subscription_commitment": (_c.c_int, [_P, _c.c_int]),
     "qlaster_subscription_from_slot": (_c.c_int, [_P, _c.c_uint64]),
     "qlaster_set_subscription": (_c.c_int, [_P, _P, ctypes.POINTER(_c.c_uint64)]),
+    "qlaster_filter_name": (_c.c_char_p, [_P, ctypes.POINTER(Event), _c.c_int]),
 }
 
 _lock = threading.Lock()

@@ -83,8 +83,10 @@ def test_named_filters_with_a_data_slice(publisher):
         accounts = take(events, lambda ev: ev.kind == "account", n=3)
         assert all(bytes(a.data) == b"test" and a.sliced and a.account_data_len == 20
                    and a.filters == 1 for a in accounts)
+        assert all(c.filter_names(a) == ["a"] for a in accounts)
         txs = take(events, lambda ev: ev.kind == "transaction", n=3)
         assert all(not t.is_vote and t.filters == 1 for t in txs)
+        assert all(c.filter_names(t) == ["nonvote"] for t in txs)
         with pytest.raises(qlaster.Error) as e:
             c.set_subscription(accounts={"a": {"owners": [OWNER_A]}}, from_slot=1)
         assert e.value.code_name == "out_of_range" and "oldest" in e.value.message

@@ -369,6 +369,15 @@ int qlaster_subscription_from_slot(qlaster_subscription* s, uint64_t slot);
 int qlaster_set_subscription(qlaster_consumer* c, const qlaster_subscription* s,
                              uint64_t* effective_sequence);
 
+/* The name of the named filter that bit `bit` of `e->filters` stands for, under the
+ * subscription in force when `e` was published (so an event read after a later
+ * qlaster_set_subscription still gets the names it was matched by). `e` is an event `c`'s
+ * handler received. Returns a NUL-terminated name, valid until the next call of
+ * qlaster_filter_name on `c` (copy it to keep it), or NULL when bit `bit` is not set in
+ * `e->filters` or the kind has no named filters, with the reason in qlaster_last_error.
+ * (Since QLASTER_CONSUMER_2.) */
+const char* qlaster_filter_name(qlaster_consumer* c, const qlaster_event* e, int bit);
+
 /* ---- Keys and signatures as text: base58, as explorers, RPC and the Solana CLI print
  * them. (Since QLASTER_CONSUMER_1.) */
 

@@ -265,4 +265,9 @@ extern "C" {
         s: *const qlaster_subscription,
         effective_sequence: *mut u64,
     ) -> c_int;
+    pub fn qlaster_filter_name(
+        c: *mut qlaster_consumer,
+        e: *const qlaster_event,
+        bit: c_int,
+    ) -> *const c_char;
 }

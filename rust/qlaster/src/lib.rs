@@ -377,7 +377,30 @@ unsafe fn bytes<'a>(p: *const u8, n: usize) -> &'a [u8] {
     }
 }
 
+/// What `Consumer::filter_names` needs of an event (its kind, sequence and filter bits),
+/// small and `Copy` so that it can leave the `poll` callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterMatch {
+    kind: i32,
+    sequence: u64,
+    filters: u32,
+}
+
 impl<'a> Event<'a> {
+    /// The event's filter bits with what names them; see `Consumer::filter_names`.
+    pub fn filter_match(&self) -> FilterMatch {
+        let kind = match self.body {
+            Body::Account(_) => sys::QLASTER_EVENT_ACCOUNT,
+            Body::Transaction(_) => sys::QLASTER_EVENT_TRANSACTION,
+            Body::TransactionStatus(_) => sys::QLASTER_EVENT_TRANSACTION_STATUS,
+            Body::Slot(_) => sys::QLASTER_EVENT_SLOT,
+            Body::BlockMeta(_) => sys::QLASTER_EVENT_BLOCK_META,
+            Body::Entry(_) => sys::QLASTER_EVENT_ENTRY,
+            _ => 0,
+        };
+        FilterMatch { kind, sequence: self.sequence, filters: self.filters }
+    }
+
     /// # Safety
     /// `e` is a live event from the library, and 'a ends before the handler returns.
     unsafe fn from_raw(e: &'a sys::qlaster_event) -> Event<'a> {
@@ -689,6 +712,34 @@ impl Consumer {
             sys::qlaster_set_subscription(self.raw.as_ptr(), s.raw.as_ptr(), &mut effective)
         })?;
         Ok(effective)
+    }
+
+    /// The names of the named filters an event matched (its `filters` bits), under the
+    /// subscription in force when it was published. Ask soon after the event was read:
+    /// the library keeps the names of earlier subscriptions only while updates filtered by
+    /// them may still be in the ring.
+    pub fn filter_names(&mut self, m: FilterMatch) -> Vec<String> {
+        let mut names = Vec::new();
+        if m.kind == 0 || m.filters == 0 {
+            return names;
+        }
+        // SAFETY: every field of the C event is an integer or a pointer, so all-zero is a
+        // valid value; the library reads only kind, sequence and filters.
+        let mut raw: sys::qlaster_event = unsafe { std::mem::zeroed() };
+        raw.kind = m.kind;
+        raw.sequence = m.sequence;
+        raw.filters = m.filters;
+        for bit in 0..32 {
+            if m.filters & (1u32 << bit) == 0 {
+                continue;
+            }
+            // SAFETY: `raw` outlives the call; the name is copied before the next call.
+            let p = unsafe { sys::qlaster_filter_name(self.raw.as_ptr(), &raw, bit) };
+            if !p.is_null() {
+                names.push(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned());
+            }
+        }
+        names
     }
 
     /// Hands the events of up to `max` waiting ring records to `f`, in order; returns how

@@ -152,13 +152,18 @@ fn named_filters_with_a_data_slice() {
         .transactions("nonvote", Some(false), None, &[])
         .data_slice(8, 4);
     c.set_subscription(&sub).unwrap();
+    let mut matches = Vec::new();
     take(&mut c, 3, |e| match &e.body {
         Body::Account(a) => {
             assert_eq!((a.data, a.sliced, a.account_data_len, e.filters), (&b"test"[..], true, 20, 1));
+            matches.push(e.filter_match());
             true
         }
         _ => false,
     });
+    for m in matches {
+        assert_eq!(c.filter_names(m), vec!["a".to_string()]);
+    }
     let e = c.set_subscription(&Subscription::new().account("a", &[], &[owner]).from_slot(1))
         .unwrap_err();
     assert_eq!(e.code, Error::OUT_OF_RANGE, "{e}");
