@@ -10,6 +10,8 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +43,45 @@ geyser::SubscribeRequest FullSubscription() {
   r.set_commitment(geyser::PROCESSED);
   return r;
 }
+
+// What was enqueued in the newest slots, exactly, so that a stream resumed with from_slot
+// (which replays the resumed slot from its start) publishes nothing twice. An update is
+// identified by its kind and its fixed struct: the account's pubkey, slot and write
+// version; the transaction's signature; the slot and its status; the entry's slot and
+// index; the block's slot and hash. Kept for the newest kKeptSlots slots seen (the
+// resume asks for the newest), so it holds what a few slots carry.
+class ResumeDedup {
+ public:
+  // True when `frame` is new (and remembers it); false for a copy of one already seen.
+  // `check`: false on a live stream, which only remembers.
+  bool Admit(const UpstreamFrame& frame, bool check) {
+    const uint64_t slot = frame.slot();
+    if (slot > newest_) {
+      newest_ = slot;
+      for (auto it = seen_.begin(); it != seen_.end();) {
+        if (it->first + kKeptSlots <= newest_) {
+          seen_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (slot + kKeptSlots <= newest_) return true;  // older than what resumes replay
+    const absl::Span<const uint8_t> fixed = frame.update().fixed();
+    std::string id(1 + fixed.size(), '\0');
+    id[0] = static_cast<char>(frame.update().kind());
+    std::copy(fixed.begin(), fixed.end(), id.begin() + 1);
+    absl::flat_hash_set<std::string>& ids = seen_[slot];
+    if (check) return ids.insert(std::move(id)).second;
+    ids.insert(std::move(id));
+    return true;
+  }
+
+ private:
+  static constexpr uint64_t kKeptSlots = 2;
+  uint64_t newest_ = 0;
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> seen_;
+};
 
 }  // namespace
 
@@ -214,6 +255,7 @@ class YellowstoneSource::Client {
     } unpublish{this};
 
     Bump(counters_.connects);
+    resumed_ = resume;
     auto stream = stub.Subscribe(&context);
     geyser::SubscribeRequest request = FullSubscription();
     if (resume) {
@@ -272,6 +314,10 @@ class YellowstoneSource::Client {
   }
 
   bool Enqueue(std::unique_ptr<UpstreamFrame> frame) {
+    if (!dedup_.Admit(*frame, resumed_)) {
+      Bump(counters_.resume_duplicates);
+      return true;
+    }
     const uint64_t slot = frame->slot();
     if (slot > counters_.last_slot.load(std::memory_order_relaxed)) {
       counters_.last_slot.store(slot, std::memory_order_relaxed);
@@ -306,6 +352,8 @@ class YellowstoneSource::Client {
   SpscQueue<UpstreamFrame*, kQueueSize> queue_;
   const shm::EventFd doorbell_;            // rung by Ring(), watched by the runner
   std::atomic<bool> asleep_{false};        // the dispatch thread found the queue empty
+  ResumeDedup dedup_;                      // client thread
+  bool resumed_ = false;                   // client thread: this stream asked for from_slot
   bool armed_ = false;                     // dispatch thread: the doorbell may need a reset
 
   std::mutex mu_;
@@ -376,6 +424,7 @@ void YellowstoneSource::AppendCounters(std::vector<SourceCounterEntry>* out) con
                                        {"stream_errors", &c.stream_errors},
                                        {"resumes", &c.resumes},
                                        {"resume_refused", &c.resume_refused},
+                                       {"resume_duplicates", &c.resume_duplicates},
                                        {"queue_full_waits", &c.queue_full_waits},
                                        {"stalls", &c.stalls},
                                        {"last_slot", &c.last_slot}}) {

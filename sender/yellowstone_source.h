@@ -70,6 +70,9 @@ struct YellowstoneCounters {
   std::atomic<uint64_t> stream_errors{0};   // streams that ended or failed
   std::atomic<uint64_t> resumes{0};         // reconnects that asked for from_slot
   std::atomic<uint64_t> resume_refused{0};  // ... that the upstream refused (OUT_OF_RANGE)
+  // Updates a resumed stream sent again (the resumed slot is replayed from its start),
+  // not published a second time.
+  std::atomic<uint64_t> resume_duplicates{0};
   std::atomic<uint64_t> queue_full_waits{0};  // times the client thread waited for room
   std::atomic<uint64_t> stalls{0};          // streams cancelled for silence
   std::atomic<uint64_t> last_slot{0};       // the highest slot seen

@@ -225,6 +225,37 @@ class YellowstoneSourceTest(SenderFixture):
         self.assertEqual(counters["connects"], counters["stream_errors"] + 1, counters)
         self.assertEqual(counters["resumes"], counters["stream_errors"], counters)
 
+    def events_until(self, slot):
+        """(kind, write_version, slot) of each event up to slot `slot`'s status."""
+        got = []
+        while not got or got[-1] != ("slot", None, slot):
+            e = self.consumer.next(lambda e: not (e["kind"] == "slot" and e["slot"] == 100))
+            got.append((e["kind"], e.get("write_version"), e.get("slot")))
+        return got
+
+    def test_a_resumed_stream_publishes_nothing_twice(self):
+        # The first stream: two accounts and a transaction of slot 105, its status.
+        block = ys.load_block(os.path.join(TESTDATA, "mainnet_block_43200000.pb"))
+        tx = block.transactions[0]
+        sent = [ys.account(key(1), OWNER, 5, 105, 1, b"one"),
+                ys.account(key(2), OWNER, 6, 105, 2, b"two"), ys.transaction(tx, 105, 0),
+                ys.slot(105)]
+        for u in sent:
+            self.upstream.send(u)
+        first = self.events_until(105)
+        self.upstream.stop()
+        self.upstream = ys.Upstream(port=self.port, x_token=TOKEN)
+        stream = self.upstream.wait_stream(1)
+        self.assertEqual(stream.requests[0].from_slot, 105)
+        # The upstream replays slot 105 from its start, then what is new: a third account
+        # of slot 105 (write version 3) and slot 106.
+        for u in sent + [ys.account(key(3), OWNER, 7, 105, 3, b"three"), ys.slot(106)]:
+            self.upstream.send(u, stream)
+        self.assertEqual(first + self.events_until(106),
+                         [("account", 1, 105), ("account", 2, 105), ("transaction", None, 105),
+                          ("slot", None, 105), ("account", 3, 105), ("slot", None, 106)])
+        self.assertEqual(self.source_counters()["resume_duplicates"], 4)
+
     def test_refused_resume_resubscribes_live_and_says_so(self):
         self.upstream.send(ys.slot(107))
         self.expect_slot(107)
