@@ -15,9 +15,7 @@ namespace {
 constexpr char kErrorPayload[] = "qlaster.relay/error";
 
 absl::Status Error(RelayError code, absl::StatusCode status_code, std::string message) {
-  absl::Status status(status_code, message);
-  status.SetPayload(kErrorPayload, absl::Cord(absl::StrCat(static_cast<uint32_t>(code))));
-  return status;
+  return RelayErrorStatus(code, status_code, std::move(message));
 }
 absl::Status Malformed(std::string message) {
   return Error(RelayError::kMalformed, absl::StatusCode::kInvalidArgument,
@@ -142,6 +140,13 @@ void EncodeBody(const Message& msg, Writer& w) {
 }
 
 }  // namespace
+
+absl::Status RelayErrorStatus(RelayError code, absl::StatusCode status_code,
+                              std::string message) {
+  absl::Status status(status_code, message);
+  status.SetPayload(kErrorPayload, absl::Cord(absl::StrCat(static_cast<uint32_t>(code))));
+  return status;
+}
 
 RelayError ErrorOf(const absl::Status& status) {
   auto payload = status.GetPayload(kErrorPayload);

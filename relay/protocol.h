@@ -53,6 +53,9 @@ enum class RelayError : uint32_t {
 // The RelayError a failed decode or check closes the connection with (read from the
 // status's payload; kInternal when it has none).
 RelayError ErrorOf(const absl::Status& status);
+// A status of `status_code` and `message` that carries `code` for ErrorOf.
+absl::Status RelayErrorStatus(RelayError code, absl::StatusCode status_code,
+                              std::string message);
 
 enum class MessageType : uint8_t {
   kHello = 0x01,
