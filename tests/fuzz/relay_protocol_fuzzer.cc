@@ -1,6 +1,7 @@
 // libFuzzer target for the relay protocol decoder (relay/protocol.h): arbitrary bytes,
 // split at a fuzzer-chosen point, go through a RelayStreamDecoder of a fuzzer-chosen role,
-// and every message it returns through a ClassStreamChecker. Nothing may crash, leak or
+// and every message it returns through a ClassStreamChecker and the gateway's
+// GatewaySessions. Nothing may crash, leak or
 // trip a sanitizer; every decoded message must re-encode into bytes that decode to the
 // same message, and every failure must carry a relay error code.
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "relay/gateway_session.h"
 #include "relay/protocol.h"
 
 namespace {
@@ -34,6 +36,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   qlaster::relay::RelayStreamDecoder decoder(role);
   qlaster::relay::ClassStreamChecker checker(1);
+  qlaster::relay::GatewaySessions sessions;
+  qlaster::relay::Hello hello;
+  hello.session_id = 1;
+  hello.next_sequence = {1, 1, 1};
+  sessions.OnHello(hello);
+  bool stream_ok = true;
   decoder.Append(stream.first(split));
   for (int round = 0; round < 2; ++round) {
     while (true) {
@@ -51,6 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!checked.ok() &&
             qlaster::relay::ErrorOf(checked) == qlaster::relay::RelayError::kNoError) {
           std::abort();
+        }
+        if (checked.ok() && stream_ok) {
+          const auto* start = std::get_if<qlaster::relay::StreamStart>(&**next);
+          auto action = sessions.OnClassMessage(
+              1, start != nullptr ? start->stream_class : checker.stream_class(), **next);
+          if (!action.ok()) stream_ok = false;
         }
       }
     }
