@@ -169,6 +169,10 @@ class BroadcastReader {
   uint64_t next_sequence() const { return next_; }
   // Total records this reader was told it missed (sum of every kGap).
   uint64_t missed() const { return missed_; }
+  // The writer's write_sequence as it stands now, unvalidated: for statistics only.
+  uint64_t peer_write_sequence() const {
+    return header()->write_sequence.load(std::memory_order_relaxed);
+  }
   // The reader's read-only descriptor and mapping of the ring file.
   int ring_fd() const { return ring_fd_.get(); }
   const uint8_t* mapping() const { return region_.data(); }
