@@ -142,7 +142,8 @@ BroadcastReader::BroadcastReader(UniqueFd ring_fd, UniqueFd waiters_fd, MappedRe
       mask_(slot_count - 1),
       buffer_(slot_bytes - kBroadcastSlotHeaderBytes) {}
 
-absl::StatusOr<BroadcastReader> BroadcastReader::Attach(UniqueFd ring_fd, UniqueFd waiters_fd) {
+absl::StatusOr<BroadcastReader> BroadcastReader::Attach(UniqueFd ring_fd, UniqueFd waiters_fd,
+                                                        BroadcastStart start) {
   // Keep only a read-only descriptor of the ring, whatever we were given.
   QLASTER_ASSIGN_OR_RETURN(size_t file_size, RegularFileSize(ring_fd.get(), "broadcast ring file"));
   QLASTER_ASSIGN_OR_RETURN(UniqueFd ro, ReopenReadOnly(ring_fd.get()));
@@ -197,9 +198,12 @@ absl::StatusOr<BroadcastReader> BroadcastReader::Attach(UniqueFd ring_fd, Unique
   QLASTER_ASSIGN_OR_RETURN(MappedRegion region, MappedRegion::MapReadOnly(ro.get(), file_size));
   BroadcastReader reader(std::move(ro), std::move(waiters_fd), std::move(region),
                          std::move(waiters), slot_bytes, slot_count);
-  uint64_t start = 0;
-  if (!reader.LoadHead(&start)) return reader.error();
-  reader.next_ = start + 1;
+  uint64_t sequence = 0;
+  if (!reader.LoadHead(&sequence)) return reader.error();
+  reader.next_ = sequence + 1;
+  if (start == BroadcastStart::kOldest) {
+    reader.next_ = sequence + 2 > slot_count ? sequence + 2 - slot_count : 1;
+  }
   return reader;
 }
 

@@ -151,14 +151,21 @@ struct BroadcastRecord {
   uint64_t missed = 0;    // kGap: how many records were lost
 };
 
+// Where a new reader begins.
+enum class BroadcastStart : uint8_t {
+  kNext,    // with the first record written after Attach
+  kOldest,  // with the oldest record certainly intact at Attach (a write may be under way)
+};
+
 class BroadcastReader {
  public:
   // Validates the ring file (magic, layout version, sizes, file size) and the waiters
   // file, reopens the ring read-only and maps it PROT_READ. Takes ownership of both
-  // descriptors. The reader starts after the last record written at attach time. Errors:
+  // descriptors. The reader starts where `start` says. Errors:
   // kDataLoss for a corrupt or truncated file, kFailedPrecondition for a layout version
   // this build does not speak, kInvalidArgument for a descriptor that is not a file.
-  static absl::StatusOr<BroadcastReader> Attach(UniqueFd ring_fd, UniqueFd waiters_fd);
+  static absl::StatusOr<BroadcastReader> Attach(UniqueFd ring_fd, UniqueFd waiters_fd,
+                                                BroadcastStart start = BroadcastStart::kNext);
 
   BroadcastReader(BroadcastReader&&) noexcept = default;
   BroadcastReader& operator=(BroadcastReader&&) noexcept = default;

@@ -111,6 +111,23 @@ TEST_F(BroadcastRingTest, ReaderStartsAfterWhatWasWrittenBeforeItAttached) {
   EXPECT_EQ(ToVector(r.payload), Bytes(8, 99));
 }
 
+TEST_F(BroadcastRingTest, ReaderCanStartWithTheOldestIntactRecord) {
+  for (uint64_t i = 1; i <= 5; ++i) ASSERT_EQ(writer_->Write(1, Bytes(8, i)), BroadcastWriteResult::kOk);
+  auto young = BroadcastReader::Attach(*writer_->ReadOnlyFd(), UniqueFd(::dup(writer_->waiters_fd())),
+                                       BroadcastStart::kOldest);
+  ASSERT_TRUE(young.ok()) << young.status();
+  EXPECT_EQ(young->next_sequence(), 1u);
+  for (uint64_t i = 6; i <= 40; ++i) ASSERT_EQ(writer_->Write(1, Bytes(8, i)), BroadcastWriteResult::kOk);
+  auto old = BroadcastReader::Attach(*writer_->ReadOnlyFd(), UniqueFd(::dup(writer_->waiters_fd())),
+                                     BroadcastStart::kOldest);
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->next_sequence(), 40u + 2 - 16);  // the slot of 41 - 16 may be being rewritten
+  BroadcastRecord r;
+  ASSERT_EQ(old->TryRead(&r), BroadcastReadResult::kOk);
+  EXPECT_EQ(r.sequence, 26u);
+  EXPECT_EQ(ToVector(r.payload), Bytes(8, 26));
+}
+
 TEST_F(BroadcastRingTest, LargestPayloadFitsAndLargerIsRefused) {
   BroadcastReader reader = Reader();
   EXPECT_EQ(writer_->max_payload(), 240u);
