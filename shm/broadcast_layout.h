@@ -35,18 +35,21 @@
 // anything a reader writes except the waiter count, and that only decides whether it makes
 // a FUTEX_WAKE syscall.
 //
-// Waking: a sleeping reader increments `waiters` (waiters file), reads wake_word, re-checks
-// write_sequence and FUTEX_WAITs on wake_word. After publishing, the writer makes
-// write_sequence visible (a seq_cst read-modify-write), and only if `waiters` is non-zero
-// increments wake_word and issues one FUTEX_WAKE for all: no syscall when nobody sleeps,
-// O(1) when some do.
+// Waking: a sleeping reader increments `waiters` (waiters file), reads wake_word, advances
+// sleep_word to it (never backwards, modulo 2^32), re-checks write_sequence and FUTEX_WAITs
+// on wake_word. After publishing, the writer makes write_sequence visible (a seq_cst
+// read-modify-write), and only if `waiters` is non-zero and some reader sleeps on the
+// current wake_word (sleep_word == wake_word) increments wake_word and issues one
+// FUTEX_WAKE for all: no syscall when nobody sleeps, one per round of sleepers (not one per
+// publish while woken readers are still on their way out), never one per reader.
 //
 // Waiters file (4096 bytes):
 //   0    magic            "QLBCWAIT" as u64
 //   8    layout_version   u32
 //   12   reserved         u32
 //   64   waiters          atomic u32 (readers asleep or about to be)
-//   68   reserved to 4096
+//   68   sleep_word       atomic u32 (the newest wake_word a reader sleeps on)
+//   72   reserved to 4096
 #ifndef QLASTER_SHM_BROADCAST_LAYOUT_H_
 #define QLASTER_SHM_BROADCAST_LAYOUT_H_
 
@@ -128,14 +131,16 @@ struct BroadcastWaitersHeader {
   uint32_t reserved0;
   uint8_t reserved1[48];
   std::atomic<uint32_t> waiters;
-  uint8_t reserved2[kBroadcastWaitersBytes - 68];
+  std::atomic<uint32_t> sleep_word;
+  uint8_t reserved2[kBroadcastWaitersBytes - 72];
 };
 static_assert(offsetof(BroadcastWaitersHeader, magic) == 0);
 static_assert(offsetof(BroadcastWaitersHeader, layout_version) == 8);
 static_assert(offsetof(BroadcastWaitersHeader, reserved0) == 12);
 static_assert(offsetof(BroadcastWaitersHeader, reserved1) == 16);
 static_assert(offsetof(BroadcastWaitersHeader, waiters) == 64);
-static_assert(offsetof(BroadcastWaitersHeader, reserved2) == 68);
+static_assert(offsetof(BroadcastWaitersHeader, sleep_word) == 68);
+static_assert(offsetof(BroadcastWaitersHeader, reserved2) == 72);
 static_assert(sizeof(BroadcastWaitersHeader) == kBroadcastWaitersBytes);
 static_assert(std::is_standard_layout_v<BroadcastWaitersHeader>);
 

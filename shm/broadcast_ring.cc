@@ -109,6 +109,7 @@ absl::StatusOr<BroadcastWriter> BroadcastWriter::Create(const BroadcastOptions& 
   w->magic = kBroadcastWaitersMagic;
   w->layout_version = kBroadcastLayoutVersion;
   w->waiters.store(0, std::memory_order_relaxed);
+  w->sleep_word.store(0, std::memory_order_relaxed);
   return BroadcastWriter(std::move(fd), std::move(waiters_fd), std::move(region),
                          std::move(waiters), options.slot_bytes, options.slot_count);
 }
@@ -323,6 +324,14 @@ WaitResult BroadcastReader::Wait(WaitMode mode, absl::Duration timeout, absl::Du
     // the word, so the kernel returns at once (EAGAIN).
     waiting.fetch_add(1, std::memory_order_seq_cst);
     const uint32_t word = header()->wake_word.load(std::memory_order_seq_cst);
+    // Advance sleep_word to `word` unless a reader already set it there or later (a
+    // reader with an older word must not move it back). seq_cst, even when it is already
+    // there, for the handshake with WakeSleepers.
+    auto& sleep_word = waiters()->sleep_word;
+    for (uint32_t seen = sleep_word.load(std::memory_order_seq_cst);
+         static_cast<int32_t>(word - seen) > 0 &&
+         !sleep_word.compare_exchange_weak(seen, word, std::memory_order_seq_cst);) {
+    }
     if (auto r = ready()) {
       waiting.fetch_sub(1, std::memory_order_relaxed);
       return *r;

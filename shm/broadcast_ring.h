@@ -108,12 +108,19 @@ class BroadcastWriter {
 
   // After Write(): wakes every sleeping reader. The writer's half of a Dekker handshake
   // with BroadcastReader::Wait: a seq_cst read-modify-write of write_sequence (a full
-  // barrier) before reading the waiter count; the reader increments the count (seq_cst)
-  // before re-reading write_sequence. One of the two sees the other's write: no lost
-  // wake-up. Returns true if it made the FUTEX_WAKE syscall.
+  // barrier) before reading the waiter count and sleep_word; the reader increments the
+  // count and advances sleep_word (seq_cst) before re-reading write_sequence. One of the
+  // two sees the other's write: no lost wake-up. A reader that read an older wake_word
+  // was woken by the wake that bumped it, or finds the word changed when it calls
+  // FUTEX_WAIT; so the writer wakes only when sleep_word is the current word. Returns true
+  // if it made the FUTEX_WAKE syscall.
   bool WakeSleepers() {
     header()->write_sequence.fetch_add(0, std::memory_order_seq_cst);
     if (waiters()->waiters.load(std::memory_order_seq_cst) == 0) return false;
+    if (waiters()->sleep_word.load(std::memory_order_seq_cst) !=
+        header()->wake_word.load(std::memory_order_relaxed)) {
+      return false;
+    }
     WakeAll();
     return true;
   }

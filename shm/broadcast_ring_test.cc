@@ -359,6 +359,26 @@ TEST_F(BroadcastRingTest, NoSyscallWhenNobodySleeps) {
   EXPECT_FALSE(writer_->WakeSleepers()) << "the timed-out reader deregistered";
 }
 
+TEST_F(BroadcastRingTest, OneWakePerRoundOfSleepersNotPerPublish) {
+  auto raw = MappedRegion::Map(writer_->waiters_fd(), kBroadcastWaitersBytes);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  auto* w = reinterpret_cast<BroadcastWaitersHeader*>(raw->data());
+  MappedRegion ring = Raw();
+  auto* h = reinterpret_cast<BroadcastHeader*>(ring.data());
+  // A reader has registered on the current word and is asleep.
+  w->waiters.store(1);
+  w->sleep_word.store(h->wake_word.load());
+  ASSERT_EQ(writer_->Write(1, Bytes(8, 1)), BroadcastWriteResult::kOk);
+  EXPECT_TRUE(writer_->WakeSleepers());
+  // Woken but not yet out of Wait (the count still says 1): no second syscall.
+  ASSERT_EQ(writer_->Write(1, Bytes(8, 2)), BroadcastWriteResult::kOk);
+  EXPECT_FALSE(writer_->WakeSleepers());
+  // It sleeps again, on the new word: the next publish wakes it.
+  w->sleep_word.store(h->wake_word.load());
+  ASSERT_EQ(writer_->Write(1, Bytes(8, 3)), BroadcastWriteResult::kOk);
+  EXPECT_TRUE(writer_->WakeSleepers());
+}
+
 // Many sleeping readers, a writer racing them record by record: every reader must see
 // every record, woken each time (a lost wake-up would leave one asleep until the test's
 // generous timeout, failing it).
