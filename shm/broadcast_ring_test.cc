@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -249,6 +250,41 @@ TEST_F(BroadcastRingTest, ReaderWritingIntoItsMappingFaults) {
         *p = 1;
       },
       "");
+}
+
+// The layout restated byte by byte, independently of the structs: a change to
+// shm/broadcast_layout.h that moves a field breaks this test, not a reader of another build.
+TEST_F(BroadcastRingTest, BinaryLayoutIsAsDocumented) {
+  const std::vector<uint8_t> payload = {0xde, 0xad, 0xbe, 0xef, 0x01};
+  ASSERT_EQ(writer_->Write(42, payload), BroadcastWriteResult::kOk);
+  MappedRegion raw = Raw();
+  const uint8_t* f = raw.data();
+  auto u32 = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
+  auto u64 = [](const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(f), 8), std::string("QLBCAST\x01", 8));
+  EXPECT_EQ(u32(f + 8), 101u);    // layout_version
+  EXPECT_EQ(u32(f + 12), 4096u);  // header_bytes
+  EXPECT_EQ(u32(f + 16), 256u);   // slot_bytes
+  EXPECT_EQ(u32(f + 20), 0u);     // flags
+  EXPECT_EQ(u64(f + 24), 16u);    // slot_count
+  EXPECT_EQ(u64(f + 128), 1u);    // write_sequence
+  EXPECT_EQ(u32(f + 136), 0u);    // closed
+  EXPECT_EQ(u32(f + 256), 0u);    // wake_word
+  const uint8_t* slot = f + 4096;
+  EXPECT_EQ(u64(slot), 2u);        // stamp: record 1, clean
+  EXPECT_EQ(u32(slot + 8), 5u);    // length
+  EXPECT_EQ(u32(slot + 12), 42u);  // type
+  EXPECT_EQ(std::vector<uint8_t>(slot + 16, slot + 21), payload);
+  auto waiters = MappedRegion::Map(writer_->waiters_fd(), kBroadcastWaitersBytes);
+  ASSERT_TRUE(waiters.ok());
+  const uint8_t* w = waiters->data();
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(w), 8), "QLBCWAIT");
+  EXPECT_EQ(u32(w + 8), 101u);
+  EXPECT_EQ(u32(w + 64), 0u);  // waiters
+  EXPECT_EQ(u32(w + 68), 0u);  // sleep_word
+  writer_->Close();
+  EXPECT_EQ(u32(f + 136), 1u);
+  EXPECT_EQ(u32(f + 256), 1u) << "Close wakes: wake_word bumped";
 }
 
 // ------------------------------------------------------------ validation of the files
