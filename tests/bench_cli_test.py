@@ -170,6 +170,19 @@ class BenchCliTest(unittest.TestCase):
             if r["subject"] == "qlaster":
                 self.assertEqual(r["ring"], "spsc")
 
+    def test_latency_broadcast_ring_beside_spsc_ring(self):
+        path = os.path.join(self.dir, "latency-broadcast.json")
+        p = run("latency", "--ring", "broadcast", "--quick", "--size", "256", "--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(path) as f:
+            rows = json.load(f)
+        self.assertEqual({(r["subject"], r["ring"]) for r in rows},
+                         {("ring", "spsc"), ("ring", "broadcast")})
+        self.assertEqual({r["mode"] for r in rows}, {"spin", "hybrid", "sleep"})
+        for r in rows:
+            self.assertGreater(r["p50_ns"], 0)
+            self.assertIn("cacheline", {b["subject"] for b in r["baseline"]})
+
     def test_usage_errors(self):
         cases = [
             (["nonsense"], "unknown scenario"),

@@ -40,8 +40,8 @@ ABSL_FLAG(std::string, sender, "",
           "the qlaster-sender binary for e2e (default: the one installed beside qlaster-bench, "
           "else the build tree's)");
 ABSL_FLAG(std::string, ring, "spsc",
-          "fanout: spsc (per-consumer rings, through the sender) or broadcast (one broadcast "
-          "ring read by every consumer, beside per-consumer SPSC rings of the same run)");
+          "fanout and latency: spsc (per-consumer rings; the default) or broadcast (one broadcast "
+          "ring read by every consumer, measured beside SPSC rings in the same run)");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for rings");
 ABSL_FLAG(bool, update_log, true,
           "ingest and replay: the sender keeps its update log (commitment buffering and "
