@@ -67,4 +67,13 @@ absl::StatusOr<MappedRegion> MappedRegion::Map(int fd, size_t size) {
   return MappedRegion(static_cast<uint8_t*>(p), size);
 }
 
+absl::StatusOr<MappedRegion> MappedRegion::MapReadOnly(int fd, size_t size) {
+  if (size == 0) return absl::InvalidArgumentError("cannot map 0 bytes");
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    return ErrnoStatus(errno, absl::StrCat("read-only mmap of ", size, " bytes"));
+  }
+  return MappedRegion(static_cast<uint8_t*>(p), size);
+}
+
 }  // namespace qlaster::shm

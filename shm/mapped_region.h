@@ -40,6 +40,9 @@ class MappedRegion {
 
   // Maps `size` bytes of `fd` from offset 0, read-write. `fd` may be closed afterwards.
   static absl::StatusOr<MappedRegion> Map(int fd, size_t size);
+  // Maps `size` bytes of `fd` from offset 0, PROT_READ only (`fd` may be O_RDONLY): a write
+  // through the mapping faults.
+  static absl::StatusOr<MappedRegion> MapReadOnly(int fd, size_t size);
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }

@@ -148,6 +148,41 @@ class BenchCliTest(unittest.TestCase):
             rows = json.load(f)
         self.assertEqual({(r["size"], r["mode"]) for r in rows}, {(64, "spin")})
 
+    def test_fanout_broadcast_ring_beside_spsc_rings(self):
+        path = os.path.join(self.dir, "broadcast.json")
+        p = run("fanout", "--ring", "broadcast", "--quick", "--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(path) as f:
+            rows = json.load(f)
+        self.assertEqual({r["consumers"] for r in rows}, {1, 4})
+        for r in rows:
+            self.assertEqual(r["ring"], "broadcast")
+            self.assertEqual(r["mode"], "sleep")
+            self.assertGreater(r["sender_cpu_ns_per_update"], 0)
+            self.assertGreater(r["records_per_s"], 0)
+            self.assertIn("vs_spsc_updates_per_s", r)
+            self.assertIn("gap_records", r)
+            spsc = [b for b in r["baseline"] if b["ring"] == "spsc"]
+            self.assertEqual(len(spsc), 1)
+            self.assertGreater(spsc[0]["sender_cpu_ns_per_update"], 0)
+        # The sender's own fan-out says which ring it used.
+        for r in self.by("fanout"):
+            if r["subject"] == "qlaster":
+                self.assertEqual(r["ring"], "spsc")
+
+    def test_latency_broadcast_ring_beside_spsc_ring(self):
+        path = os.path.join(self.dir, "latency-broadcast.json")
+        p = run("latency", "--ring", "broadcast", "--quick", "--size", "256", "--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(path) as f:
+            rows = json.load(f)
+        self.assertEqual({(r["subject"], r["ring"]) for r in rows},
+                         {("ring", "spsc"), ("ring", "broadcast")})
+        self.assertEqual({r["mode"] for r in rows}, {"spin", "hybrid", "sleep"})
+        for r in rows:
+            self.assertGreater(r["p50_ns"], 0)
+            self.assertIn("cacheline", {b["subject"] for b in r["baseline"]})
+
     def test_usage_errors(self):
         cases = [
             (["nonsense"], "unknown scenario"),
@@ -156,6 +191,7 @@ class BenchCliTest(unittest.TestCase):
             (["latency", "--size", "abc"], "--size"),
             (["latency", "--cpus", "0,999"], "--cpus"),
             (["throughput", "--consumers", "-3"], "--consumers"),
+            (["fanout", "--ring", "mpmc"], "--ring"),
         ]
         for args, message in cases:
             p = run(*args)

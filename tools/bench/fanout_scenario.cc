@@ -264,7 +264,8 @@ absl::StatusOr<Result> RunQlaster(const Config& config, const FanoutRun& run) {
   Result r;
   r.scenario = "fanout";
   r.subject = "qlaster";
-  r.Param("consumers", int64_t{run.consumers})
+  r.Param("ring", "spsc")
+      .Param("consumers", int64_t{run.consumers})
       .Param("mode", ModeName(run.mode))
       .Param("batch", static_cast<int64_t>(run.batch))
       .Param("size", static_cast<int64_t>(run.size));
@@ -384,6 +385,7 @@ absl::StatusOr<Result> RunUnixSocket(const Config& config, const FanoutRun& run)
 }  // namespace
 
 absl::StatusOr<std::vector<Result>> RunFanout(const Config& config) {
+  if (config.ring == "broadcast") return RunRingFanout(config);
   const uint64_t size = config.size.value_or(kDefaultSize);
   std::vector<int> counts = config.quick ? std::vector<int>{1, 4} : std::vector<int>{1, 4, 16, 64};
   if (config.consumers) counts = {*config.consumers};

@@ -94,13 +94,20 @@ absl::StatusOr<std::vector<Result>> RunLatency(const Config& config) {
       o.iterations = n.iterations;
       o.mode = mode;
       o.rate = config.rate ? *config.rate : (mode == WaitMode::kSpinThenSleep ? kHybridRate : 0);
-      for (const char* path : {"qlaster", "ring"}) {
-        absl::StatusOr<Samples> l = std::string(path) == "qlaster" ? SenderToCallbackPingPong(o) : RingPingPong(o);
+      // --ring broadcast: the broadcast ring beside the SPSC ring (the sender's path does
+      // not use the broadcast ring yet).
+      std::vector<std::string> paths = {"qlaster", "ring"};
+      if (config.ring == "broadcast") paths = {"ring", "broadcast"};
+      for (const std::string& path : paths) {
+        absl::StatusOr<Samples> l = path == "qlaster"     ? SenderToCallbackPingPong(o)
+                                    : path == "broadcast" ? BroadcastPingPong(o)
+                                                          : RingPingPong(o);
         if (!l.ok()) {
           return absl::Status(l.status().code(),
                               absl::StrCat(path, " ", ModeName(mode), " ", size, " B: ", l.status().message()));
         }
-        Result r = Make(path, size, *l);
+        Result r = Make(path == "broadcast" ? "ring" : path, size, *l);
+        r.Param("ring", path == "broadcast" ? "broadcast" : "spsc");
         r.Param("mode", ModeName(mode));
         r.Param("rate", o.rate);
         results.push_back(std::move(r));

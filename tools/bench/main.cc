@@ -2,7 +2,8 @@
 // alternatives, in one run.
 //
 //   qlaster-bench SCENARIO [--size BYTES] [--mode spin|hybrid|sleep] [--consumers N]
-//                 [--keys N] [--cpus LIST] [--rate N] [--json FILE] [--plot FILE.png]
+//                 [--keys N] [--cpus LIST] [--rate N] [--ring spsc|broadcast] [--json FILE]
+//                 [--plot FILE.png]
 //   qlaster-bench all [...]          every scenario, about 10 minutes
 //   qlaster-bench micro [--benchmark_filter=...]   the Google Benchmark micro-benchmarks
 //
@@ -38,6 +39,9 @@ ABSL_FLAG(bool, quick, false, "tiny sample counts: checks that everything runs, 
 ABSL_FLAG(std::string, sender, "",
           "the qlaster-sender binary for e2e (default: the one installed beside qlaster-bench, "
           "else the build tree's)");
+ABSL_FLAG(std::string, ring, "spsc",
+          "fanout and latency: spsc (per-consumer rings; the default) or broadcast (one broadcast "
+          "ring read by every consumer, measured beside SPSC rings in the same run)");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for rings");
 ABSL_FLAG(bool, update_log, true,
           "ingest and replay: the sender keeps its update log (commitment buffering and "
@@ -114,6 +118,10 @@ absl::StatusOr<Config> ConfigFromFlags() {
   if (c.sender_binary.empty()) c.sender_binary = DefaultSenderBinary();
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   c.update_log = absl::GetFlag(FLAGS_update_log);
+  c.ring = absl::GetFlag(FLAGS_ring);
+  if (c.ring != "spsc" && c.ring != "broadcast") {
+    return absl::InvalidArgumentError(absl::StrCat("--ring: expected spsc or broadcast, got ", c.ring));
+  }
   return c;
 }
 

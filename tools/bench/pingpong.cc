@@ -10,6 +10,7 @@
 #include <x86intrin.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "qlaster/consumer.hpp"
 #include "sender/sender.h"
+#include "shm/broadcast_ring.h"
 #include "shm/event_fd.h"
 #include "base/status_macros.h"
 #include "base/process.h"
@@ -357,6 +359,58 @@ absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {
     QLASTER_RETURN_IF_ERROR(WaitRecord(r.back_reader, r.back_bell, EchoWaitMode(o.mode), &rec));
     if (FirstWord(rec.payload) != i) return absl::DataLossError("ring ping-pong: wrong echo");
     r.back_reader.Release();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Samples> BroadcastPingPong(const PingPongOptions& o) {
+  if (o.size < sizeof(uint64_t)) return absl::InvalidArgumentError("broadcast ping-pong: size below 8 bytes");
+  const uint32_t slot_bytes =
+      std::max<uint32_t>(shm::kMinBroadcastSlotBytes, std::bit_ceil(static_cast<uint32_t>(o.size + 16)));
+  if (slot_bytes > shm::kMaxBroadcastSlotBytes) {
+    return absl::InvalidArgumentError("broadcast ping-pong: size beyond a broadcast slot");
+  }
+  const shm::BroadcastOptions options{.dir = o.shm_dir, .slot_bytes = slot_bytes, .slot_count = 1024};
+  QLASTER_ASSIGN_OR_RETURN(shm::BroadcastWriter out, shm::BroadcastWriter::Create(options));
+  QLASTER_ASSIGN_OR_RETURN(shm::BroadcastWriter back, shm::BroadcastWriter::Create(options));
+  QLASTER_ASSIGN_OR_RETURN(UniqueFd out_ro, out.ReadOnlyFd());
+  QLASTER_ASSIGN_OR_RETURN(UniqueFd back_ro, back.ReadOnlyFd());
+  QLASTER_ASSIGN_OR_RETURN(shm::BroadcastReader out_reader,
+                           shm::BroadcastReader::Attach(std::move(out_ro), UniqueFd(::dup(out.waiters_fd()))));
+  QLASTER_ASSIGN_OR_RETURN(shm::BroadcastReader back_reader,
+                           shm::BroadcastReader::Attach(std::move(back_ro), UniqueFd(::dup(back.waiters_fd()))));
+  // Both sides wait for the one record in flight: a gap cannot happen, and is an error.
+  auto wait = [](shm::BroadcastReader& reader, WaitMode mode, shm::BroadcastRecord* rec) -> absl::Status {
+    for (;;) {
+      const shm::BroadcastReadResult r = reader.TryRead(rec);
+      if (r == shm::BroadcastReadResult::kOk) return absl::OkStatus();
+      if (r != shm::BroadcastReadResult::kEmpty) return absl::DataLossError("broadcast ping-pong: gap or corrupt ring");
+      if (reader.Wait(mode, kStall) != shm::WaitResult::kReady) {
+        return absl::DeadlineExceededError("no record from the other process for 5 s");
+      }
+    }
+  };
+  const uint64_t total = TotalRoundTrips(o);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    for (uint64_t i = 1; i <= total; ++i) {
+      shm::BroadcastRecord rec;
+      if (!wait(out_reader, o.mode, &rec).ok()) return kChildStalled;
+      if (FirstWord(rec.payload) != i) return kChildBroken;
+      back.Write(kRecordType, rec.payload);  // the whole payload back, as the SPSC echo does
+      back.WakeSleepers();
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  std::vector<uint8_t> payload(o.size, 0x5a);
+  return TimeRoundTrips(o, *child, [&](uint64_t i) -> absl::Status {
+    std::memcpy(payload.data(), &i, sizeof(i));
+    out.Write(kRecordType, payload);
+    out.WakeSleepers();
+    shm::BroadcastRecord rec;
+    QLASTER_RETURN_IF_ERROR(wait(back_reader, EchoWaitMode(o.mode), &rec));
+    if (FirstWord(rec.payload) != i) return absl::DataLossError("broadcast ping-pong: wrong echo");
     return absl::OkStatus();
   });
 }

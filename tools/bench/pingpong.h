@@ -49,6 +49,10 @@ absl::StatusOr<Samples> UnixSocketPingPong(const PingPongOptions& o);
 // `mode` and ringing the other's doorbell when it sleeps: the transport alone.
 absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o);
 
+// Two broadcast rings (shm/broadcast_ring.h), one each way, one reader each, waiting in
+// `mode` on the ring's futex word: the broadcast ring's transport alone.
+absl::StatusOr<Samples> BroadcastPingPong(const PingPongOptions& o);
+
 // The whole path: an in-process sender's Dispatcher::PublishAccount (an account update
 // with `size` bytes of data) -> the consumer's ring -> libqlaster-consumer's Wait/Poll ->
 // the callback in the other process, which echoes the write_version through a qlaster

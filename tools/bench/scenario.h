@@ -39,6 +39,7 @@ struct Config {
   std::string sender_binary;              // the qlaster-sender next to qlaster-bench
   std::string shm_dir = "/dev/shm";       // --shm_dir: where rings live
   bool update_log = true;                 // --update_log: the in-process sender keeps one
+  std::string ring = "spsc";              // --ring: spsc (the default) or broadcast
 
   // The CPU for participant `i` (0 = the parent), or -1 (do not pin) when --cpus is empty.
   int Cpu(size_t i) const { return cpus.empty() ? -1 : cpus[i % cpus.size()]; }
@@ -92,6 +93,9 @@ const char* ModeName(WaitMode mode);
 absl::StatusOr<std::vector<Result>> RunLatency(const Config& config);
 absl::StatusOr<std::vector<Result>> RunThroughput(const Config& config);
 absl::StatusOr<std::vector<Result>> RunFanout(const Config& config);
+// `fanout --ring broadcast`: one broadcast ring beside per-reader SPSC rings (the rings
+// alone, without the sender); tools/bench/ring_fanout_scenario.cc.
+absl::StatusOr<std::vector<Result>> RunRingFanout(const Config& config);
 absl::StatusOr<std::vector<Result>> RunFilter(const Config& config);
 absl::StatusOr<std::vector<Result>> RunE2e(const Config& config);
 absl::StatusOr<std::vector<Result>> RunIngest(const Config& config);
