@@ -227,7 +227,7 @@ class YellowstoneSource::Client {
         continue;  // at once: every moment waited is more updates lost
       }
       if (delivered) backoff = options_.min_backoff;
-      QLASTER_LOG_RATE_LIMITED(kWarning, "yellowstone %s: stream ended (%s: %s); reconnecting in %s",
+      QLASTER_LOG_RATE_LIMITED(kWarning, "yellowstone %s: stream ended (%d: %s); reconnecting in %s",
                                options_.url, static_cast<int>(status.error_code()),
                                status.error_message(), absl::FormatDuration(backoff));
       resume = last != 0;
