@@ -20,10 +20,15 @@ absl::StatusOr<std::unique_ptr<TlsCredentials>> TlsCredentials::Load(
   std::unique_ptr<TlsCredentials> out(new TlsCredentials());
   int rc = gnutls_certificate_allocate_credentials(&out->creds_);
   if (rc < 0) return GnutlsError("allocating TLS credentials", rc);
-  rc = gnutls_certificate_set_x509_key_file(out->creds_, cert_file.c_str(), key_file.c_str(),
-                                            GNUTLS_X509_FMT_PEM);
-  if (rc < 0) {
-    return GnutlsError(absl::StrCat("--tls_cert ", cert_file, " / --tls_key ", key_file), rc);
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together: name both or neither");
+  }
+  if (!cert_file.empty()) {
+    rc = gnutls_certificate_set_x509_key_file(out->creds_, cert_file.c_str(), key_file.c_str(),
+                                              GNUTLS_X509_FMT_PEM);
+    if (rc < 0) {
+      return GnutlsError(absl::StrCat("--tls_cert ", cert_file, " / --tls_key ", key_file), rc);
+    }
   }
   rc = gnutls_certificate_set_x509_trust_file(out->creds_, ca_file.c_str(),
                                               GNUTLS_X509_FMT_PEM);

@@ -23,6 +23,8 @@ enum class TlsRole { kClient, kServer };
 class TlsCredentials {
  public:
   // Reads PEM files. Unreadable or invalid files are kInvalidArgument naming the file.
+  // Empty `cert_file` and `key_file`: no certificate of our own (a peer that requires one
+  // refuses us; for tests of exactly that).
   static absl::StatusOr<std::unique_ptr<TlsCredentials>> Load(const std::string& cert_file,
                                                               const std::string& key_file,
                                                               const std::string& ca_file);
