@@ -13,10 +13,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string_view>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/internal/parse.h"
 #include "absl/flags/internal/usage.h"
 #include "absl/flags/usage.h"
@@ -142,6 +144,43 @@ void ExitIfParseFailed() {
 
 const std::string& ProgramName() { return ProgramNameStorage(); }
 
+// A list flag (std::vector<std::string>) given more than once keeps every value:
+// `--to A --to B` is `--to=A,B`, as people write repeated flags. Abseil alone keeps the
+// last. The gathered flag takes the place of its first occurrence.
+std::vector<std::string> GatherListFlags(int argc, char** argv) {
+  std::vector<std::string> out;
+  std::map<std::string, size_t> first;  // flag name -> its index in `out`
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i] == nullptr ? "" : argv[i];
+    if (i == 0 || arg.size() < 2 || arg[0] != '-' || arg == "--") {
+      out.push_back(arg);
+      if (arg == "--") {
+        for (++i; i < argc; ++i) out.push_back(argv[i]);
+      }
+      continue;
+    }
+    const size_t dashes = arg[1] == '-' ? 2 : 1;
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(dashes, eq == std::string::npos ? std::string::npos : eq - dashes);
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr || !flag->IsOfType<std::vector<std::string>>() ||
+        (eq == std::string::npos && i + 1 >= argc)) {
+      out.push_back(arg);
+      continue;
+    }
+    const std::string value = eq != std::string::npos ? arg.substr(eq + 1) : std::string(argv[++i]);
+    auto [it, inserted] = first.try_emplace(name, out.size());
+    if (inserted) {
+      out.push_back("--" + name + "=" + value);
+    } else if (!value.empty()) {
+      std::string& gathered = out[it->second];
+      if (gathered.back() != '=') gathered += ',';
+      gathered += value;
+    }
+  }
+  return out;
+}
+
 std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
   if (argc > 0 && argv[0] != nullptr) {
     absl::string_view name = argv[0];
@@ -169,8 +208,15 @@ std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
   (void)registered;
   state.saved_cerr = std::cerr.rdbuf(state.captured.rdbuf());
   state.parsing = true;
+  // Abseil keeps pointers into argv in what it returns: the rewritten arguments live on.
+  static std::vector<std::string>* gathered = new std::vector<std::string>();
+  *gathered = GatherListFlags(argc, argv);
+  static std::vector<char*>* gathered_argv = new std::vector<char*>();
+  gathered_argv->clear();
+  for (std::string& a : *gathered) gathered_argv->push_back(a.data());
+  gathered_argv->push_back(nullptr);
   std::vector<char*> positional = absl::flags_internal::ParseCommandLineImpl(
-      argc, argv, absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
+      static_cast<int>(gathered->size()), gathered_argv->data(), absl::flags_internal::ArgvListAction::kRemoveParsedArgs,
       absl::flags_internal::UsageFlagsAction::kIgnoreUsage,
       absl::flags_internal::OnUndefinedFlag::kAbortIfUndefined);
   state.parsing = false;

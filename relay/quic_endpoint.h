@@ -109,6 +109,12 @@ class QuicServerEndpoint {
   const QuicEndpointCounts& counts() const { return counts_; }
   // Closes every connection with `code` and `reason` (shutdown).
   void CloseAll(uint64_t code, const std::string& reason);
+  // Handles `data` as a datagram from `from` that the socket received (for the fuzzer:
+  // the same path every received datagram takes).
+  void Inject(const boost::asio::ip::udp::endpoint& from, absl::Span<const uint8_t> data) {
+    ++counts_.datagrams_in;
+    OnDatagram(from, data);
+  }
 
  private:
   struct Entry;

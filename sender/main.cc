@@ -15,6 +15,7 @@
 #include "base/paths.h"
 #include "base/status_macros.h"
 #include "sender/ingest_source.h"
+#include "sender/quic_source.h"
 #include "sender/metrics_server.h"
 #include "sender/replay_source.h"
 #include "sender/sender.h"
@@ -30,7 +31,9 @@ ABSL_FLAG(std::vector<std::string>, source, {"synthetic"},
           "where updates come from, one or more (comma-separated): synthetic (a deterministic "
           "Solana-like feed, for demos and benchmarks), ingest:NAME (a shared-memory ring other "
           "processes write), replay:FILE (a qlaster-inspect --record file) or "
-          "yellowstone:http://HOST:PORT (a Yellowstone gRPC upstream; https:// for TLS)");
+          "yellowstone:http://HOST:PORT (a Yellowstone gRPC upstream; https:// for TLS) or "
+          "quic:ADDR:PORT (a relay gateway: qlaster-relay connects to it over QUIC with mutual "
+          "TLS; needs --tls_cert, --tls_key, --tls_ca); repeat --source for several");
 ABSL_FLAG(bool, exit_when_source_ends, false,
           "when every source has ended (a replay without --replay_loop, a "
           "--synthetic_duration), tell the consumers and exit 0; otherwise keep serving");
@@ -129,6 +132,13 @@ ABSL_FLAG(absl::Duration, yellowstone_max_backoff, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, yellowstone_idle_timeout, absl::Seconds(30),
           "reconnect to a yellowstone: upstream that sends nothing, not even a ping, this long");
 
+// --source quic:ADDR:PORT (the relay gateway).
+ABSL_FLAG(std::string, tls_cert, "", "quic: source: the gateway's certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "quic: source: its private key (PEM)");
+ABSL_FLAG(std::string, tls_ca, "", "quic: source: the CA relays' certificates must chain to (PEM)");
+ABSL_FLAG(bool, relay_dedup, true,
+          "quic: source: publish an update that two relays deliver once (redundant paths)");
+
 namespace {
 
 template <typename T>
@@ -203,8 +213,19 @@ absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::s
                              YellowstoneSource::Open(yellowstone));
     return source;
   }
+  if (absl::StartsWith(spec, "quic:")) {
+    QuicSourceOptions quic;
+    quic.listen = spec.substr(5);
+    quic.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+    quic.tls_key = absl::GetFlag(FLAGS_tls_key);
+    quic.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+    quic.dedup = absl::GetFlag(FLAGS_relay_dedup);
+    QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<QuicSource> source, QuicSource::Open(quic));
+    return source;
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      "--source: '", spec, "' is not synthetic, ingest:NAME, replay:FILE or yellowstone:URL"));
+      "--source: '", spec,
+      "' is not synthetic, ingest:NAME, replay:FILE, yellowstone:URL or quic:ADDR:PORT"));
 }
 
 int Fail(const std::string& message) {

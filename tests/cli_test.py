@@ -41,6 +41,13 @@ CASES = {
         "int_flag": "--max_streams",
         "checked": (["--overflow=later"], "--overflow: 'later' is not evict or drop"),
     },
+    "qlaster-relay": {
+        "own_flags": ["--socket", "--to", "--tls_cert", "--tls_key", "--tls_ca", "--owner",
+                      "--replay_bytes", "--link_buffer_bytes"],
+        "defaults": ['default: "none";', "default: 67108864;", "default: 10s;"],
+        "int_flag": "--replay_bytes",
+        "checked": (["--replay_bytes=0"], "--replay_bytes and --link_buffer_bytes must be > 0"),
+    },
     "qlaster-bench": {
         "own_flags": ["--size", "--mode", "--consumers", "--cpus", "--json", "--quick"],
         "defaults": ["default: 0;", "default: false;"],
