@@ -41,6 +41,14 @@ CASES = {
         "int_flag": "--max_streams",
         "checked": (["--overflow=later"], "--overflow: 'later' is not evict or drop"),
     },
+    "qlaster-udp-impair": {
+        "own_flags": ["--to", "--listen", "--drop", "--delay", "--jitter", "--duplicate",
+                      "--reorder", "--seed", "--up", "--down", "--control_socket",
+                      "--stats_interval"],
+        "defaults": ['default: "127.0.0.1:0";', "default: 64;", "default: 100ms;"],
+        "int_flag": "--max_clients",
+        "checked": (["--drop=2"], "--drop must be a probability in [0, 1], got 2"),
+    },
     "qlaster-bench": {
         "own_flags": ["--size", "--mode", "--consumers", "--cpus", "--json", "--quick"],
         "defaults": ["default: 0;", "default: false;"],
