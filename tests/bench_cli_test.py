@@ -44,8 +44,17 @@ class BenchCliTest(unittest.TestCase):
 
     def test_all_scenarios_succeed(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
-        for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay", "commitment"):
+        for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay", "commitment",
+                         "netbaseline"):
             self.assertIn("== " + scenario, self.proc.stdout)
+
+    def run_json(self, filename, *args):
+        """Runs qlaster-bench with --json into the test's folder; the process and the rows."""
+        path = os.path.join(self.dir, filename)
+        p = run(*args, "--json", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(path) as f:
+            return p, json.load(f)
 
     def by(self, scenario):
         self.assertIsNotNone(self.results, self.proc.stderr)
@@ -67,6 +76,27 @@ class BenchCliTest(unittest.TestCase):
             self.assertEqual(names, {"cacheline", "eventfd", "unix_socket"})
             for b in r["baseline"]:
                 self.assertGreater(b["p50_ns"], 0)
+
+    def test_netbaseline_has_udp_and_tcp_latency_per_size(self):
+        rows = self.by("netbaseline")
+        self.assertEqual(sorted((r["subject"], r["size"]) for r in rows),
+                         sorted((s, n) for s in ("udp", "tcp") for n in (165, 3762)))
+        for r in rows:
+            self.assertEqual(r["samples"], 1000)  # two halves of 500
+            for field in ("p50_ns", "p99_ns", "p999_ns", "max_ns"):
+                self.assertGreater(r[field], 0, (field, r))
+            self.assertLessEqual(r["p50_ns"], r["p99_ns"])
+            self.assertLessEqual(r["p99_ns"], r["p999_ns"])
+            self.assertLessEqual(r["p999_ns"], r["max_ns"])
+
+    def test_netbaseline_one_size(self):
+        p, rows = self.run_json("netbaseline.json", "netbaseline", "--quick", "--size", "165")
+        self.assertEqual(sorted((r["subject"], r["size"]) for r in rows), [("tcp", 165), ("udp", 165)])
+        self.assertIn("== netbaseline", p.stdout)
+        # One datagram is the UDP baseline's limit: larger sizes are refused, not truncated.
+        p = run("netbaseline", "--quick", "--size", "70000")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("65507", p.stderr)
 
     def test_throughput_results_have_rates_and_baselines(self):
         rows = self.by("throughput")
@@ -141,19 +171,11 @@ class BenchCliTest(unittest.TestCase):
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
 
     def test_one_scenario_with_options(self):
-        path = os.path.join(self.dir, "one.json")
-        p = run("latency", "--quick", "--size", "64", "--mode", "spin", "--cpus", "0", "--json", path)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(path) as f:
-            rows = json.load(f)
+        p, rows = self.run_json("one.json", "latency", "--quick", "--size", "64", "--mode", "spin", "--cpus", "0")
         self.assertEqual({(r["size"], r["mode"]) for r in rows}, {(64, "spin")})
 
     def test_fanout_broadcast_ring_beside_spsc_rings(self):
-        path = os.path.join(self.dir, "broadcast.json")
-        p = run("fanout", "--ring", "broadcast", "--quick", "--json", path)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(path) as f:
-            rows = json.load(f)
+        p, rows = self.run_json("broadcast.json", "fanout", "--ring", "broadcast", "--quick")
         self.assertEqual({r["consumers"] for r in rows}, {1, 4})
         for r in rows:
             self.assertEqual(r["ring"], "broadcast")
@@ -171,11 +193,7 @@ class BenchCliTest(unittest.TestCase):
                 self.assertEqual(r["ring"], "spsc")
 
     def test_latency_broadcast_ring_beside_spsc_ring(self):
-        path = os.path.join(self.dir, "latency-broadcast.json")
-        p = run("latency", "--ring", "broadcast", "--quick", "--size", "256", "--json", path)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(path) as f:
-            rows = json.load(f)
+        p, rows = self.run_json("latency-broadcast.json", "latency", "--ring", "broadcast", "--quick", "--size", "256")
         self.assertEqual({(r["subject"], r["ring"]) for r in rows},
                          {("ring", "spsc"), ("ring", "broadcast")})
         self.assertEqual({r["mode"] for r in rows}, {"spin", "hybrid", "sleep"})

@@ -48,6 +48,14 @@ CASES = {
         "int_flag": "--replay_bytes",
         "checked": (["--replay_bytes=0"], "--replay_bytes and --link_buffer_bytes must be > 0"),
     },
+    "qlaster-udp-impair": {
+        "own_flags": ["--to", "--listen", "--drop", "--delay", "--jitter", "--duplicate",
+                      "--reorder", "--seed", "--up", "--down", "--control_socket",
+                      "--stats_interval"],
+        "defaults": ['default: "127.0.0.1:0";', "default: 64;", "default: 100ms;"],
+        "int_flag": "--max_clients",
+        "checked": (["--drop=2"], "--drop must be a probability in [0, 1], got 2"),
+    },
     "qlaster-bench": {
         "own_flags": ["--size", "--mode", "--consumers", "--cpus", "--json", "--quick"],
         "defaults": ["default: 0;", "default: false;"],

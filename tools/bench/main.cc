@@ -7,7 +7,7 @@
 //   qlaster-bench all [...]          every scenario, about 10 minutes
 //   qlaster-bench micro [--benchmark_filter=...]   the Google Benchmark micro-benchmarks
 //
-// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment (see BENCHMARKS.md).
+// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline (see BENCHMARKS.md).
 // Exit codes: 0 done, 1 a scenario failed, 64 a usage error.
 #include <unistd.h>
 
@@ -61,7 +61,7 @@ struct ScenarioEntry {
 constexpr ScenarioEntry kScenarios[] = {
     {"latency", RunLatency}, {"throughput", RunThroughput}, {"fanout", RunFanout},
     {"filter", RunFilter},   {"e2e", RunE2e},         {"ingest", RunIngest},
-    {"replay", RunReplay},   {"commitment", RunCommitment},
+    {"replay", RunReplay},   {"commitment", RunCommitment}, {"netbaseline", RunNetBaseline},
 };
 
 // An installed qlaster-bench runs the qlaster-sender installed beside it; in the build
@@ -142,10 +142,10 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional = qlaster::ParseFlags(
       argc, argv,
       "qlaster-bench SCENARIO|all|micro [flags]\n"
-      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment\n"
+      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline\n"
       "  micro [--benchmark_filter=...]: the Google Benchmark micro-benchmarks");
   if (positional.size() != 2) {
-    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, all, micro)");
+    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, all, micro)");
   }
   const std::string which = positional[1];
   std::vector<const ScenarioEntry*> chosen;
@@ -154,7 +154,7 @@ int Main(int argc, char** argv) {
   }
   if (chosen.empty()) {
     return UsageError(absl::StrCat("unknown scenario '", which,
-                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, all, micro)"));
+                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, all, micro)"));
   }
   absl::StatusOr<Config> config = ConfigFromFlags();
   if (!config.ok()) return UsageError(config.status().message());

@@ -1,10 +1,13 @@
 // Round trips between two processes over qlaster and over the baselines. See pingpong.h.
 #include "tools/bench/pingpong.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -330,6 +333,138 @@ absl::StatusOr<Samples> UnixSocketPingPong(const PingPongOptions& o) {
     }
     return absl::OkStatus();
   });
+}
+
+namespace {
+
+// The largest UDP payload over IPv4.
+constexpr uint64_t kMaxUdpPayload = 65'507;
+
+// Two sockets on 127.0.0.1 connected to each other: the parent's end and the child's.
+struct LoopbackPair {
+  UniqueFd parent;
+  UniqueFd child;
+};
+
+sockaddr_in Loopback() {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// A blocking receive on `fd` returns EAGAIN after kStall instead of waiting forever.
+absl::Status SetStallTimeout(int fd) {
+  const timeval tv{.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(kStall)), .tv_usec = 0};
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) return ErrnoStatus(errno, "SO_RCVTIMEO");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sockaddr_in> BoundLoopback(int fd) {
+  sockaddr_in a = Loopback();
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return ErrnoStatus(errno, "bind 127.0.0.1");
+  socklen_t len = sizeof(a);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return ErrnoStatus(errno, "getsockname");
+  return a;
+}
+
+absl::StatusOr<LoopbackPair> UdpPair() {
+  LoopbackPair p{UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
+                 UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0))};
+  if (!p.parent.valid() || !p.child.valid()) return ErrnoStatus(errno, "socket(UDP)");
+  QLASTER_ASSIGN_OR_RETURN(const sockaddr_in a, BoundLoopback(p.parent.get()));
+  QLASTER_ASSIGN_OR_RETURN(const sockaddr_in b, BoundLoopback(p.child.get()));
+  if (::connect(p.parent.get(), reinterpret_cast<const sockaddr*>(&b), sizeof(b)) != 0 ||
+      ::connect(p.child.get(), reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) {
+    return ErrnoStatus(errno, "connect(UDP)");
+  }
+  return p;
+}
+
+absl::StatusOr<LoopbackPair> TcpPair() {
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listener.valid()) return ErrnoStatus(errno, "socket(TCP)");
+  QLASTER_ASSIGN_OR_RETURN(const sockaddr_in a, BoundLoopback(listener.get()));
+  if (::listen(listener.get(), 1) != 0) return ErrnoStatus(errno, "listen");
+  LoopbackPair p;
+  p.parent.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!p.parent.valid()) return ErrnoStatus(errno, "socket(TCP)");
+  if (::connect(p.parent.get(), reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) {
+    return ErrnoStatus(errno, "connect(TCP)");
+  }
+  p.child.Reset(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!p.child.valid()) return ErrnoStatus(errno, "accept");
+  const int one = 1;
+  for (int fd : {p.parent.get(), p.child.get()}) {
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) return ErrnoStatus(errno, "TCP_NODELAY");
+  }
+  return p;
+}
+
+// Receives one datagram of exactly `size` bytes starting with `seq` (through EINTR).
+bool ReceiveDatagram(int fd, uint8_t* buf, uint64_t size, uint64_t seq) {
+  for (;;) {
+    const ssize_t r = ::recv(fd, buf, size + 1, 0);  // one byte more: a longer one is wrong
+    if (r < 0 && errno == EINTR) continue;
+    return r == static_cast<ssize_t>(size) && FirstWord({buf, size}) == seq;
+  }
+}
+
+// The loop both socket ping-pongs share: the echo child answers each message with the
+// same bytes; the parent times `send` then `receive` of its own, numbered message.
+template <typename Send, typename Receive>
+absl::StatusOr<Samples> SocketPingPong(const PingPongOptions& o, const char* name, LoopbackPair pair, Send send,
+                                       Receive receive) {
+  QLASTER_RETURN_IF_ERROR(SetStallTimeout(pair.parent.get()));
+  QLASTER_RETURN_IF_ERROR(SetStallTimeout(pair.child.get()));
+  const uint64_t total = TotalRoundTrips(o);
+  std::vector<uint8_t> child_buf(o.size + 1);  // allocated before the fork
+  absl::StatusOr<ChildProcess> child = ChildProcess::Fork([&] {
+    ChildSetup(o.child_cpu);
+    pair.parent.Reset();
+    for (uint64_t i = 1; i <= total; ++i) {
+      if (!receive(pair.child.get(), child_buf.data(), i)) return errno == EAGAIN ? kChildStalled : kChildBroken;
+      if (!send(pair.child.get(), child_buf.data())) return kChildBroken;
+    }
+    return kChildOk;
+  });
+  if (!child.ok()) return child.status();
+  pair.child.Reset();
+  std::vector<uint8_t> out(o.size, 0x5a);
+  std::vector<uint8_t> in(o.size + 1);
+  return TimeRoundTrips(o, *child, [&](uint64_t i) -> absl::Status {
+    std::memcpy(out.data(), &i, sizeof(i));
+    if (!send(pair.parent.get(), out.data()) || !receive(pair.parent.get(), in.data(), i)) {
+      return absl::InternalError(absl::StrCat(name, " ping-pong: no echo of message ", i, " (",
+                                              errno == EAGAIN ? "5 s of silence" : std::strerror(errno), ")"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<Samples> UdpPingPong(const PingPongOptions& o) {
+  if (o.size < sizeof(uint64_t) || o.size > kMaxUdpPayload) {
+    return absl::InvalidArgumentError("UDP ping-pong: size must be 8 .. 65507 bytes");
+  }
+  QLASTER_ASSIGN_OR_RETURN(LoopbackPair pair, UdpPair());
+  const uint64_t size = o.size;
+  return SocketPingPong(
+      o, "UDP", std::move(pair),
+      [size](int fd, const uint8_t* buf) { return ::send(fd, buf, size, 0) == static_cast<ssize_t>(size); },
+      [size](int fd, uint8_t* buf, uint64_t seq) { return ReceiveDatagram(fd, buf, size, seq); });
+}
+
+absl::StatusOr<Samples> TcpPingPong(const PingPongOptions& o) {
+  if (o.size < sizeof(uint64_t)) return absl::InvalidArgumentError("TCP ping-pong: size below 8 bytes");
+  QLASTER_ASSIGN_OR_RETURN(LoopbackPair pair, TcpPair());
+  const uint64_t size = o.size;
+  return SocketPingPong(
+      o, "TCP", std::move(pair), [size](int fd, const uint8_t* buf) { return WriteFull(fd, buf, size); },
+      [size](int fd, uint8_t* buf, uint64_t seq) {
+        return ReadFull(fd, buf, size) && FirstWord({buf, size}) == seq;
+      });
 }
 
 absl::StatusOr<Samples> RingPingPong(const PingPongOptions& o) {

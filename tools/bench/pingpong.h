@@ -59,6 +59,20 @@ absl::StatusOr<Samples> BroadcastPingPong(const PingPongOptions& o);
 // ring back (8 bytes, the same wait mode). Half the round trip.
 absl::StatusOr<Samples> SenderToCallbackPingPong(const PingPongOptions& o);
 
+// Network baselines over loopback, for the relay's latency to be read against: what two
+// processes on one host get from the kernel's UDP and TCP stacks alone, `size` payload
+// bytes each way per round trip (no framing added), each side blocking in recv(2) (they
+// ignore mode and shm_dir). Both sockets are made and connected before the fork, and the
+// echo process only calls recv/send on them, so a caller may also use these after it has
+// started threads of its own (the echo child takes no lock and allocates nothing).
+// A datagram lost on loopback, or a peer silent for 5 s, ends the run with an error.
+//
+// UDP: two connected sockets on 127.0.0.1. REQUIRES: 8 <= size <= 65,507.
+absl::StatusOr<Samples> UdpPingPong(const PingPongOptions& o);
+// TCP: a connection on 127.0.0.1 with TCP_NODELAY on both ends (each message leaves at
+// once, as the relay's frames do). REQUIRES: size >= 8.
+absl::StatusOr<Samples> TcpPingPong(const PingPongOptions& o);
+
 // Repeats read(2) / write(2) (through EINTR and short counts) until `n` bytes moved;
 // false on EOF or an error.
 bool ReadFull(int fd, void* buf, size_t n);

@@ -59,7 +59,7 @@ struct Latency {
 using ParamValue = std::variant<int64_t, double, std::string>;
 
 struct Result {
-  std::string scenario;  // "latency", "throughput", "fanout", "filter", "e2e", "commitment"
+  std::string scenario;  // "latency", "throughput", "fanout", "filter", "e2e", "commitment", ...
   // What was measured: "qlaster" for our code, or a baseline's name ("cacheline",
   // "eventfd", "unix_socket", "memcpy").
   std::string subject;
@@ -101,6 +101,9 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config);
 absl::StatusOr<std::vector<Result>> RunIngest(const Config& config);
 absl::StatusOr<std::vector<Result>> RunReplay(const Config& config);
 absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config);
+// `netbaseline`: UDP and TCP ping-pongs over loopback (pingpong.h), the kernel's own cost,
+// for the relay's numbers to be read against; tools/bench/netbaseline_scenario.cc.
+absl::StatusOr<std::vector<Result>> RunNetBaseline(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);
