@@ -14,10 +14,12 @@
 #include "base/base58.h"
 #include "base/log.h"
 #include "geyser.grpc.pb.h"
+#include "grpc_server/endpoint_metrics.h"
 #include "grpc_server/event_convert.h"
 #include "grpc_server/request_convert.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "metrics/http_server.h"
 #include "qlaster/consumer.hpp"
 
 namespace qlaster::grpc_endpoint {
@@ -137,21 +139,51 @@ struct Shared {
   ServerOptions options;
   std::atomic<int> streams{0};
   std::atomic<uint64_t> next_stream{1};
+  EndpointMetrics metrics;
 };
+
+SentKind KindOf(const geyser::SubscribeUpdate& u) {
+  switch (u.update_oneof_case()) {
+    case geyser::SubscribeUpdate::kAccount: return SentKind::kAccount;
+    case geyser::SubscribeUpdate::kSlot: return SentKind::kSlot;
+    case geyser::SubscribeUpdate::kTransaction: return SentKind::kTransaction;
+    case geyser::SubscribeUpdate::kTransactionStatus: return SentKind::kTransactionStatus;
+    case geyser::SubscribeUpdate::kBlockMeta: return SentKind::kBlockMeta;
+    case geyser::SubscribeUpdate::kEntry: return SentKind::kEntry;
+    case geyser::SubscribeUpdate::kPing: return SentKind::kPing;
+    case geyser::SubscribeUpdate::kPong: return SentKind::kPong;
+    default: return SentKind::kOther;
+  }
+}
+
+// Why a request that ToSubscription refused was refused.
+Rejection RejectionOf(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kUnimplemented ? Rejection::kUnimplemented
+                                                     : Rejection::kInvalidArgument;
+}
 
 // One Subscribe stream. Owns itself: deleted in OnDone, after its consumer thread ended.
 class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser::SubscribeUpdate> {
  public:
   Stream(Shared* shared, CallbackServerContext* ctx) : shared_(shared), ctx_(ctx) {
     id_ = shared_->next_stream.fetch_add(1);
+    // gzip for a client that accepts it: a compression level lets gRPC pick, per call,
+    // among the algorithms the server supports (gzip alone: Init disables deflate) the one
+    // the client's grpc-accept-encoding lists, and none when it lists none. Set before
+    // the initial metadata, which carries the choice.
+    if (shared_->options.gzip) ctx_->set_compression_level(GRPC_COMPRESS_LEVEL_LOW);
     StartSendInitialMetadata();
     if (shared_->streams.fetch_add(1) >= shared_->options.max_streams) {
       shared_->streams.fetch_sub(1);
+      shared_->metrics.Rejected(Rejection::kTooManyStreams);
       Fail(absl::ResourceExhaustedError(absl::StrCat(
           "qlaster-grpc serves at most ", shared_->options.max_streams, " Subscribe streams")));
       return;
     }
     counted_ = true;
+    counters_.id = static_cast<uint64_t>(id_);
+    counters_.peer = ctx_->peer();
+    shared_->metrics.StreamOpened(&counters_);
     thread_ = std::thread([this] { Run(); });
     StartRead(&request_);
   }
@@ -164,7 +196,14 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
       absl::StatusOr<Subscription> sub = ToSubscription(request_);
       if (!sub.ok()) {
         lock.unlock();
+        shared_->metrics.Rejected(RejectionOf(sub.status()));
         Fail(sub.status());
+        return;
+      }
+      if (absl::Status s = CheckFilterLimits(*sub, shared_->options.limits); !s.ok()) {
+        lock.unlock();
+        shared_->metrics.Rejected(Rejection::kFilterLimit);
+        Fail(s);
         return;
       }
       pending_ = std::move(*sub);
@@ -177,6 +216,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
 
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(mu_);
+    if (ok && writing_) shared_->metrics.Sent(&counters_, KindOf(*writing_), writing_bytes_);
     writing_.reset();
     if (!ok) {
       stop_ = true;
@@ -201,7 +241,10 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
       cv_.notify_all();
     }
     if (thread_.joinable()) thread_.join();
-    if (counted_) shared_->streams.fetch_sub(1);
+    if (counted_) {
+      shared_->metrics.StreamEnded(&counters_, final_status_.value_or(absl::CancelledError()));
+      shared_->streams.fetch_sub(1);
+    }
     delete this;
   }
 
@@ -222,6 +265,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
     }
     queue_.clear();
     queued_bytes_ = 0;
+    counters_.queue_bytes.store(0, std::memory_order_relaxed);
     if (writing_ || finish_called_) return;
     finish_called_ = true;
     const ::grpc::Status s = ToGrpc(*final_status_);
@@ -232,6 +276,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
   void EnqueueLocked(std::unique_lock<std::mutex>& lock, std::unique_ptr<geyser::SubscribeUpdate> u) {
     if (final_status_.has_value()) return;
     queued_bytes_ += u->ByteSizeLong();
+    counters_.queue_bytes.store(queued_bytes_, std::memory_order_relaxed);
     queue_.push_back({std::move(u), NowNs()});
     if (!writing_) StartNextWriteLocked(lock);
   }
@@ -243,7 +288,9 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
     if (queue_.empty()) return;
     writing_ = std::move(queue_.front().update);
     write_started_ns_ = queue_.front().queued_ns;
-    queued_bytes_ -= writing_->ByteSizeLong();
+    writing_bytes_ = writing_->ByteSizeLong();
+    queued_bytes_ -= writing_bytes_;
+    counters_.queue_bytes.store(queued_bytes_, std::memory_order_relaxed);
     queue_.pop_front();
     cv_.notify_all();
     geyser::SubscribeUpdate* u = writing_.get();
@@ -292,6 +339,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
       if (writing_ && now - write_started_ns_ > static_cast<uint64_t>(absl::ToInt64Nanoseconds(o.slow_client_timeout))) {
         // The write in flight does not complete: cancelling the call is the only way to
         // end it (the client, if it ever reads again, sees CANCELLED).
+        shared_->metrics.SlowClientEnded(SlowEnd::kWriteTimeout);
         MaybeFinishLocked(lock, absl::ResourceExhaustedError(absl::StrCat(
             "the client did not read this stream's updates for ", absl::FormatDuration(o.slow_client_timeout),
             ": ended (qlaster-grpc --slow_client_timeout)")));
@@ -312,12 +360,15 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
         switch (e.kind) {
           case EventKind::kGap:
             dropped += e.gap()->dropped;
+            EndpointMetrics::Add(counters_.dropped, e.gap()->dropped);
+            EndpointMetrics::Add(counters_.gaps);
             QLASTER_LOG_RATE_LIMITED(kWarning, "stream %d: the sender dropped %d updates for this slow client (%d in all)",
                                      id_, e.gap()->dropped, dropped);
             return;
           case EventKind::kDisconnected: {
             const std::string reason(e.disconnected()->reason);
             if (absl::StrContains(reason, "slow") || absl::StrContains(reason, "evict")) {
+              shared_->metrics.SlowClientEnded(SlowEnd::kEvicted);
               failure = absl::ResourceExhaustedError(absl::StrCat(
                   "this stream did not keep up with the feed and was ended: ", reason));
             } else {
@@ -370,6 +421,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
       consumer.emplace(std::move(*c));
     }
     absl::StatusOr<SubscribeResult> r = consumer->SetSubscription(sub);
+    if (!r.ok()) shared_->metrics.Rejected(Rejection::kSenderRefused);
     return r.status();
   }
 
@@ -392,7 +444,9 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
   std::deque<Queued> queue_;
   uint64_t queued_bytes_ = 0;
   std::unique_ptr<geyser::SubscribeUpdate> writing_;
+  uint64_t writing_bytes_ = 0;
   uint64_t write_started_ns_ = 0;
+  StreamCounters counters_;
   std::optional<absl::Status> final_status_;
   bool finish_called_ = false;
   std::thread thread_;
@@ -499,8 +553,12 @@ class Service final : public geyser::Geyser::CallbackService {
     if (token.empty()) return absl::OkStatus();
     const auto& md = ctx->client_metadata();
     auto it = md.find("x-token");
-    if (it == md.end()) return absl::UnauthenticatedError("x-token metadata required");
+    if (it == md.end()) {
+      shared_->metrics.AuthRefused();
+      return absl::UnauthenticatedError("x-token metadata required");
+    }
     if (std::string_view(it->second.data(), it->second.size()) != token) {
+      shared_->metrics.AuthRefused();
       return absl::UnauthenticatedError("x-token refused");
     }
     return absl::OkStatus();
@@ -534,25 +592,54 @@ class ServerImpl final : public Server {
     ::grpc::EnableDefaultHealthCheckService(true);
     ::grpc::ServerBuilder builder;
     builder.SetMaxReceiveMessageSize(o.max_request_bytes);
+    // Of the compression algorithms, gzip only (Yellowstone's clients speak gzip; deflate
+    // would be what a client that does not ask for gzip gets at our compression level).
+    builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
     // Tolerate clients' HTTP/2 keep-alive pings (Yellowstone clients send one every 10 s
     // or more often, with or without streams).
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    if (o.tls_cert_pem.empty() != o.tls_key_pem.empty()) {
+      return absl::InvalidArgumentError("TLS needs both a certificate and a key");
+    }
+    std::shared_ptr<::grpc::ServerCredentials> tcp = ::grpc::InsecureServerCredentials();
+    if (!o.tls_cert_pem.empty()) {
+      ::grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({o.tls_key_pem, o.tls_cert_pem});
+      tcp = ::grpc::SslServerCredentials(ssl);
+    }
     ports_.assign(o.listen.size(), 0);
     for (size_t i = 0; i < o.listen.size(); ++i) {
-      builder.AddListeningPort(o.listen[i], ::grpc::InsecureServerCredentials(),
-                               absl::StartsWith(o.listen[i], "unix:") ? nullptr : &ports_[i]);
+      const bool unix_socket = absl::StartsWith(o.listen[i], "unix:");
+      builder.AddListeningPort(o.listen[i], unix_socket ? ::grpc::InsecureServerCredentials() : tcp,
+                               unix_socket ? nullptr : &ports_[i]);
     }
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
-    if (server_ == nullptr) return absl::UnavailableError("cannot listen on the addresses given");
+    if (server_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on the addresses given",
+          o.tls_cert_pem.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)"));
+    }
     for (size_t i = 0; i < o.listen.size(); ++i) {
       if (!absl::StartsWith(o.listen[i], "unix:") && ports_[i] == 0) {
         return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen[i]));
       }
     }
+    if (!o.metrics_address.empty()) {
+      absl::StatusOr<std::unique_ptr<metrics::HttpServer>> m = metrics::HttpServer::Start(
+          o.metrics_address, [this]() -> std::optional<std::string> {
+            return shared_.metrics.Render(shared_.options.version);
+          },
+          {.server = "qlaster-grpc", .unavailable = "qlaster-grpc did not answer in time\n"});
+      if (!m.ok()) return m.status();
+      metrics_ = *std::move(m);
+    }
     return absl::OkStatus();
+  }
+  std::string metrics_address() const override {
+    return metrics_ ? metrics_->address() : std::string();
   }
 
   std::vector<int> ports() const override {
@@ -568,6 +655,7 @@ class ServerImpl final : public Server {
     down_ = true;
     if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     chain_.reset();
+    metrics_.reset();
   }
   void Wait() override {
     if (server_) server_->Wait();
@@ -581,6 +669,7 @@ class ServerImpl final : public Server {
   std::vector<int> ports_;
   std::mutex mu_;
   bool down_ = false;
+  std::unique_ptr<metrics::HttpServer> metrics_;  // scrapes read shared_: reset before it goes
 };
 
 }  // namespace

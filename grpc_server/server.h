@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpc_server/filter_limits.h"
 #include "qlaster/types.hpp"
 
 namespace qlaster::grpc_endpoint {
@@ -45,6 +46,16 @@ struct ServerOptions {
   int max_streams = 256;
   int max_request_bytes = 4 << 20;
   std::string version = "0.0.0";
+  // "HOST:PORT" of the Prometheus endpoint (grpc_server/endpoint_metrics.h); empty: none.
+  std::string metrics_address;
+  // Yellowstone's filter limits (grpc_server/filter_limits.h).
+  FilterLimits limits;
+  // PEM certificate chain and private key: TLS on the TCP addresses when both are set
+  // (the Unix socket stays plaintext: it is local, and its file mode decides who connects).
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Subscribe responses gzip-compressed for clients whose grpc-accept-encoding lists gzip.
+  bool gzip = true;
 };
 
 class Server {
@@ -56,6 +67,8 @@ class Server {
 
   // The TCP ports bound, in the order of the TCP listen addresses.
   virtual std::vector<int> ports() const = 0;
+  // The metrics endpoint's bound "HOST:PORT"; empty without one.
+  virtual std::string metrics_address() const = 0;
   // Ends every stream (UNAVAILABLE) and stops serving. Idempotent.
   virtual void Shutdown() = 0;
   // Blocks until Shutdown.

@@ -1,6 +1,8 @@
 // qlaster-sender: the daemon. Parses flags, opens the source, and runs the sender library.
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,8 @@
 #include "base/paths.h"
 #include "base/status_macros.h"
 #include "sender/ingest_source.h"
+#include "metrics/http_server.h"
 #include "sender/quic_source.h"
-#include "sender/metrics_server.h"
 #include "sender/replay_source.h"
 #include "sender/sender.h"
 #include "sender/synthetic_source.h"
@@ -127,6 +129,9 @@ ABSL_FLAG(int, replay_wait_for_consumers, 1,
 // --source yellowstone:URL.
 ABSL_FLAG(std::string, yellowstone_x_token, "",
           "x-token header sent to a yellowstone: upstream (empty: none)");
+ABSL_FLAG(std::string, yellowstone_tls_ca, "",
+          "PEM file of the CA a yellowstone:https:// upstream's certificate must chain to "
+          "(empty: the system's roots)");
 ABSL_FLAG(absl::Duration, yellowstone_max_backoff, absl::Seconds(5),
           "longest wait between reconnects to a yellowstone: upstream");
 ABSL_FLAG(absl::Duration, yellowstone_idle_timeout, absl::Seconds(30),
@@ -205,6 +210,16 @@ absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::s
     YellowstoneOptions yellowstone;
     yellowstone.url = spec.substr(12);
     yellowstone.x_token = absl::GetFlag(FLAGS_yellowstone_x_token);
+    if (const std::string ca = absl::GetFlag(FLAGS_yellowstone_tls_ca); !ca.empty()) {
+      std::ifstream in(ca, std::ios::binary);
+      std::ostringstream text;
+      if (in) text << in.rdbuf();
+      if (!in || text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--yellowstone_tls_ca: cannot read a PEM certificate from ", ca));
+      }
+      yellowstone.tls_ca_pem = text.str();
+    }
     yellowstone.max_backoff = absl::GetFlag(FLAGS_yellowstone_max_backoff);
     yellowstone.idle_timeout = absl::GetFlag(FLAGS_yellowstone_idle_timeout);
     yellowstone.min_backoff = std::min(yellowstone.min_backoff, yellowstone.max_backoff);
@@ -329,7 +344,7 @@ int main(int argc, char** argv) {
   }
   options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (!options.metrics_address.empty()) {
-    if (absl::Status s = MetricsServer::CheckAddress(options.metrics_address); !s.ok()) {
+    if (absl::Status s = qlaster::metrics::HttpServer::CheckAddress(options.metrics_address); !s.ok()) {
       return qlaster::UsageError(s.message());
     }
   }

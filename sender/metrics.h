@@ -1,6 +1,6 @@
 // Metrics: what the sender knows about itself, as a plain copy (SenderMetrics), and that
-// copy written in the Prometheus text exposition format (version 0.0.4), which the
-// metrics endpoint (sender/metrics_server.h) serves.
+// copy written in the Prometheus text exposition format (version 0.0.4,
+// metrics/prometheus.h), which the metrics endpoint (metrics/http_server.h) serves.
 //
 // Nothing here touches the hot path: the copy is made on the control thread from the
 // counters the dispatcher, the channels and the sources already keep (relaxed atomic
@@ -8,7 +8,7 @@
 //
 // Names follow Prometheus conventions: a qlaster_ prefix, base units (bytes, seconds),
 // counters end in _total, one label per dimension (kind, reason, consumer), and the
-// standard process_* metrics of client libraries.
+// standard process_* metrics of client libraries (metrics::WriteProcessMetrics).
 #ifndef QLASTER_SENDER_METRICS_H_
 #define QLASTER_SENDER_METRICS_H_
 
@@ -17,8 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
-
+#include "metrics/prometheus.h"
 #include "sender/control_server.h"
 #include "sender/dispatcher.h"
 #include "sender/source.h"
@@ -46,18 +45,9 @@ struct SourceMetrics {
   SourceCounts counts;
 };
 
-// This process, from /proc/self (the names of Prometheus client libraries).
-struct ProcessMetrics {
-  double cpu_seconds = 0;
-  uint64_t resident_bytes = 0;
-  uint64_t virtual_bytes = 0;
-  uint64_t open_fds = 0;
-  uint64_t max_fds = 0;
-  double start_time_seconds = 0;  // since the Unix epoch
-  uint64_t threads = 0;
-};
-
-ProcessMetrics ReadProcessMetrics();
+using metrics::ProcessMetrics;
+using metrics::ReadProcessMetrics;
+using metrics::SnakeCaseLabel;
 
 struct SenderMetrics {
   std::string sender_name;
@@ -69,12 +59,6 @@ struct SenderMetrics {
 
 // The exposition text: "# HELP", "# TYPE" and samples, families in a fixed order.
 std::string RenderPrometheus(const SenderMetrics& m);
-
-// A label value from an enum's name: "BlockMeta" -> "block_meta".
-std::string SnakeCaseLabel(absl::string_view name);
-
-// The Content-Type of RenderPrometheus's text.
-inline constexpr char kPrometheusContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 }  // namespace qlaster::sender
 

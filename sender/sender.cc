@@ -18,7 +18,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sender/metrics.h"
-#include "sender/metrics_server.h"
+#include "metrics/http_server.h"
 
 namespace qlaster::sender {
 
@@ -61,7 +61,7 @@ struct Sender::Impl {
   bool stopping = false;
   std::vector<Source*> sources;  // Run()'s, for the metrics (set before io.run())
   // Last member: stopped and joined first, while everything its scrapes read still lives.
-  std::unique_ptr<MetricsServer> metrics;
+  std::unique_ptr<metrics::HttpServer> metrics;
 
   // On the io thread: the counters, copied.
   SenderMetrics Snapshot() const {
@@ -129,8 +129,9 @@ absl::StatusOr<std::unique_ptr<Sender>> Sender::Create(SenderOptions options) {
   absl::Status listening = impl.control.Listen();
   if (!listening.ok()) return listening;
   if (!impl.options.metrics_address.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
-        impl.options.metrics_address, [&impl] { return impl.RenderMetrics(); });
+    absl::StatusOr<std::unique_ptr<metrics::HttpServer>> metrics = metrics::HttpServer::Start(
+        impl.options.metrics_address, [&impl] { return impl.RenderMetrics(); },
+        {.server = "qlaster-sender", .unavailable = "the sender did not answer in time\n"});
     if (!metrics.ok()) return metrics.status();
     impl.metrics = *std::move(metrics);
     QLASTER_LOG(kInfo, "metrics at http://%s/metrics", impl.metrics->address());

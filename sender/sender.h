@@ -34,7 +34,7 @@ struct SenderOptions {
   // runner.serve_after_end false: when every source has ended, the sender tells its
   // consumers (Evicted{Shutdown}) and Run() returns OK.
   RunnerOptions runner;
-  // "HOST:PORT" of the Prometheus endpoint (sender/metrics_server.h); empty: none.
+  // "HOST:PORT" of the Prometheus endpoint (metrics/http_server.h); empty: none.
   std::string metrics_address;
 };
 

@@ -194,9 +194,10 @@ class YellowstoneSource::Client {
   }
 
   void Run() {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_ca_pem;  // empty: the system's roots
     std::shared_ptr<grpc::ChannelCredentials> credentials =
-        tls_ ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-             : grpc::InsecureChannelCredentials();
+        tls_ ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials();
     grpc::ChannelArguments args;
     // Account data reaches 10 MiB; gRPC's default receive limit is 4 MiB.
     args.SetMaxReceiveMessageSize(64 << 20);
@@ -387,6 +388,9 @@ absl::StatusOr<std::unique_ptr<YellowstoneSource>> YellowstoneSource::Open(
   }
   if (options.min_backoff <= absl::ZeroDuration() || options.max_backoff < options.min_backoff) {
     return absl::InvalidArgumentError("yellowstone backoff: need 0 < min_backoff <= max_backoff");
+  }
+  if (!options.tls_ca_pem.empty() && !tls) {
+    return absl::InvalidArgumentError("a yellowstone TLS CA is for https:// upstreams only");
   }
   if (options.idle_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("yellowstone idle_timeout must be > 0");

@@ -47,6 +47,9 @@ namespace qlaster::sender {
 struct YellowstoneOptions {
   // http://HOST:PORT (plaintext HTTP/2) or https://HOST:PORT (TLS, the system's roots).
   std::string url;
+  // PEM root certificates an https:// upstream is verified against instead of the
+  // system's (a private CA); empty: the system's.
+  std::string tls_ca_pem;
   // Sent as the `x-token` header when not empty.
   std::string x_token;
   // Applied to raw account data as it enters (the sender's --lz4_threshold).

@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 SENDER, GRPC, INSPECT, STUBS = sys.argv[1:5]
 del sys.argv[1:5]
@@ -37,93 +39,14 @@ import grpc  # noqa: E402
 import geyser_pb2 as g  # noqa: E402
 import geyser_pb2_grpc as gg  # noqa: E402
 from base58_text import b58, b58decode  # noqa: E402
+from grpc_testing import (TIMEOUT, Stream, kind, scrape, stop_processes,  # noqa: E402
+                          unread_subscribe, value)
 
-TIMEOUT = 20.0  # seconds, for any one thing to happen
 MAX_STREAMS = 24
 TOKEN = "test-token-1"
 AUTH = (("x-token", TOKEN),)
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 VOTE_PROGRAM = "Vote111111111111111111111111111111111111111"
-
-
-class Stream:
-    """One Subscribe stream: requests go in through a queue, updates come out of one."""
-
-    def __init__(self, stub, first, metadata=AUTH):
-        self.requests = queue.Queue()
-        self.requests.put(first)
-        self.updates = queue.Queue()
-        self.error = None
-        self.call = stub.Subscribe(self._requests(), metadata=metadata)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _requests(self):
-        while True:
-            r = self.requests.get()
-            if r is None:
-                return
-            yield r
-
-    def _read(self):
-        try:
-            for u in self.call:
-                self.updates.put(u)
-        except grpc.RpcError as e:
-            self.error = e
-        self.updates.put(None)
-
-    def send(self, request):
-        self.requests.put(request)
-
-    def next(self, predicate=lambda u: True):
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no matching update")
-            try:
-                u = self.updates.get(timeout=left)
-            except queue.Empty:
-                continue
-            if u is None:
-                raise RuntimeError(f"stream ended: {self.error}")
-            if predicate(u):
-                return u
-
-    def take(self, n, predicate=lambda u: True):
-        return [self.next(predicate) for _ in range(n)]
-
-    def wait_error(self):
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                u = self.updates.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if u is None:
-                return self.error
-        raise TimeoutError("the stream did not end")
-
-    def close(self):
-        self.call.cancel()
-        self.requests.put(None)
-        self.thread.join(TIMEOUT)
-
-
-def stop_processes(processes):
-    """SIGTERM each in turn, SIGKILL one that outlasts TIMEOUT."""
-    for p in processes:
-        p.terminate()
-        try:
-            p.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def kind(u):
-    return u.WhichOneof("update_oneof")
 
 
 class Endpoint(unittest.TestCase):
@@ -149,7 +72,7 @@ class Endpoint(unittest.TestCase):
             [GRPC, "--socket", cls.socket, "--listen", "127.0.0.1:0", "--listen",
              f"unix:{cls.unix}", f"--x_token={TOKEN}", "--slow_client_timeout=2s",
              "--ring_bytes=4194304", "--max_request_bytes=1048576",
-             f"--max_streams={MAX_STREAMS}"],
+             f"--max_streams={MAX_STREAMS}", "--metrics_address=127.0.0.1:0"],
             stdout=cls.grpc_log, stderr=subprocess.STDOUT)
         port = None
         while port is None:
@@ -162,6 +85,13 @@ class Endpoint(unittest.TestCase):
                 time.sleep(0.01)
         cls.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         cls.stub = gg.GeyserStub(cls.channel)
+        m = None
+        while m is None:
+            assert time.monotonic() < deadline, f"no metrics address: {cls.log()}"
+            m = re.search(r"metrics at http://([0-9.:]+)/metrics", cls.log())
+            if m is None:
+                time.sleep(0.01)
+        cls.metrics = m.group(1)
 
     @classmethod
     def tearDownClass(cls):
@@ -223,6 +153,73 @@ class Endpoint(unittest.TestCase):
                                          request_serializer=lambda b: b,
                                          response_deserializer=lambda b: b)
         self.assertEqual(check(b"", timeout=TIMEOUT), b"\x08\x01")
+
+    # ------------------------------------------------------------------ metrics
+    def test_metrics(self):
+        """The counters move with what this test does (the suite's tests run one at a time;
+        streams of earlier tests may still be ending, hence the >= where it matters)."""
+        before = scrape(self.metrics)
+        self.assertEqual(value(before, "qlaster_grpc_build_info")
+                         if "qlaster_grpc_build_info" in before else None, 1)
+        for name in ("process_resident_memory_bytes", "process_open_fds", "process_cpu_seconds_total",
+                     "process_start_time_seconds", "process_threads"):
+            self.assertGreater(value(before, name), 0, name)
+        # Two refused calls, one malformed request, one stream that gets slots and one that
+        # gets accounts, both still open at the second scrape.
+        with self.assertRaises(grpc.RpcError):
+            self.stub.Ping(g.PingRequest(count=1), timeout=TIMEOUT)
+        r = g.SubscribeRequest()
+        r.slots["s"].SetInParent()
+        self.assertEqual(self.stream(r, metadata=()).wait_error().code(),
+                         grpc.StatusCode.UNAUTHENTICATED)
+        bad = g.SubscribeRequest()
+        bad.accounts["a"].owner.append("0OIl")
+        self.assertEqual(self.stream(bad).wait_error().code(), grpc.StatusCode.INVALID_ARGUMENT)
+        slots = self.stream(r)
+        slots.take(3, lambda u: kind(u) == "slot")
+        acc = g.SubscribeRequest()
+        acc.accounts["tokens"].owner.append(TOKEN_PROGRAM)
+        accounts = self.stream(acc)
+        accounts.take(20, lambda u: kind(u) == "account")
+        after = scrape(self.metrics)
+
+        def delta(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+        self.assertEqual(delta("qlaster_grpc_auth_refusals_total"), 2)
+        self.assertEqual(delta("qlaster_grpc_requests_rejected_total", reason="invalid_argument"), 1)
+        self.assertEqual(delta("qlaster_grpc_streams_opened_total"), 3)  # the refused one is not
+        self.assertGreaterEqual(value(after, "qlaster_grpc_streams_open"), 2)
+        self.assertGreaterEqual(delta("qlaster_grpc_streams_ended_total", code="INVALID_ARGUMENT"), 1)
+        self.assertGreaterEqual(delta("qlaster_grpc_messages_sent_total", kind="slot"), 3)
+        self.assertGreaterEqual(delta("qlaster_grpc_messages_sent_total", kind="account"), 20)
+        # An account update is more than its 165 bytes of data.
+        self.assertGreater(delta("qlaster_grpc_bytes_sent_total", kind="account"), 20 * 165)
+        # The two live streams, each with its own series.
+        live = [l for l, _ in after["qlaster_grpc_stream_messages_sent_total"]]
+        self.assertGreaterEqual(len(live), 2)
+        for l in live:
+            self.assertRegex(l["peer"], r"^ipv4:127\.0\.0\.1:\d+$")
+            self.assertTrue(l["stream"].isdigit())
+        sent = sorted(v for _, v in after["qlaster_grpc_stream_messages_sent_total"])
+        self.assertGreaterEqual(sent[-1], 20)
+        self.assertEqual(len(after["qlaster_grpc_stream_dropped_total"]), len(live))
+        # Closed, they leave the per-stream families and count as ended.
+        slots.close()
+        accounts.close()
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            now = scrape(self.metrics)
+            ended = sum(v for _, v in now["qlaster_grpc_streams_ended_total"])
+            if ended - sum(v for _, v in after["qlaster_grpc_streams_ended_total"]) >= 2:
+                break
+            self.assertLess(time.monotonic(), deadline, now)
+            time.sleep(0.05)
+        self.assertGreaterEqual(value(now, "qlaster_grpc_streams_ended_total", code="CANCELLED") -
+                                value(after, "qlaster_grpc_streams_ended_total", code="CANCELLED"), 2)
+        # Not HTTP for metrics: 404.
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://{self.metrics}/other", timeout=TIMEOUT)
+        self.assertEqual(e.exception.code, 404)
 
     # ------------------------------------------------------------------ auth
     def test_x_token(self):
@@ -406,7 +403,9 @@ class Endpoint(unittest.TestCase):
     def test_too_many_streams(self):
         r = g.SubscribeRequest()
         r.slots["s"].SetInParent()
-        streams = [Stream(self.stub, r) for _ in range(4 * MAX_STREAMS)]
+        rejected = value(scrape(self.metrics), "qlaster_grpc_requests_rejected_total",
+                         reason="too_many_streams")
+        streams = [Stream(self.stub, r, AUTH) for _ in range(4 * MAX_STREAMS)]
         try:
             served, refused = 0, 0
             for s in streams:
@@ -419,6 +418,8 @@ class Endpoint(unittest.TestCase):
                     refused += 1
             self.assertLessEqual(served, MAX_STREAMS)
             self.assertGreaterEqual(refused, 3 * MAX_STREAMS)
+            self.assertEqual(value(scrape(self.metrics), "qlaster_grpc_requests_rejected_total",
+                                   reason="too_many_streams") - rejected, refused)
             self.assertEqual(self.stub.Ping(g.PingRequest(count=1), metadata=AUTH).count, 1)
         finally:
             for s in streams:
@@ -426,7 +427,7 @@ class Endpoint(unittest.TestCase):
         # Once they are gone, streams are served again.
         deadline = time.monotonic() + TIMEOUT
         while True:
-            s = Stream(self.stub, r)
+            s = Stream(self.stub, r, AUTH)
             try:
                 s.next(lambda u: kind(u) == "slot")
                 s.close()
@@ -440,14 +441,8 @@ class Endpoint(unittest.TestCase):
         r = g.SubscribeRequest()
         r.accounts["all"].SetInParent()
         r.transactions["all"].SetInParent()
-        hold = threading.Event()
-        self.addCleanup(hold.set)
-
-        def requests():
-            yield r
-            hold.wait()
-        # A call whose responses nobody reads: the client's buffers fill, then the server's.
-        slow = self.stub.Subscribe(requests(), metadata=AUTH)
+        slow, release = unread_subscribe(self.stub, r, AUTH)
+        self.addCleanup(release)
         self.addCleanup(slow.cancel)
         fast_r = g.SubscribeRequest()
         fast_r.slots["s"].SetInParent()
@@ -458,6 +453,9 @@ class Endpoint(unittest.TestCase):
             fast.next(lambda u: kind(u) == "slot")
         self.assertEqual(self.stub.Ping(g.PingRequest(count=3), metadata=AUTH).count, 3)
         fast.next(lambda u: kind(u) == "slot")
+        m = scrape(self.metrics)
+        self.assertGreaterEqual(sum(v for _, v in m["qlaster_grpc_slow_client_ends_total"]), 1)
+        self.assertGreaterEqual(value(m, "qlaster_grpc_streams_ended_total", code="RESOURCE_EXHAUSTED"), 1)
 
 
 class Inspect:

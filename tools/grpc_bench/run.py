@@ -11,7 +11,7 @@ the shared-memory consumer ask for the same updates: accounts owned by the Vote 
 programs, every transaction, slots.
 
 Usage: run.py --build BUILD_DIR [--streams 1,8] [--seconds 10] [--rate 1.0]
-              [--client python|cpp]
+              [--client python|cpp] [--compression none|gzip]
 Run with Debian's /usr/bin/python3 (python3-grpcio).
 """
 import argparse
@@ -92,6 +92,9 @@ def main():
     ap.add_argument("--client", choices=["python", "cpp"], default="python",
                     help="python: grpcio, one process per stream; cpp: "
                          "tools/grpc_bench/client.cc (gRPC C++), one process per stream")
+    ap.add_argument("--compression", choices=["none", "gzip"], default="none",
+                    help="qlaster-grpc --compression (gRPC-core clients list gzip, so with "
+                         "gzip every stream here is compressed)")
     a = ap.parse_args()
     sender = os.path.join(a.build, "sender/qlaster-sender")
     grpc_bin = os.path.join(a.build, "grpc_server/qlaster-grpc")
@@ -105,7 +108,8 @@ def main():
         sp = subprocess.Popen([sender, "--socket", sock, "--quiet", f"--rate={a.rate}"],
                               stdout=slog, stderr=subprocess.STDOUT)
         wait_for(lambda: os.path.exists(sock), "the sender")
-        gp = subprocess.Popen([grpc_bin, "--socket", sock, "--listen", "127.0.0.1:0"],
+        gp = subprocess.Popen([grpc_bin, "--socket", sock, "--listen", "127.0.0.1:0",
+                               f"--compression={a.compression}"],
                               stdout=glog, stderr=subprocess.STDOUT)
         port = []
 

@@ -1,5 +1,7 @@
-// MetricsServer: a small HTTP/1.1 server (Boost.Beast) for Prometheus to scrape: GET
-// /metrics answers with the text `render` returns; anything else is 404 or 405.
+// HttpServer: a small HTTP/1.1 server (Boost.Beast) for Prometheus to scrape: GET
+// /metrics answers with the text `render` returns; anything else is 404 or 405. The one
+// implementation behind every qlaster daemon's --metrics_address (qlaster-sender,
+// qlaster-grpc).
 //
 // Threads: the server runs on a thread of its own, with its own io_context, so a scrape
 // never waits for the control plane's event loop to be free of other work and never
@@ -8,8 +10,8 @@
 // Abuse: at most kMaxConnections scrapers at once (more are closed at accept), each
 // request must arrive within kRequestTimeout, headers are limited to 8 KiB and bodies are
 // not accepted.
-#ifndef QLASTER_SENDER_METRICS_SERVER_H_
-#define QLASTER_SENDER_METRICS_SERVER_H_
+#ifndef QLASTER_METRICS_HTTP_SERVER_H_
+#define QLASTER_METRICS_HTTP_SERVER_H_
 
 #include <functional>
 #include <memory>
@@ -18,9 +20,15 @@
 
 #include "absl/status/statusor.h"
 
-namespace qlaster::sender {
+namespace qlaster::metrics {
 
-class MetricsServer {
+// What the server says about the daemon it serves.
+struct HttpIdentity {
+  std::string server = "qlaster";  // the Server header, and the 404 text names it
+  std::string unavailable = "the daemon did not answer in time\n";  // a 503's body
+};
+
+class HttpServer {
  public:
   // The body of a 200 answer, or nullopt for a 503 (the data could not be had in time).
   using Render = std::function<std::optional<std::string>()>;
@@ -28,14 +36,15 @@ class MetricsServer {
   // Binds `address` ("HOST:PORT": an IPv4 address, or an IPv6 one in brackets; port 0
   // picks a free one) and starts serving. kInvalidArgument for an address that does not
   // parse, kUnavailable if it cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address,
-                                                               Render render);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
+                                                            Render render,
+                                                            HttpIdentity identity = {});
 
   // Start's kInvalidArgument check alone, binding nothing.
   static absl::Status CheckAddress(const std::string& address);
 
   // Stops serving and joins the thread.
-  ~MetricsServer();
+  ~HttpServer();
 
   // The bound address, "HOST:PORT" (with the port chosen when 0 was asked for).
   std::string address() const;
@@ -44,11 +53,11 @@ class MetricsServer {
   static constexpr int kRequestTimeoutSeconds = 10;
 
  private:
-  MetricsServer();
+  HttpServer();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace qlaster::sender
+}  // namespace qlaster::metrics
 
-#endif  // QLASTER_SENDER_METRICS_SERVER_H_
+#endif  // QLASTER_METRICS_HTTP_SERVER_H_

@@ -1,5 +1,5 @@
-// MetricsServer: accept loop and one coroutine per scraper, on the metrics thread.
-#include "sender/metrics_server.h"
+// HttpServer: accept loop and one coroutine per scraper, on the metrics thread.
+#include "metrics/http_server.h"
 
 #include <thread>
 #include <utility>  // before Boost.Asio in C++20
@@ -20,9 +20,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
-#include "sender/metrics.h"
+#include "metrics/prometheus.h"
 
-namespace qlaster::sender {
+namespace qlaster::metrics {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -57,14 +57,15 @@ absl::StatusOr<tcp::endpoint> ParseEndpoint(const std::string& address) {
 
 }  // namespace
 
-struct MetricsServer::Impl {
-  explicit Impl(Render r) : render(std::move(r)), acceptor(io) {}
+struct HttpServer::Impl {
+  Impl(Render r, HttpIdentity id) : render(std::move(r)), identity(std::move(id)), acceptor(io) {}
 
   awaitable<void> AcceptLoop();
   awaitable<void> Serve(tcp::socket socket);
   http::response<http::string_body> Answer(const http::request<http::empty_body>& req);
 
   Render render;
+  HttpIdentity identity;
   asio::io_context io;
   tcp::acceptor acceptor;
   int active = 0;  // scrapers connected (metrics thread only)
@@ -72,7 +73,7 @@ struct MetricsServer::Impl {
   std::thread thread;
 };
 
-awaitable<void> MetricsServer::Impl::AcceptLoop() {
+awaitable<void> HttpServer::Impl::AcceptLoop() {
   for (;;) {
     error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
@@ -92,25 +93,25 @@ awaitable<void> MetricsServer::Impl::AcceptLoop() {
   }
 }
 
-http::response<http::string_body> MetricsServer::Impl::Answer(
+http::response<http::string_body> HttpServer::Impl::Answer(
     const http::request<http::empty_body>& req) {
   http::response<http::string_body> res;
   res.version(req.version());
   res.keep_alive(req.keep_alive());
-  res.set(http::field::server, "qlaster-sender");
+  res.set(http::field::server, identity.server);
   absl::string_view target(req.target().data(), req.target().size());
   target = target.substr(0, target.find('?'));
   if (target != "/metrics") {
     res.result(http::status::not_found);
     res.set(http::field::content_type, "text/plain");
-    res.body() = "qlaster-sender serves its metrics at /metrics\n";
+    res.body() = absl::StrCat(identity.server, " serves its metrics at /metrics\n");
   } else if (req.method() != http::verb::get) {
     res.result(http::status::method_not_allowed);
     res.set(http::field::allow, "GET");
   } else if (std::optional<std::string> body = render(); !body.has_value()) {
     res.result(http::status::service_unavailable);
     res.set(http::field::content_type, "text/plain");
-    res.body() = "the sender did not answer in time\n";
+    res.body() = identity.unavailable;
   } else {
     res.result(http::status::ok);
     res.set(http::field::content_type, kPrometheusContentType);
@@ -120,7 +121,7 @@ http::response<http::string_body> MetricsServer::Impl::Answer(
   return res;
 }
 
-awaitable<void> MetricsServer::Impl::Serve(tcp::socket socket) {
+awaitable<void> HttpServer::Impl::Serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(16 * 1024);  // at most this much of a request at once
   for (;;) {
@@ -147,24 +148,25 @@ awaitable<void> MetricsServer::Impl::Serve(tcp::socket socket) {
   --active;
 }
 
-MetricsServer::MetricsServer() = default;
+HttpServer::HttpServer() = default;
 
-MetricsServer::~MetricsServer() {
+HttpServer::~HttpServer() {
   if (impl_ == nullptr) return;
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-absl::Status MetricsServer::CheckAddress(const std::string& address) {
+absl::Status HttpServer::CheckAddress(const std::string& address) {
   return ParseEndpoint(address).status();
 }
 
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
-                                                                    Render render) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
+                                                              Render render,
+                                                              HttpIdentity identity) {
   absl::StatusOr<tcp::endpoint> endpoint = ParseEndpoint(address);
   if (!endpoint.ok()) return endpoint.status();
-  std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->impl_ = std::make_unique<Impl>(std::move(render));
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->impl_ = std::make_unique<Impl>(std::move(render), std::move(identity));
   Impl& s = *server->impl_;
   error_code ec;
   s.acceptor.open(endpoint->protocol(), ec);
@@ -184,6 +186,6 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   return server;
 }
 
-std::string MetricsServer::address() const { return impl_->bound; }
+std::string HttpServer::address() const { return impl_->bound; }
 
-}  // namespace qlaster::sender
+}  // namespace qlaster::metrics
