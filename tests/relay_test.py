@@ -10,9 +10,11 @@ restarted never makes B deliver a duplicate or reorder; a gateway killed with -9
 restarted is reconnected by the relay on its own; a relay with a certificate of another
 CA, one without a certificate, and one that does not trust the gateway are refused with a
 reason on both sides, and B publishes nothing from them; datagrams that are not QUIC are
-counted and ignored while B keeps serving.
+counted and ignored while B keeps serving; through the impairment proxy (5% loss, 20 ms
+delay, reordering) B still gets A's stream whole; two relays (two paths) deliver each update
+once, and B keeps going when one path is cut.
 
-Usage: relay_test.py SENDER RELAY INSPECT MAKE_TEST_CERTS
+Usage: relay_test.py SENDER RELAY INSPECT MAKE_TEST_CERTS UDP_IMPAIR
 """
 import json
 import os
@@ -26,8 +28,8 @@ import threading
 import time
 import unittest
 
-SENDER, RELAY, INSPECT, MAKE_CERTS = sys.argv[1:5]
-del sys.argv[1:5]
+SENDER, RELAY, INSPECT, MAKE_CERTS, PROXY = sys.argv[1:6]
+del sys.argv[1:6]
 
 TIMEOUT = 30.0  # seconds, for any one thing to happen
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -163,12 +165,25 @@ class RelayFixture(unittest.TestCase):
             f"--source=quic:127.0.0.1:{self.port}", "--tls_cert", self.cert("server.pem"),
             "--tls_key", self.cert("server.key"), "--tls_ca", self.cert("ca.pem")], log_path)
 
-    def start_relay(self, leaf="client", ca="ca", extra=(), log_path=None):
+    def start_proxy(self, *impairments):
+        """qlaster-udp-impair in front of the gateway; returns (process, its port)."""
+        p = subprocess.Popen([PROXY, "--listen", "127.0.0.1:0", "--to", f"127.0.0.1:{self.port}",
+                              "--seed", "11", *impairments],
+                             stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.procs.append(p)
+        line = p.stdout.readline()
+        self.assertTrue(line.startswith("listening 127.0.0.1:"), line)
+        threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+        return p, int(line.split(":")[-1])
+
+    def start_relay(self, leaf="client", ca="ca", extra=(), log_path=None, to=None,
+                    name="test-relay"):
         tls = ["--tls_ca", self.cert(f"{ca}.pem")]
         if leaf:
             tls += ["--tls_cert", self.cert(f"{leaf}.pem"), "--tls_key", self.cert(f"{leaf}.key")]
-        return self.spawn([RELAY, "--socket", self.sock_a, "--to", f"127.0.0.1:{self.port}",
-                           "--name", "test-relay", "--stats_interval=1s", *tls, *FILTER, *extra],
+        return self.spawn([RELAY, "--socket", self.sock_a, "--to", to or f"127.0.0.1:{self.port}",
+                           "--server_name", "localhost", "--name", name, "--stats_interval=1s",
+                           *tls, *FILTER, *extra],
                           log_path)
 
     def gateway_counters(self, sock=None):
@@ -258,6 +273,47 @@ class RelayStreamTest(RelayFixture):
         self.assertEqual(c["relay[test-relay].connected"], 1)
         self.assertGreater(c["relay[test-relay].updates"], 1000)
         self.assertEqual(c["malformed"], 0)
+
+    def compare_whole(self, a_events, b_events):
+        self.assertFalse([e for e in a_events if e["kind"] == "gap"], "A itself had a gap")
+        self.assertFalse([e for e in b_events if e["kind"] == "gap"], "B had a gap")
+        a_cls, b_cls = assert_subsequence(self, a_events, b_events)
+        for cls in CLASS.values():
+            overlap = assert_contiguous(self, a_cls[cls], b_cls[cls])
+            self.assertGreater(len(overlap), 10, f"too little overlap in {cls} to compare")
+
+    def test_loss_delay_and_reordering_lose_nothing(self):
+        _, port = self.start_proxy("--drop", "0.05", "--delay", "20ms", "--jitter", "5ms",
+                                   "--reorder", "0.01", "--duplicate", "0.01")
+        a = Inspector(self.sock_a, self.log, "inspect-a")
+        b = Inspector(self.sock_b, self.log, "inspect-b")
+        a.first(lambda e: e["kind"] == "account")
+        self.start_relay(to=f"127.0.0.1:{port}")
+        b.first(lambda e: e["kind"] == "account")
+        a_events = a.take(4.0)
+        b_events = b.take(5.0)
+        a.close()
+        b.close()
+        self.compare_whole(a_events, b_events)
+
+    def test_two_paths_deliver_each_update_once_and_survive_one_cut(self):
+        proxy, port = self.start_proxy()
+        a = Inspector(self.sock_a, self.log, "inspect-a")
+        b = Inspector(self.sock_b, self.log, "inspect-b")
+        a.first(lambda e: e["kind"] == "account")
+        self.start_relay(name="path-1")
+        self.start_relay(to=f"127.0.0.1:{port}", name="path-2")
+        self.wait_counter("relay[path-1].updates", 100)
+        self.wait_counter("relay[path-2].updates", 100)
+        b.first(lambda e: e["kind"] == "account")
+        a_events = a.take(1.5)
+        proxy.send_signal(signal.SIGUSR1)  # path 2 goes dark mid-run
+        a_events += a.take(3.0)
+        b_events = b.take(3.5)
+        a.close()
+        b.close()
+        self.compare_whole(a_events, b_events)
+        self.assertGreater(self.gateway_counters()["duplicates"], 100)
 
     def test_a_relay_killed_and_restarted_never_makes_b_repeat_or_reorder(self):
         a = Inspector(self.sock_a, self.log, "inspect-a")
