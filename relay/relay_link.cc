@@ -60,8 +60,7 @@ class RelayLink::Handler : public QuicHandler {
 };
 
 RelayLink::RelayLink(asio::io_context& io, RelayLinkOptions options, const ReplayBuffer* replay)
-    : io_(io),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       replay_(replay),
       handler_(std::make_unique<Handler>(this)),
       endpoint_(io),

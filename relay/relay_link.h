@@ -90,7 +90,6 @@ class RelayLink {
   bool SendPendingGap(size_t c);
   void Tick();
 
-  boost::asio::io_context& io_;
   RelayLinkOptions options_;
   const ReplayBuffer* replay_;
   std::unique_ptr<Handler> handler_;
