@@ -37,9 +37,10 @@ ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: serve TLS on the TCP addresses (with --tls_key; the Unix "
           "socket stays plaintext)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, compression, "gzip",
-          "Subscribe responses: gzip (for clients whose grpc-accept-encoding lists gzip) or "
-          "none; compressed requests are accepted either way");
+ABSL_FLAG(std::string, compression, "none",
+          "Subscribe responses: none, or gzip (for clients whose grpc-accept-encoding lists "
+          "gzip; gRPC-core clients list it by default); compressed requests are accepted "
+          "either way");
 
 // Yellowstone's filter limits (its config's grpc.filters), with its meanings. -1: no limit.
 ABSL_FLAG(int64_t, limit_accounts_max, -1, "most named accounts filters in a request");

@@ -324,7 +324,7 @@ class Gzip(Fixture):
         return flags
 
     def test_gzip_when_the_client_asks(self):
-        proxy = self.through_proxy()
+        proxy = self.through_proxy("--compression=gzip")
         # A client asking for gzip (it sends gzip and its grpc-accept-encoding lists it).
         flags = self.flags_of_200_accounts(proxy, compression=grpc.Compression.Gzip)
         self.assertIn(1, flags)  # gRPC sends a message that gzip would grow uncompressed
@@ -333,11 +333,12 @@ class Gzip(Fixture):
         # Through a proxy of its own, so that frames still in flight to the first client
         # are not counted as this one's.
         flags = self.flags_of_200_accounts(
-            self.through_proxy(), options=[("grpc.compression_enabled_algorithms_bitset", 1)])
+            self.through_proxy("--compression=gzip"),
+            options=[("grpc.compression_enabled_algorithms_bitset", 1)])
         self.assertEqual(set(flags), {0})
 
     def test_compression_none(self):
-        proxy = self.through_proxy("--compression=none")
+        proxy = self.through_proxy()  # the default
         flags = self.flags_of_200_accounts(proxy, compression=grpc.Compression.Gzip)
         self.assertEqual(set(flags), {0})
 

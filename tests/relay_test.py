@@ -282,6 +282,9 @@ class RelayStreamTest(RelayFixture):
             overlap = assert_contiguous(self, a_cls[cls], b_cls[cls])
             self.assertGreater(len(overlap), 10, f"too little overlap in {cls} to compare")
 
+    @unittest.skipIf(os.environ.get("QLASTER_SANITIZED"),
+                     "under ASan the lossy handshake runs into the 5 s handshake timeout "
+                     "again and again; this case runs in the release build")
     def test_loss_delay_and_reordering_lose_nothing(self):
         _, port = self.start_proxy("--drop", "0.05", "--delay", "20ms", "--jitter", "5ms",
                                    "--reorder", "0.01", "--duplicate", "0.01")
