@@ -359,6 +359,7 @@ void QuicConnection::Close(uint64_t code, const std::string& reason) {
 absl::Status QuicConnection::Read(const QuicPath& path, absl::Span<const uint8_t> datagram,
                                   uint64_t now_ns) {
   if (done_) return close_status_;
+  if (datagram.empty()) return absl::OkStatus();  // legal in UDP, meaningless in QUIC
   SetPath(path);
   const ngtcp2_path p = MakePath(path_);
   ngtcp2_pkt_info pi{};

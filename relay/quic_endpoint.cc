@@ -142,7 +142,7 @@ void QuicClientEndpoint::Receive() {
                                                          size_t n) {
     if (gen != generation_ || conn_ == nullptr) return;
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
+    if (!ec && n > 0) {
       ++counts_.datagrams_in;
       (void)conn_->Read(path_, absl::MakeConstSpan(buf_.data(), n), Now());
     }
@@ -283,6 +283,11 @@ void QuicServerEndpoint::SendTo(const udp::endpoint& to, absl::Span<const uint8_
 }
 
 void QuicServerEndpoint::OnDatagram(const udp::endpoint& from, absl::Span<const uint8_t> data) {
+  if (data.empty()) {
+    // A zero-length UDP datagram is legal; ngtcp2 asserts on one (found by the fuzzer).
+    ++counts_.unroutable;
+    return;
+  }
   ngtcp2_version_cid vc;
   const int rv = ngtcp2_pkt_decode_version_cid(&vc, data.data(), data.size(), 16);
   if (rv != 0) {
