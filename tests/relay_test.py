@@ -58,19 +58,27 @@ def identity(e):
 
 
 class Inspector:
-    """qlaster-inspect --json --data as a subprocess; its events on a queue."""
+    """qlaster-inspect --json --data as a subprocess; its events on a queue. Every one made
+    is killed at the end of its test, whatever happened (RelayFixture.tearDown)."""
+
+    live = []
 
     def __init__(self, sock, log, name):
         self.proc = subprocess.Popen(
             [INSPECT, "--socket", sock, "--json", "--data", "--name", name, "--policy", "drop",
              "--ring_bytes", str(64 << 20), *FILTER],
             stdout=subprocess.PIPE, stderr=log, text=True)
+        Inspector.live.append(self)
         self.events = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
-            self.events.put(json.loads(line))
+            try:
+                self.events.put(json.loads(line))
+            except json.JSONDecodeError:
+                # Kept as an event the comparisons fail on, so that a bad line is seen.
+                self.events.put({"kind": "unparsable", "line": line[:200]})
 
     def take(self, seconds):
         """Every event of the next `seconds`."""
@@ -95,7 +103,8 @@ class Inspector:
         raise TimeoutError("no matching event")
 
     def close(self):
-        self.proc.kill()
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.wait()
         self.proc.stdout.close()
 
@@ -123,6 +132,8 @@ class RelayFixture(unittest.TestCase):
         self.relay = None
 
     def tearDown(self):
+        while Inspector.live:
+            Inspector.live.pop().close()
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
@@ -217,6 +228,8 @@ def assert_subsequence(test, a_events, b_events):
     """Per class (the relay keeps order within a class, not across: docs/relay-protocol.md),
     B's updates are A's, in A's order, each once: B may start and end later than A, and skip
     a stretch where the link was down, but never repeats or reorders."""
+    for e in a_events + b_events:
+        test.assertNotEqual(e["kind"], "unparsable", f"an inspector printed a bad line: {e}")
     a_all, b_all = by_class(a_events), by_class(b_events)
     test.assertTrue(any(b_all.values()), "B received nothing")
     for cls in CLASS.values():
