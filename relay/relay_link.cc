@@ -25,6 +25,7 @@ class RelayLink::Handler : public QuicHandler {
     hello.session_id = link_->options_.session_id;
     for (int c = 0; c < kClassCount; ++c) {
       hello.next_sequence[c] = link_->replay_->next_sequence(static_cast<StreamClass>(c));
+      link_->hello_next_[c] = hello.next_sequence[c];
     }
     hello.name = link_->options_.name.substr(0, kMaxRelayNameSize);
     link_->SendControl(hello);
@@ -150,12 +151,12 @@ absl::Status RelayLink::OnWelcome(const Welcome& w) {
   QuicConnection* conn = endpoint_.connection();
   for (int c = 0; c < kClassCount; ++c) {
     const StreamClass cls = static_cast<StreamClass>(c);
-    const uint64_t from = w.resume_from[c];
+    // 0 ("from now") means from the HELLO's next_sequence: what was numbered while the
+    // WELCOME was on its way is in the replay buffer, and goes first.
+    const uint64_t from = w.resume_from[c] != 0 ? w.resume_from[c] : hello_next_[c];
     QLASTER_ASSIGN_OR_RETURN(std::vector<std::vector<uint8_t>> resume, replay_->Resume(cls, from));
     QLASTER_ASSIGN_OR_RETURN(class_stream_[c], conn->OpenUniStream());
-    StreamStart start{.stream_class = cls,
-                      .session_id = options_.session_id,
-                      .first_sequence = from != 0 ? from : replay_->next_sequence(cls)};
+    StreamStart start{.stream_class = cls, .session_id = options_.session_id, .first_sequence = from};
     conn->Send(class_stream_[c], EncodeMessage(start));
     for (const std::vector<uint8_t>& m : resume) conn->Send(class_stream_[c], m);
     counts_.resumed_messages += resume.size();

@@ -103,6 +103,8 @@ class RelayLink {
   int64_t control_stream_ = -1;
   std::unique_ptr<RelayStreamDecoder> control_decoder_;
   std::array<int64_t, kClassCount> class_stream_{-1, -1, -1};
+  // The next_sequence per class the HELLO announced: where a new session's streams start.
+  std::array<uint64_t, kClassCount> hello_next_{1, 1, 1};
   std::array<PendingGap, kClassCount> pending_{};
   bool live_ = false;
   int64_t last_pong_ns_ = 0;
