@@ -85,6 +85,19 @@ void ConsumerChannel::Skip(uint64_t n) {
   dropped_.store(dropped_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
+bool ConsumerChannel::FlushGap(uint64_t timestamp_ns) {
+  if (pending_drops_ == 0 || evicted_.load(std::memory_order_relaxed)) return true;
+  // As Write does before an update: the record carries the last skipped sequence.
+  if (WriteFrame(ring_, EncodedUpdate::Gap(pending_drops_), next_sequence_ - 1, timestamp_ns, 0) !=
+      shm::WriteResult::kOk) {
+    return false;  // still no room (or a consumer violation, which the next Write evicts for)
+  }
+  pending_drops_ = 0;
+  BumpCounter(gaps_);
+  ring_.Publish();
+  return true;
+}
+
 uint64_t ConsumerChannel::LagRecords() const {
   const uint64_t released = ring_.peer_consumer_position();
   const uint64_t last = last_sequence();

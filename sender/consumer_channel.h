@@ -70,6 +70,12 @@ class ConsumerChannel {
   // fits is preceded by a gap record for them.
   void Skip(uint64_t n);
 
+  // Writes the gap record for what was dropped or skipped since the last one, if any and
+  // if it fits now, so that a consumer learns of a drop at the end of a burst (or of a
+  // Skip) at once rather than with the next update. Returns true when no gap is pending.
+  bool FlushGap(uint64_t timestamp_ns);
+  bool gap_pending() const { return pending_drops_ > 0; }
+
   // Rings the doorbell if the consumer sleeps. Call once per channel after a publish.
   // Returns false when the consumer sleeps, was woken less than the minimum wake interval
   // ago and has read nothing since: the wake is held back (its sleeping flag stays set)

@@ -93,6 +93,31 @@ TEST_F(ConsumerChannelTest, FullRingDropsAndThenReportsTheGap) {
   EXPECT_EQ(std::get<1>(after[1]), static_cast<uint64_t>(n + 5));
 }
 
+TEST_F(ConsumerChannelTest, FlushGapTellsATrailingDropOnceThereIsRoom) {
+  Make(OverflowPolicy::kDropAndCount);
+  EXPECT_TRUE(channel_->FlushGap(0)) << "nothing pending";
+  int n = 0;
+  while (channel_->dropped() == 0 && n < 1000) {
+    channel_->Deliver(slot_, 0);
+    ++n;
+  }
+  channel_->Deliver(slot_, 0);  // 2 dropped, the last writes of the burst
+  EXPECT_TRUE(channel_->gap_pending());
+  EXPECT_FALSE(channel_->FlushGap(0)) << "the ring is still full";
+  EXPECT_EQ(Drain().size(), static_cast<size_t>(n - 1));
+  EXPECT_TRUE(channel_->FlushGap(0));
+  EXPECT_FALSE(channel_->gap_pending());
+  auto after = Drain();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(std::get<0>(after[0]), fb::UpdateKind::Gap);
+  EXPECT_EQ(std::get<1>(after[0]), static_cast<uint64_t>(n + 1));
+  EXPECT_EQ(std::get<2>(after[0]), 2u);
+  channel_->Deliver(slot_, 0);
+  after = Drain();
+  ASSERT_EQ(after.size(), 1u) << "no second gap record";
+  EXPECT_EQ(std::get<1>(after[0]), static_cast<uint64_t>(n + 2));
+}
+
 TEST_F(ConsumerChannelTest, UpdateLargerThanTheRingIsDroppedNotEvicted) {
   Make(OverflowPolicy::kEvict);
   AccountUpdate big;

@@ -72,6 +72,7 @@ void Dispatcher::AfterWrite(ConsumerIndex who, ConsumerChannel::DeliverResult r,
     }
     notify_->Notify();
   }
+  if (channel->gap_pending()) NoteGap(who, channel);
   if (batch_depth_ == 0) {
     // Wake right after each write: the first consumer need not wait for the others.
     WakeOrDefer(who, channel);
@@ -259,8 +260,28 @@ void Dispatcher::PublishGap(uint64_t count) {
   Poll();
   if (current_ == nullptr || count == 0) return;
   for (ConsumerIndex who : current_->all) {
-    if (ConsumerChannel* channel = current_->channels[who]) channel->Skip(count);
+    if (ConsumerChannel* channel = current_->channels[who]) {
+      channel->Skip(count);
+      NoteGap(who, channel);
+    }
   }
+  // Told now, not with the consumer's next update (which may be long in coming).
+  FlushGaps();
+}
+
+void Dispatcher::FlushGaps() {
+  const uint64_t now = clock_.Now();
+  size_t kept = 0;
+  for (ConsumerIndex who : gap_pending_) {
+    ConsumerChannel* channel = current_ == nullptr ? nullptr : current_->channels[who];
+    if (channel != nullptr && !channel->FlushGap(now)) {
+      gap_pending_[kept++] = who;  // its ring is still full
+      continue;
+    }
+    gap_pending_flag_[who] = false;
+    if (channel != nullptr) WakeOrDefer(who, channel);
+  }
+  gap_pending_.resize(kept);
 }
 
 // ------------------------------------------------------------------ the update log
@@ -287,6 +308,7 @@ void Dispatcher::ReleaseSlot(uint64_t slot, Commitment level, uint64_t status_sl
     auto skip = [&](ConsumerIndex who, uint64_t n) {
       if (ConsumerChannel* ch = current_->channels[who]; ch != nullptr && n > 0) {
         ch->Skip(n);
+        NoteGap(who, ch);
         counters_.log_gap_updates.fetch_add(n, std::memory_order_relaxed);
       }
     };
@@ -373,6 +395,7 @@ void Dispatcher::EvictFromLog() {
       auto skip_now = [&](ConsumerIndex who) {
         if (ConsumerChannel* ch = current_->channels[who]) {
           ch->Skip(1);
+          NoteGap(who, ch);
           BumpCounter(counters_.log_gap_updates);
         }
       };

@@ -157,6 +157,7 @@ class Dispatcher {
     if (next_.load(std::memory_order_acquire) != current_) Adopt();
     if (!catching_up_.empty()) CatchUp(kCatchUpIdleBudget);
     if (!deferred_wake_.empty()) RetryWakes();
+    if (!gap_pending_.empty()) FlushGaps();
   }
 
   // The table the dispatch thread routes by now (null before the first). For the
@@ -244,6 +245,15 @@ class Dispatcher {
   // at the next Poll.
   void WakeOrDefer(ConsumerIndex who, ConsumerChannel* channel);
   void RetryWakes();
+  // Remembers that `who` has a gap record still to write (ConsumerChannel::FlushGap).
+  void NoteGap(ConsumerIndex who, ConsumerChannel* channel) {
+    if (channel->gap_pending() && !gap_pending_flag_[who]) {
+      gap_pending_flag_[who] = true;
+      gap_pending_.push_back(who);
+    }
+  }
+  // Writes every pending gap record that fits now, and wakes its consumer.
+  void FlushGaps();
 
   const shm::EventFd* notify_;
   const Lz4Policy lz4_;
@@ -254,6 +264,8 @@ class Dispatcher {
   std::vector<bool> pending_wake_flag_ = std::vector<bool>(kMaxConsumers);
   std::vector<ConsumerIndex> deferred_wake_;  // wakes held back, retried by Poll
   std::vector<bool> deferred_wake_flag_ = std::vector<bool>(kMaxConsumers);
+  std::vector<ConsumerIndex> gap_pending_;  // consumers with a gap record to write, by Poll
+  std::vector<bool> gap_pending_flag_ = std::vector<bool>(kMaxConsumers);
 
   // Dispatch-thread state.
   RoutingTable* current_ = nullptr;

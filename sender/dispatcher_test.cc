@@ -1,8 +1,12 @@
 // Dispatcher: table adoption and freeing, acknowledgement sequences, eviction events, and
-// the one entry point for encoded frames.
+// the one entry point for encoded frames, gaps told at once.
 #include "sender/dispatcher.h"
 
+#include <unistd.h>
+
 #include <memory>
+#include <optional>
+#include <tuple>
 
 #include "gtest/gtest.h"
 #include "sender/registry.h"
@@ -27,13 +31,20 @@ class DispatcherTest : public ::testing::Test {
   }
 
   // A consumer with a real ring of `ring_bytes`, subscribed to Key(1).
+  // `reader`: if given, a reader of that ring.
   uint64_t AddConsumer(uint64_t ring_bytes, OverflowPolicy policy,
-                       std::weak_ptr<ConsumerChannel>* watch = nullptr) {
+                       std::weak_ptr<ConsumerChannel>* watch = nullptr,
+                       std::optional<shm::RingConsumer>* reader = nullptr) {
     absl::StatusOr<uint64_t> id = registry_.Reserve();
     EXPECT_TRUE(id.ok());
     auto ring = shm::RingProducer::Create({.capacity = ring_bytes});
     auto bell = shm::EventFd::Create();
     EXPECT_TRUE(ring.ok() && bell.ok());
+    if (reader != nullptr) {
+      auto r = shm::RingConsumer::Attach(UniqueFd(::dup(ring->fd())));
+      EXPECT_TRUE(r.ok()) << r.status();
+      reader->emplace(*std::move(r));
+    }
     auto channel = std::make_shared<ConsumerChannel>(*id, "t", *std::move(ring), *std::move(bell), policy);
     if (watch != nullptr) *watch = channel;
     registry_.Find(*id)->channel = std::move(channel);
@@ -55,6 +66,19 @@ class DispatcherTest : public ::testing::Test {
     a.write_version = version;
     a.data.assign(size, 7);
     ASSERT_TRUE(dispatcher_->PublishAccount(a).ok());
+  }
+
+  // (kind, sequence, gap count) of every record waiting in `reader`'s ring.
+  static std::vector<std::tuple<fb::UpdateKind, uint64_t, uint64_t>> Drain(shm::RingConsumer& reader) {
+    std::vector<std::tuple<fb::UpdateKind, uint64_t, uint64_t>> out;
+    shm::RingRecord r;
+    while (reader.TryRead(&r) == shm::ReadResult::kOk) {
+      auto v = DecodeFrame(r.payload);
+      EXPECT_TRUE(v.ok()) << v.status();
+      out.emplace_back(v->kind, v->sequence, v->gap() ? v->gap()->dropped : 0);
+    }
+    reader.Release();
+    return out;
   }
 
   shm::EventFd notify_;
@@ -145,6 +169,47 @@ TEST_F(DispatcherTest, PublishesAValidatedFrameAsItIs) {
   ASSERT_TRUE(update.ok());
   dispatcher_->Publish(*update, key);
   EXPECT_EQ(dispatcher_->counters().rejected.load(), 1u);
+}
+
+TEST_F(DispatcherTest, APublishedGapIsToldAtOnceNotWithTheNextUpdate) {
+  std::optional<shm::RingConsumer> reader;
+  AddConsumer(1 << 16, OverflowPolicy::kDropAndCount, nullptr, &reader);
+  Install();
+  dispatcher_->Poll();
+  PublishAccount(1);
+  dispatcher_->PublishGap(5);  // a relay's GAP: nothing follows it for now
+  auto records = Drain(*reader);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(std::get<0>(records[1]), fb::UpdateKind::Gap);
+  EXPECT_EQ(std::get<1>(records[1]), 6u) << "the gap's sequence is the last one it covers";
+  EXPECT_EQ(std::get<2>(records[1]), 5u);
+  PublishAccount(2);
+  records = Drain(*reader);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(std::get<1>(records[0]), 7u);
+}
+
+TEST_F(DispatcherTest, DropsAtTheEndOfABurstAreToldOnceTheRingHasRoom) {
+  std::optional<shm::RingConsumer> reader;
+  std::weak_ptr<ConsumerChannel> watch;
+  AddConsumer(4096, OverflowPolicy::kDropAndCount, &watch, &reader);
+  Install();
+  dispatcher_->Poll();
+  const std::shared_ptr<ConsumerChannel> channel = watch.lock();
+  ASSERT_NE(channel, nullptr);
+  uint64_t published = 0;
+  while (channel->dropped() < 3 && published < 1000) PublishAccount(++published, 200);
+  ASSERT_EQ(channel->dropped(), 3u);
+  auto records = Drain(*reader);  // what fit; the burst is over and nothing else comes
+  ASSERT_EQ(records.size(), published - 3);
+  dispatcher_->Poll();  // the feeding thread's idle call
+  records = Drain(*reader);
+  ASSERT_EQ(records.size(), 1u) << "the consumer is told without waiting for an update";
+  EXPECT_EQ(std::get<0>(records[0]), fb::UpdateKind::Gap);
+  EXPECT_EQ(std::get<1>(records[0]), published);
+  EXPECT_EQ(std::get<2>(records[0]), 3u);
+  dispatcher_->Poll();
+  EXPECT_TRUE(Drain(*reader).empty()) << "told once";
 }
 
 TEST_F(DispatcherTest, RefusesAnUnknownSlotStatus) {
