@@ -94,7 +94,9 @@ void LogStats(qlaster::relay::Relay& relay) {
   for (const auto& [target, c] : s.links) {
     links.push_back(absl::StrCat(target, (c.live ? " up" : " down"), " sent=", c.updates_sent,
                                  " resumed=", c.resumed_messages, " gaps=", c.gaps_sent,
-                                 " dropped=", c.dropped, " connects=", c.connects));
+                                 " dropped=", c.dropped, " connects=", c.connects,
+                                 " cwnd=", c.cwnd, " in_flight=", c.bytes_in_flight,
+                                 " unsent=", c.unsent_bytes, " srtt_us=", c.smoothed_rtt_us));
   }
   QLASTER_LOG(kInfo, "relay: updates=%d local_gaps=%d queue_drops=%d replay_held=%d evicted=%d; %s",
               s.updates, s.local_gaps, s.queue_drops, s.replay_held_bytes, s.replay_evicted,

@@ -371,10 +371,10 @@ absl::Status QuicConnection::Read(const QuicPath& path, absl::Span<const uint8_t
 }
 
 size_t QuicConnection::Gather(const SendStream& s, ngtcp2_vec* vec, size_t max) const {
-  uint64_t skip = s.sent - s.base;
+  uint64_t skip = s.sent - s.cursor_base;
   size_t n = 0;
-  for (const std::vector<uint8_t>& chunk : s.chunks) {
-    if (n == max) break;
+  for (size_t i = s.cursor; i < s.chunks.size() && n < max; ++i) {
+    const std::vector<uint8_t>& chunk = s.chunks[i];
     if (skip >= chunk.size()) {
       skip -= chunk.size();
       continue;
@@ -387,16 +387,30 @@ size_t QuicConnection::Gather(const SendStream& s, ngtcp2_vec* vec, size_t max) 
   return n;
 }
 
-void QuicConnection::Consume(SendStream& s, size_t n) { s.sent += n; }
+void QuicConnection::Consume(SendStream& s, size_t n) {
+  s.sent += n;
+  while (s.cursor + 1 < s.chunks.size() && s.sent >= s.cursor_base + s.chunks[s.cursor].size()) {
+    s.cursor_base += s.chunks[s.cursor].size();
+    ++s.cursor;
+  }
+}
 
 void QuicConnection::Acked(int64_t stream_id, uint64_t offset, uint64_t len) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
   SendStream& s = it->second;
   const uint64_t end = std::min(offset + len, s.sent);
+  size_t popped = 0;
   while (!s.chunks.empty() && s.base + s.chunks.front().size() <= end) {
     s.base += s.chunks.front().size();
     s.chunks.pop_front();
+    ++popped;
+  }
+  if (s.cursor >= popped) {
+    s.cursor -= popped;
+  } else {  // the cursor's chunk was the last, and it is acknowledged whole
+    s.cursor = 0;
+    s.cursor_base = s.base;
   }
 }
 
@@ -509,15 +523,22 @@ absl::StatusOr<int64_t> QuicConnection::OpenUniStream() {
 void QuicConnection::Send(int64_t stream_id, absl::Span<const uint8_t> bytes) {
   if (bytes.empty()) return;
   SendStream& s = streams_[stream_id];
-  const uint64_t back_start =
-      s.chunks.empty() ? s.queued_end : s.queued_end - s.chunks.back().size();
-  // Append to the last chunk only while ngtcp2 holds no pointer into it (nothing of it
-  // sent), so that growing it cannot move bytes ngtcp2 may retransmit.
-  if (!s.chunks.empty() && s.sent <= back_start && s.chunks.back().size() < kChunkBytes) {
+  // Append to the last chunk while its capacity holds the bytes: within its capacity a
+  // vector never moves, so the pointers ngtcp2 keeps into what it sent (to retransmit)
+  // stay valid. Otherwise a new chunk, of kChunkBytes at least.
+  if (!s.chunks.empty() && s.chunks.back().capacity() - s.chunks.back().size() >= bytes.size()) {
     s.chunks.back().insert(s.chunks.back().end(), bytes.begin(), bytes.end());
   } else {
-    s.chunks.emplace_back(bytes.begin(), bytes.end());
-    s.chunks.back().reserve(std::max(bytes.size(), kChunkBytes));
+    if (s.chunks.empty()) {
+      s.cursor = 0;
+      s.cursor_base = s.queued_end;
+    }
+    std::vector<uint8_t> chunk;
+    chunk.reserve(std::max(bytes.size(), kChunkBytes));
+    chunk.insert(chunk.end(), bytes.begin(), bytes.end());
+    s.chunks.push_back(std::move(chunk));
+    // The cursor's chunk was full and sent whole: the new one is where sending resumes.
+    Consume(s, 0);
   }
   s.queued_end += bytes.size();
 }
@@ -531,6 +552,16 @@ size_t QuicConnection::unacked_bytes() const {
   uint64_t n = 0;
   for (const auto& [id, s] : streams_) n += s.sent - s.base;
   return static_cast<size_t>(n);
+}
+
+QuicConnection::PathStats QuicConnection::path_stats() const {
+  if (conn_ == nullptr) return {};
+  ngtcp2_conn_stat st;
+  ngtcp2_conn_get_conn_stat(conn_, &st);
+  return PathStats{.cwnd = st.cwnd,
+                   .bytes_in_flight = st.bytes_in_flight,
+                   .smoothed_rtt_ns = st.smoothed_rtt,
+                   .pto_count = st.pto_count};
 }
 
 bool QuicConnection::handshake_completed() const {

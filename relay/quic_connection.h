@@ -118,6 +118,15 @@ class QuicConnection {
   // Bytes given to the network and not yet acknowledged, all streams.
   size_t unacked_bytes() const;
 
+  // The path as ngtcp2's recovery and congestion control see it.
+  struct PathStats {
+    uint64_t cwnd = 0;             // congestion window, bytes
+    uint64_t bytes_in_flight = 0;
+    uint64_t smoothed_rtt_ns = 0;
+    uint64_t pto_count = 0;        // probe timeouts in a row
+  };
+  PathStats path_stats() const;
+
   // Closes with application error `code` and `reason` (once; the CONNECTION_CLOSE goes
   // out with the next Write).
   void Close(uint64_t code, const std::string& reason);
@@ -139,6 +148,11 @@ class QuicConnection {
     uint64_t base = 0;                        // offset of chunks.front()[0]
     uint64_t queued_end = 0;                  // offset after the last queued byte
     uint64_t sent = 0;                        // offset after the last byte ngtcp2 took
+    // The chunk holding offset `sent` (the last chunk when everything is sent, since it
+    // may grow) and the offset of its first byte: where Gather starts, so that a write
+    // costs the same however much is in flight.
+    size_t cursor = 0;
+    uint64_t cursor_base = 0;
     bool blocked = false;                     // flow control said no in this Write
   };
 

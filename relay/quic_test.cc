@@ -159,6 +159,50 @@ TEST_F(QuicTest, MutualTlsHandshakeAfterRetryAndAnEchoOfFourMegabytes) {
       << log_.back();
 }
 
+TEST_F(QuicTest, BytesQueuedWhileEarlierOnesAreInFlightArriveWholeAndInOrder) {
+  // Small messages queued between writes and acknowledgements, as the relay queues
+  // updates: they land in chunks that are partly sent (and partly acknowledged), which
+  // must neither move bytes ngtcp2 may retransmit nor lose the place where sending resumes.
+  StartServer();
+  std::unique_ptr<TlsCredentials> creds = Creds("client", "ca");
+  QuicOptions o;
+  o.credentials = creds.get();
+  o.server_name = "localhost";
+  Client client;
+  QuicClientEndpoint ep(io_);
+  absl::Status closed = absl::OkStatus();
+  bool done = false;
+  ASSERT_TRUE(ep.Connect(ServerAddress(), o, &client, [&](const absl::Status& s) {
+                  closed = s;
+                  done = true;
+                }).ok());
+  ASSERT_TRUE(RunUntil([&] { return client.handshake; })) << closed;
+  absl::StatusOr<int64_t> bidi = ep.connection()->OpenBidiStream();
+  ASSERT_TRUE(bidi.ok()) << bidi.status();
+  std::vector<uint8_t> sent(3 << 20);
+  for (size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<uint8_t>(i * 13 + (i >> 11));
+  size_t off = 0;
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+  while (off < sent.size()) {
+    for (int k = 0; k < 40 && off < sent.size(); ++k) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      const size_t n = std::min<size_t>(1 + rng % 3000, sent.size() - off);
+      ep.connection()->Send(*bidi, absl::MakeConstSpan(sent.data() + off, n));
+      off += n;
+    }
+    ep.Flush();
+    io_.run_for(std::chrono::microseconds(300));  // some of it goes out, some is acknowledged
+    ASSERT_FALSE(done) << closed;
+  }
+  ep.Flush();
+  ASSERT_TRUE(RunUntil([&] { return client.received.size() >= sent.size() || done; })) << closed;
+  EXPECT_TRUE(client.received == sent);
+  ASSERT_TRUE(RunUntil([&] { return ep.connection()->unacked_bytes() == 0; }));
+  const QuicConnection::PathStats path = ep.connection()->path_stats();
+  EXPECT_GT(path.cwnd, 0u);
+  EXPECT_GT(path.smoothed_rtt_ns, 0u);
+}
+
 // A refused handshake: the client's status (from on_done) and the server's (OnDone).
 struct Refusal {
   absl::Status client;

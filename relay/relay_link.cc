@@ -237,6 +237,12 @@ void RelayLink::Tick() {
       }
       for (size_t c = 0; c < kClassCount; ++c) SendPendingGap(c);
       endpoint_.Flush();
+      const QuicConnection::PathStats path = conn->path_stats();
+      counts_.cwnd = path.cwnd;
+      counts_.bytes_in_flight = path.bytes_in_flight;
+      counts_.smoothed_rtt_us = path.smoothed_rtt_ns / 1000;
+      counts_.unsent_bytes = 0;
+      for (int64_t id : class_stream_) counts_.unsent_bytes += conn->unsent_bytes(id);
     }
   }
   tick_timer_.expires_after(absl::ToChronoNanoseconds(options_.ping_interval / 4));

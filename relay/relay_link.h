@@ -51,6 +51,11 @@ struct RelayLinkCounts {
   uint64_t pings = 0;
   uint64_t pongs = 0;
   bool live = false;
+  // The live connection's path, as of the last tick (a quarter of the ping interval).
+  uint64_t cwnd = 0;
+  uint64_t bytes_in_flight = 0;
+  uint64_t smoothed_rtt_us = 0;
+  uint64_t unsent_bytes = 0;  // queued on the class streams, not yet given to QUIC
 };
 
 class RelayLink {
