@@ -149,6 +149,11 @@ absl::Status QuicConnection::Init(const QuicPath& path, const ngtcp2_cid& dcid,
   settings.handshake_timeout = static_cast<ngtcp2_duration>(absl::ToInt64Nanoseconds(options_.handshake_timeout));
   settings.max_window = options_.connection_window;
   settings.max_stream_window = options_.stream_window;
+  // BBR, not ngtcp2's default Cubic: a loss-based control reads random loss as congestion,
+  // and over 1% loss and a 40 ms round trip Cubic carried about a fifth of mainnet's rate
+  // (the rest dropped as gaps, seconds of latency); BBR carried all of it (BENCHMARKS.md,
+  // "qlaster-relay"). BBR v2 did no better there and worse on a clean path.
+  settings.cc_algo = NGTCP2_CC_ALGO_BBR;
   if (!client && hd != nullptr) {
     settings.token = hd->token;  // the Retry token the endpoint validated
   }
