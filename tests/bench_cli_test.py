@@ -45,7 +45,7 @@ class BenchCliTest(unittest.TestCase):
     def test_all_scenarios_succeed(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
         for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay", "commitment",
-                         "netbaseline"):
+                         "netbaseline", "relay"):
             self.assertIn("== " + scenario, self.proc.stdout)
 
     def run_json(self, filename, *args):
@@ -88,6 +88,28 @@ class BenchCliTest(unittest.TestCase):
             self.assertLessEqual(r["p50_ns"], r["p99_ns"])
             self.assertLessEqual(r["p99_ns"], r["p999_ns"])
             self.assertLessEqual(r["p999_ns"], r["max_ns"])
+
+    def test_relay_has_latency_beside_udp_and_tcp_and_accounts_for_every_update(self):
+        rows = self.by("relay")
+        latency = [r for r in rows if r["measure"] == "latency"]
+        self.assertEqual(len(latency), 1)
+        self.assertEqual(latency[0]["samples"], 500)
+        self.assertEqual(sorted(b["subject"] for b in latency[0]["baseline"]), ["tcp", "udp"])
+        for b in latency[0]["baseline"]:
+            self.assertEqual(b["samples"], 1000)  # two halves of 500
+        throughput = [r for r in rows if r["measure"] == "throughput"]
+        self.assertEqual(sorted(r["size"] for r in throughput), [165, 3762, 1048576])
+        mainnet = [r for r in rows if r["measure"] == "mainnet"]
+        self.assertEqual(sorted(r["path"] for r in mainnet),
+                         ["direct", "proxy", "proxy, 1% loss, 20 ms delay"])
+        for r in throughput + mainnet:
+            # Every update written arrived once or was reported missed, with its count.
+            self.assertEqual(r["received"] + r["dropped"], r["written"], r)
+            self.assertGreater(r["received"], 0, r)
+            self.assertGreater(r["records_per_s"], 0, r)
+            self.assertGreaterEqual(r["relay_cpu_ns_per_update"], 0, r)  # 10 ms ticks
+        for r in mainnet:
+            self.assertEqual(r["samples"], r["received"], r)
 
     def test_netbaseline_one_size(self):
         p, rows = self.run_json("netbaseline.json", "netbaseline", "--quick", "--size", "165")

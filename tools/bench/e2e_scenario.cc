@@ -18,29 +18,21 @@
 // closes the window. The consumers then write their reports and exit, and the sender is
 // stopped with SIGTERM (it must exit 0). Consumers are pinned as --cpus says (the sender
 // is not pinned: it is a separate program with threads of its own).
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
-#include "base/unique_fd.h"
 #include "base/process.h"
 #include "base/temp_dir.h"
 #include "tools/bench/consumer_child.h"
+#include "tools/bench/processes.h"
 #include "tools/bench/scenario.h"
 #include "base/base58.h"
-#include "wire/control_framing.h"
 
 namespace qlaster::bench {
 namespace {
@@ -50,60 +42,6 @@ namespace {
 constexpr double kDefaultAccountsPerSecond = 20000;
 constexpr double kDefaultTransactionsPerSecond = 3700;
 constexpr uint64_t kRingBytes = 16u << 20;
-
-// One StatsRequest on a fresh connection (a viewer: no Hello, no consumer slot).
-absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError("socket path too long");
-  }
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("connect to qlaster-sender at ", socket_path));
-  }
-  QLASTER_RETURN_IF_ERROR(WriteControl(fd.get(), EncodeControl(StatsRequestMsg{})));
-  ControlFrameReader reader;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  for (;;) {
-    absl::StatusOr<ControlMsg> msg =
-        ReadControl(fd.get(), reader, std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    if (!msg.ok()) {
-      return absl::Status(msg.status().code(),
-                          absl::StrCat("sender stats: ", msg.status().message()));
-    }
-    if (const auto* stats = std::get_if<StatsMsg>(&*msg)) return *stats;
-    if (const auto* error = std::get_if<ErrorMsg>(&*msg)) {
-      return absl::InternalError(absl::StrCat("sender refused StatsRequest: ", error->message));
-    }
-    // A Ping or anything else is not the answer: keep reading.
-  }
-}
-
-// utime + stime of the whole process (every thread), ns.
-absl::StatusOr<uint64_t> ProcessCpuNs(pid_t pid) {
-  const std::string path = absl::StrCat("/proc/", pid, "/stat");
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // "PID (comm) state ppid ...": comm may hold spaces and parentheses; fields follow the last ')'.
-  const size_t close = text.rfind(')');
-  if (!in.good() && text.empty()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  if (close == std::string::npos) {
-    return absl::DataLossError(absl::StrCat(path, ": unexpected format"));
-  }
-  std::istringstream fields(text.substr(close + 1));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  if (!fields) return absl::DataLossError(absl::StrCat(path, ": too few fields"));
-  const long ticks = ::sysconf(_SC_CLK_TCK);
-  return (utime + stime) * (1'000'000'000u / static_cast<uint64_t>(ticks > 0 ? ticks : 100));
-}
 
 struct Snapshot {
   uint64_t cpu_ns;
@@ -115,15 +53,6 @@ absl::StatusOr<Snapshot> TakeSnapshot(pid_t pid, const std::string& socket_path)
   QLASTER_ASSIGN_OR_RETURN(uint64_t cpu, ProcessCpuNs(pid));
   QLASTER_ASSIGN_OR_RETURN(StatsMsg stats, QuerySenderStats(socket_path));
   return Snapshot{.cpu_ns = cpu, .published = stats.published, .at = absl::Now()};
-}
-
-// The last few lines of a log file, on one line.
-std::string LogTail(const std::string& path) {
-  std::ifstream in(path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return text.empty() ? "(empty)" : text;
 }
 
 absl::StatusOr<Pubkey> Key(const char* base58) {
@@ -185,23 +114,9 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
                                    absl::StrCat("--max_consumers=", std::max(64, n)),
                                    "--synthetic_seed=1",
                                    absl::StrFormat("--rate=%.9g", rate / nominal)};
-  // The sender's stderr goes to a log, quoted when it fails.
-  const std::string log_path = dir.path() + "/sender.log";
-  UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!log) return ErrnoStatus(errno, absl::StrCat("open ", log_path));
-  QLASTER_ASSIGN_OR_RETURN(ChildProcess spawned, ChildProcess::Spawn(argv, {{log.get(), 2}}));
-  std::optional<ChildProcess> sender(std::move(spawned));
-  const pid_t sender_pid = sender->pid();
-  auto sender_failed = [&](const std::string& how) {
-    return absl::InternalError(absl::StrCat("qlaster-sender (pid ", sender_pid, ") ", how,
-                                            "; its stderr: ", LogTail(log_path)));
-  };
-  auto sender_alive = [&]() -> absl::Status {
-    absl::StatusOr<int> st = sender->Wait(absl::ZeroDuration());
-    if (absl::IsDeadlineExceeded(st.status())) return absl::OkStatus();
-    if (!st.ok()) return st.status();
-    return sender_failed(DescribeWaitStatus(*st));
-  };
+  QLASTER_ASSIGN_OR_RETURN(Program sender, Program::Start("qlaster-sender", argv, dir.path() + "/sender.log"));
+  const pid_t sender_pid = sender.pid();
+  auto sender_alive = [&] { return sender.Alive(); };
   QLASTER_RETURN_IF_ERROR(children.WaitReady(*board->get(), absl::Seconds(60), sender_alive));
 
   // The window.
@@ -219,12 +134,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
 
   (*board)->stop.store(1);
   QLASTER_ASSIGN_OR_RETURN(std::vector<ChildReport> reports, children.Collect(absl::Seconds(30), sender_alive));
-  ::kill(sender_pid, SIGTERM);
-  absl::StatusOr<int> exit = sender->Wait(absl::Seconds(10));
-  if (!exit.ok()) return sender_failed("did not exit within 10s of SIGTERM");
-  if (!WIFEXITED(*exit) || WEXITSTATUS(*exit) != 0) {
-    return sender_failed(absl::StrCat(DescribeWaitStatus(*exit), " on SIGTERM"));
-  }
+  QLASTER_RETURN_IF_ERROR(sender.Stop());
 
   const double secs = absl::ToDoubleSeconds(after.at - before.at);
   const uint64_t published = after.published - before.published;

@@ -7,7 +7,7 @@
 //   qlaster-bench all [...]          every scenario, about 10 minutes
 //   qlaster-bench micro [--benchmark_filter=...]   the Google Benchmark micro-benchmarks
 //
-// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline (see BENCHMARKS.md).
+// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay (see BENCHMARKS.md).
 // Exit codes: 0 done, 1 a scenario failed, 64 a usage error.
 #include <unistd.h>
 
@@ -23,6 +23,7 @@
 #include "base/flags.h"
 #include "benchmark/benchmark.h"
 #include "tools/bench/plot.h"
+#include "tools/bench/processes.h"
 #include "tools/bench/report.h"
 #include "tools/bench/scenario.h"
 
@@ -42,6 +43,9 @@ ABSL_FLAG(std::string, sender, "",
 ABSL_FLAG(std::string, ring, "spsc",
           "fanout and latency: spsc (per-consumer rings; the default) or broadcast (one broadcast "
           "ring read by every consumer, measured beside SPSC rings in the same run)");
+ABSL_FLAG(std::string, certs, "",
+          "relay: a directory of test certificates made by tools/make_test_certs.sh (default: "
+          "make them in a temporary directory with that script, which needs certtool)");
 ABSL_FLAG(std::string, shm_dir, "/dev/shm", "tmpfs directory for rings");
 ABSL_FLAG(bool, update_log, true,
           "ingest and replay: the sender keeps its update log (commitment buffering and "
@@ -62,19 +66,8 @@ constexpr ScenarioEntry kScenarios[] = {
     {"latency", RunLatency}, {"throughput", RunThroughput}, {"fanout", RunFanout},
     {"filter", RunFilter},   {"e2e", RunE2e},         {"ingest", RunIngest},
     {"replay", RunReplay},   {"commitment", RunCommitment}, {"netbaseline", RunNetBaseline},
+    {"relay", RunRelay},
 };
-
-// An installed qlaster-bench runs the qlaster-sender installed beside it; in the build
-// tree the two live in different folders.
-std::string DefaultSenderBinary() {
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) {
-    const std::filesystem::path beside = self.parent_path() / "qlaster-sender";
-    if (::access(beside.c_str(), X_OK) == 0) return beside.string();
-  }
-  return QLASTER_SENDER_BINARY;
-}
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config c;
@@ -115,7 +108,12 @@ absl::StatusOr<Config> ConfigFromFlags() {
   if (c.duration < absl::ZeroDuration()) return absl::InvalidArgumentError("--duration: negative");
   c.quick = absl::GetFlag(FLAGS_quick);
   c.sender_binary = absl::GetFlag(FLAGS_sender);
-  if (c.sender_binary.empty()) c.sender_binary = DefaultSenderBinary();
+  // An installed qlaster-bench runs the binaries installed beside it.
+  if (c.sender_binary.empty()) c.sender_binary = BinaryBeside("qlaster-sender", QLASTER_SENDER_BINARY);
+  c.relay_binary = BinaryBeside("qlaster-relay", QLASTER_RELAY_BINARY);
+  c.udp_impair_binary = BinaryBeside("qlaster-udp-impair", QLASTER_UDP_IMPAIR_BINARY);
+  c.test_certs_script = QLASTER_TEST_CERTS_SCRIPT;
+  c.certs_dir = absl::GetFlag(FLAGS_certs);
   c.shm_dir = absl::GetFlag(FLAGS_shm_dir);
   c.update_log = absl::GetFlag(FLAGS_update_log);
   c.ring = absl::GetFlag(FLAGS_ring);
@@ -142,10 +140,10 @@ int Main(int argc, char** argv) {
   std::vector<char*> positional = qlaster::ParseFlags(
       argc, argv,
       "qlaster-bench SCENARIO|all|micro [flags]\n"
-      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline\n"
+      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay\n"
       "  micro [--benchmark_filter=...]: the Google Benchmark micro-benchmarks");
   if (positional.size() != 2) {
-    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, all, micro)");
+    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay, all, micro)");
   }
   const std::string which = positional[1];
   std::vector<const ScenarioEntry*> chosen;
@@ -154,7 +152,7 @@ int Main(int argc, char** argv) {
   }
   if (chosen.empty()) {
     return UsageError(absl::StrCat("unknown scenario '", which,
-                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, all, micro)"));
+                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay, all, micro)"));
   }
   absl::StatusOr<Config> config = ConfigFromFlags();
   if (!config.ok()) return UsageError(config.status().message());

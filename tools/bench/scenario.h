@@ -37,6 +37,10 @@ struct Config {
   std::optional<double> rate;             // --rate: updates/s where a scenario paces its publisher
   absl::Duration duration = absl::ZeroDuration();  // --duration: e2e run length (0: default)
   std::string sender_binary;              // the qlaster-sender next to qlaster-bench
+  std::string relay_binary;               // qlaster-relay, found the same way
+  std::string udp_impair_binary;          // qlaster-udp-impair (built with the tests)
+  std::string test_certs_script;          // tools/make_test_certs.sh
+  std::string certs_dir;                  // --certs: certificates already made (empty: make them)
   std::string shm_dir = "/dev/shm";       // --shm_dir: where rings live
   bool update_log = true;                 // --update_log: the in-process sender keeps one
   std::string ring = "spsc";              // --ring: spsc (the default) or broadcast
@@ -104,6 +108,9 @@ absl::StatusOr<std::vector<Result>> RunCommitment(const Config& config);
 // `netbaseline`: UDP and TCP ping-pongs over loopback (pingpong.h), the kernel's own cost,
 // for the relay's numbers to be read against; tools/bench/netbaseline_scenario.cc.
 absl::StatusOr<std::vector<Result>> RunNetBaseline(const Config& config);
+// `relay`: sender A -> qlaster-relay -> QUIC -> gateway sender B, real processes on
+// loopback, beside the UDP and TCP ping-pongs; tools/bench/relay_scenario.cc.
+absl::StatusOr<std::vector<Result>> RunRelay(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);
