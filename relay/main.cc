@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,8 @@
 #include "base/flags.h"
 #include "base/log.h"
 #include "qlaster/types.hpp"
+#include "metrics/http_server.h"
+#include "relay/metrics.h"
 #include "relay/relay.h"
 
 ABSL_FLAG(std::string, socket, "", "the local qlaster-sender's socket (default: as consumers find it)");
@@ -42,6 +46,8 @@ ABSL_FLAG(int64_t, ring_bytes, 0, "ring size to ask the sender for (0: its defau
 ABSL_FLAG(std::string, name, "qlaster-relay", "this relay's name (the sender and gateways show it)");
 ABSL_FLAG(absl::Duration, stats_interval, absl::Seconds(10),
           "log the relay's counters this often (0: never)");
+ABSL_FLAG(std::string, metrics_address, "",
+          "serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any; empty: off)");
 
 namespace {
 
@@ -139,6 +145,12 @@ int main(int argc, char** argv) {
   if (!sub.ok()) return qlaster::UsageError(sub.status().message());
   o.subscription = *std::move(sub);
   const absl::Duration stats_interval = absl::GetFlag(FLAGS_stats_interval);
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (!metrics_address.empty()) {
+    if (absl::Status st = qlaster::metrics::HttpServer::CheckAddress(metrics_address); !st.ok()) {
+      return qlaster::UsageError(absl::StrCat("--metrics_address: ", st.message()));
+    }
+  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -154,6 +166,25 @@ int main(int argc, char** argv) {
     QLASTER_LOG(kError, "%s", relay.status().ToString());
     return 2;
   }
+  std::unique_ptr<qlaster::metrics::HttpServer> metrics;
+  if (!metrics_address.empty()) {
+    qlaster::relay::Relay* r = relay->get();
+    absl::StatusOr<std::unique_ptr<qlaster::metrics::HttpServer>> m = qlaster::metrics::HttpServer::Start(
+        metrics_address,
+        [r, name = o.name]() -> std::optional<std::string> {
+          const qlaster::relay::RelayStats s = r->Stats();
+          if (s.session_id == 0) return std::nullopt;  // the network thread did not answer
+          return qlaster::relay::RenderRelayMetrics(s, name);
+        },
+        {.server = "qlaster-relay", .unavailable = "qlaster-relay did not answer in time\n"});
+    if (!m.ok()) {
+      QLASTER_LOG(kError, "--metrics_address %s: %s", metrics_address, m.status().ToString());
+      (*relay)->Stop();
+      return 2;
+    }
+    metrics = *std::move(m);
+    QLASTER_LOG(kInfo, "metrics at http://%s/metrics", metrics->address());
+  }
   for (;;) {
     const absl::Duration wait = stats_interval > absl::ZeroDuration() ? stats_interval : absl::Hours(1);
     const timespec ts = absl::ToTimespec(wait);
@@ -163,12 +194,14 @@ int main(int argc, char** argv) {
       break;
     }
     if (!(*relay)->consumer_status().ok()) {
+      metrics.reset();
       (*relay)->Stop();
       return 1;
     }
     if (stats_interval > absl::ZeroDuration()) LogStats(**relay);
   }
   LogStats(**relay);
+  metrics.reset();  // no scrape reads the relay once it stops
   (*relay)->Stop();
   return 0;
 }

@@ -11,7 +11,8 @@
 // reconnects and resumes on its own. Nothing the network does can make the consumer
 // thread wait.
 //
-// Thread-safety: Start, Stop and Stats from any one thread.
+// Thread-safety: Start and Stop from one thread; Stats from any thread (the metrics
+// endpoint's among them) until Stop.
 #ifndef QLASTER_RELAY_RELAY_H_
 #define QLASTER_RELAY_RELAY_H_
 
@@ -63,6 +64,8 @@ class Relay {
   // Tells each gateway NO_ERROR and stops both threads.
   void Stop();
   // A snapshot (taken on the network thread).
+  // The counters, read on the network thread; a RelayStats with session_id 0 when it did
+  // not answer within 5 s.
   RelayStats Stats();
   // The consumer thread's error, if it stopped on one (the sender is gone for good).
   absl::Status consumer_status();

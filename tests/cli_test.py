@@ -43,7 +43,7 @@ CASES = {
     },
     "qlaster-relay": {
         "own_flags": ["--socket", "--to", "--tls_cert", "--tls_key", "--tls_ca", "--owner",
-                      "--replay_bytes", "--link_buffer_bytes"],
+                      "--replay_bytes", "--link_buffer_bytes", "--metrics_address"],
         "defaults": ['default: "none";', "default: 67108864;", "default: 10s;"],
         "int_flag": "--replay_bytes",
         "checked": (["--replay_bytes=0"], "--replay_bytes and --link_buffer_bytes must be > 0"),
