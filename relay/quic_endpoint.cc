@@ -145,6 +145,15 @@ void QuicClientEndpoint::Receive() {
     if (!ec && n > 0) {
       ++counts_.datagrams_in;
       (void)conn_->Read(path_, absl::MakeConstSpan(buf_.data(), n), Now());
+      // What else is queued (the socket is non-blocking), then one write for the batch.
+      for (int i = 1; i < QuicServerEndpoint::kReadBatch && socket_ != nullptr; ++i) {
+        boost::system::error_code more;
+        const size_t m = socket_->receive(asio::buffer(buf_), 0, more);
+        if (more) break;  // would_block: drained
+        if (m == 0) continue;
+        ++counts_.datagrams_in;
+        (void)conn_->Read(path_, absl::MakeConstSpan(buf_.data(), m), Now());
+      }
     }
     // ICMP port unreachable (ec connection_refused) is not a reason to stop: the QUIC
     // handshake or idle timeout decides.
@@ -219,6 +228,7 @@ struct QuicServerEndpoint::Entry : QuicHandler {
   udp::endpoint remote;
   std::vector<std::string> cids;
   bool retired = false;
+  bool read = false;  // in read_for_
 };
 
 QuicServerEndpoint::QuicServerEndpoint(asio::io_context& io, QuicOptions options,
@@ -268,8 +278,28 @@ void QuicServerEndpoint::Receive() {
                                  ++counts_.datagrams_in;
                                  OnDatagram(from_, absl::MakeConstSpan(buf_.data(), n));
                                }
+                               // What else is queued, without a trip through the reactor
+                               // (the socket is non-blocking).
+                               for (int i = 1; i < kReadBatch; ++i) {
+                                 boost::system::error_code more;
+                                 const size_t m = socket_.receive_from(asio::buffer(buf_), from_, 0, more);
+                                 if (more) break;  // would_block: drained
+                                 ++counts_.datagrams_in;
+                                 OnDatagram(from_, absl::MakeConstSpan(buf_.data(), m));
+                               }
+                               ServiceRead();
                                Receive();
                              });
+}
+
+void QuicServerEndpoint::ServiceRead() {
+  for (uint64_t id : read_for_) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    it->second->read = false;
+    Service(it->second.get());
+  }
+  read_for_.clear();
 }
 
 void QuicServerEndpoint::SendTo(const udp::endpoint& to, absl::Span<const uint8_t> data) {
@@ -302,7 +332,10 @@ void QuicServerEndpoint::OnDatagram(const udp::endpoint& from, absl::Span<const 
       Entry* e = c->second.get();
       e->remote = from;
       (void)e->conn->Read(PathTo(from), data, Now());
-      Service(e);
+      if (!e->read) {  // written once the batch is read (ServiceRead)
+        e->read = true;
+        read_for_.push_back(e->id);
+      }
       return;
     }
   }

@@ -114,7 +114,12 @@ class QuicServerEndpoint {
   void Inject(const boost::asio::ip::udp::endpoint& from, absl::Span<const uint8_t> data) {
     ++counts_.datagrams_in;
     OnDatagram(from, data);
+    ServiceRead();
   }
+
+  // Datagrams read from the socket in one go before the connections they were for write
+  // (their ACKs among it): one write per batch, not one per datagram.
+  static constexpr int kReadBatch = 64;
 
  private:
   struct Entry;
@@ -123,6 +128,7 @@ class QuicServerEndpoint {
   void OnDatagram(const boost::asio::ip::udp::endpoint& from, absl::Span<const uint8_t> data);
   void Accept(const boost::asio::ip::udp::endpoint& from, absl::Span<const uint8_t> data);
   void Service(Entry* entry);  // write, re-arm the timer, retire when done
+  void ServiceRead();           // Service every connection a datagram was read for
   void SendTo(const boost::asio::ip::udp::endpoint& to, absl::Span<const uint8_t> data);
   QuicPath PathTo(const boost::asio::ip::udp::endpoint& remote) const;
 
@@ -138,6 +144,7 @@ class QuicServerEndpoint {
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Entry>> conns_;
   absl::flat_hash_map<std::string, uint64_t> by_cid_;
+  std::vector<uint64_t> read_for_;  // connections with datagrams read and not yet serviced
   QuicEndpointCounts counts_;
 };
 
