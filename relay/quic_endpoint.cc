@@ -3,7 +3,13 @@
 
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include <linux/udp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -162,17 +168,75 @@ void QuicClientEndpoint::Receive() {
   });
 }
 
-void QuicClientEndpoint::Flush() {
-  if (conn_ == nullptr || socket_ == nullptr) return;
-  conn_->Write(Now(), [this](absl::Span<const uint8_t> d) {
+void QuicClientEndpoint::Queue(absl::Span<const uint8_t> d) {
+  if (batch_count_ > 0 && (batch_closed_ || d.size() > batch_segment_ || batch_count_ == kGsoSegments ||
+                           batch_.size() + d.size() > 65'000)) {
+    SendQueued();
+  }
+  if (batch_count_ == 0) {
+    batch_segment_ = d.size();
+  } else if (d.size() < batch_segment_) {
+    batch_closed_ = true;
+  }
+  batch_.insert(batch_.end(), d.begin(), d.end());
+  ++batch_count_;
+}
+
+void QuicClientEndpoint::SendQueued() {
+  if (batch_count_ == 0 || socket_ == nullptr) return;
+  auto plain = [this](absl::Span<const uint8_t> d) {
     boost::system::error_code ec;
     socket_->send(asio::buffer(d.data(), d.size()), 0, ec);
+    ++counts_.sends;
     if (ec) {
       ++counts_.send_drops;
     } else {
       ++counts_.datagrams_out;
     }
-  });
+  };
+  bool sent = false;
+  if (gso_ && batch_count_ > 1) {
+    iovec iov{.iov_base = batch_.data(), .iov_len = batch_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t segment = static_cast<uint16_t>(batch_segment_);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+    ++counts_.sends;
+    if (::sendmsg(socket_->native_handle(), &msg, 0) >= 0) {
+      counts_.datagrams_out += batch_count_;
+      sent = true;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      counts_.send_drops += batch_count_;  // as a full buffer drops one: QUIC retransmits
+      sent = true;
+    } else {
+      // EINVAL, EIO, ENOPROTOOPT: no segmentation offload here; one by one from now on.
+      QLASTER_LOG(kInfo, "relay: UDP segmentation offload unavailable (%s); sending datagrams one by one",
+                  std::strerror(errno));
+      gso_ = false;
+    }
+  }
+  if (!sent) {
+    for (size_t off = 0; off < batch_.size(); off += batch_segment_) {
+      plain(absl::MakeConstSpan(batch_.data() + off, std::min(batch_segment_, batch_.size() - off)));
+    }
+  }
+  batch_.clear();
+  batch_count_ = 0;
+  batch_closed_ = false;
+}
+
+void QuicClientEndpoint::Flush() {
+  if (conn_ == nullptr || socket_ == nullptr) return;
+  conn_->Write(Now(), [this](absl::Span<const uint8_t> d) { Queue(d); });
+  SendQueued();
   ArmTimer();
   CheckDone();
 }

@@ -34,6 +34,7 @@ struct QuicEndpointCounts {
   uint64_t datagrams_in = 0;
   uint64_t datagrams_out = 0;
   uint64_t send_drops = 0;          // the socket buffer was full: QUIC retransmits
+  uint64_t sends = 0;               // send calls: fewer than datagrams_out with GSO
   uint64_t retries_sent = 0;        // server: Retry packets (address validation)
   uint64_t bad_tokens = 0;          // server: Initials with a token that did not verify
   uint64_t unroutable = 0;          // server: datagrams for no known connection
@@ -74,6 +75,17 @@ class QuicClientEndpoint {
   std::array<uint8_t, 65536> buf_{};
   uint64_t generation_ = 0;  // callbacks of an older socket are ignored
   QuicEndpointCounts counts_;
+  // Datagrams of one Write, sent together by UDP generic segmentation offload (one
+  // sendmsg for up to kGsoSegments datagrams of one size, the last maybe shorter), or one
+  // by one where the kernel refuses it.
+  static constexpr size_t kGsoSegments = 64;
+  void Queue(absl::Span<const uint8_t> datagram);
+  void SendQueued();
+  std::vector<uint8_t> batch_;
+  size_t batch_segment_ = 0;  // the size of each segment but the last
+  size_t batch_count_ = 0;
+  bool batch_closed_ = false;  // a shorter segment came: it must be the last
+  bool gso_ = true;
 };
 
 // One accepted connection's application: made by the server's factory, told its
