@@ -114,9 +114,11 @@ class Relay::Impl {
   }
 
   RelayStats Stats() {
-    std::promise<RelayStats> p;
-    std::future<RelayStats> f = p.get_future();
-    asio::post(io_, [this, &p] {
+    // Shared with the handler: after a timeout it still runs, later, and must not find the
+    // promise gone with this frame.
+    auto p = std::make_shared<std::promise<RelayStats>>();
+    std::future<RelayStats> f = p->get_future();
+    asio::post(io_, [this, p] {
       RelayStats s;
       s.session_id = session_id_;
       s.updates = updates_;
@@ -125,7 +127,7 @@ class Relay::Impl {
       s.replay_held_bytes = replay_.held_bytes();
       s.replay_evicted = replay_.evicted_messages();
       for (size_t i = 0; i < links_.size(); ++i) s.links.emplace_back(options_.targets[i], links_[i]->counts());
-      p.set_value(std::move(s));
+      p->set_value(std::move(s));
     });
     if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return RelayStats{};
     return f.get();
