@@ -22,8 +22,8 @@ class streams also drop what they cannot hold, as GAPs, all along). B sees at le
 gap; per class B's updates are a subsequence of A's, never repeated; and every gap is
 exact: each stretch of A's updates of a class that B skipped is accounted for, update for
 update, by the gaps B saw between its two updates of that class around the stretch, with
-no gap unit left over (B's consumer gets a gap's count but not its class, and gaps
-published back to back as one). The gateway's relay[NAME].gap_updates counts exactly the
+no gap unit left over (B's consumer gets a gap's count but not its class, and may get
+gaps published back to back as one). The gateway's relay[NAME].gap_updates counts exactly the
 gaps B saw (at least, when the link buffer keeps dropping after the compared window).
 A gateway killed and restarted is not a case of this: it forgets the session, and the
 protocol reports nothing for what was in flight (docs/relay-protocol.md).
@@ -358,8 +358,8 @@ def assert_exact_gaps(test, a_events, b_events, gaps_go_on=False):
     sees allows. Each GAP message the gateway gets covers an exact count of one class's
     updates, and the gateway publishes it in that class's order: after B's last update of
     the class before the missing ones, before its first one after them. B's consumer sees
-    Dispatcher::PublishGap(count) without the class (and gaps published back to back as one
-    gap event with their sum). So: walk B's stream; wherever B's next update of a class is
+    Dispatcher::PublishGap(count) without the class (and may see gaps published back to back
+    as one gap event with their sum). So: walk B's stream; wherever B's next update of a class is
     k of A's updates further on than the previous one, k updates of that class were skipped
     there; the gap events B saw between those two updates must account for each such skip
     exactly, every gap unit for one skipped update, none left over (an exact assignment of
