@@ -2,8 +2,9 @@
 // endpoint in one io_context, certificates from tools/make_test_certs.sh. Handshake with
 // mutual TLS and Retry, streams both ways with large transfers, and the refusals (a client
 // of another CA, a client without a certificate, a server the client does not trust), each
-// with a reason on both sides.
+// with a reason on both sides; and a relay link to a gateway starting a new session.
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,9 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "base/temp_dir.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/post.hpp"
 #include "gtest/gtest.h"
+#include "relay/gateway.h"
 #include "relay/quic_connection.h"
 #include "relay/quic_endpoint.h"
+#include "relay/relay_link.h"
+#include "relay/replay_buffer.h"
 
 namespace qlaster::relay {
 namespace {
@@ -272,6 +277,81 @@ TEST_F(QuicTest, ANonQuicDatagramIsCountedAndIgnored) {
   junk.send_to(asio::buffer(bytes), ServerAddress());
   ASSERT_TRUE(RunUntil([&] { return server_->counts().unroutable == 1; }));
   EXPECT_EQ(server_->connection_count(), 0u);
+}
+
+// What a gateway hands on: the sequences of the accounts class, and the gaps.
+class RecordingSink : public GatewaySink {
+ public:
+  absl::Status Publish(uint64_t, StreamClass cls, uint64_t sequence,
+                       std::vector<uint8_t>) override {
+    if (cls == StreamClass::kAccounts) sequences.push_back(sequence);
+    return absl::OkStatus();
+  }
+  void Gap(uint64_t, StreamClass, uint64_t count) override { gap_updates += count; }
+  std::vector<uint64_t> sequences;
+  uint64_t gap_updates = 0;
+};
+
+// A new session starts each class at the HELLO's next_sequence, which is what the gateway
+// expects, and the updates the relay numbers while the WELCOME is on its way follow it.
+// (The link used to start at the sequence it had reached when the WELCOME came, and the
+// gateway closed it with SEQUENCE_VIOLATION whenever an update came in between: on a
+// busy relay, nearly every first connection.)
+TEST_F(QuicTest, ANewSessionStartsAtItsHellosSequenceWhateverIsNumberedBeforeTheWelcome) {
+  std::unique_ptr<TlsCredentials> server_creds = Creds("server", "ca");
+  std::unique_ptr<TlsCredentials> client_creds = Creds("client", "ca");
+  ASSERT_NE(server_creds, nullptr);
+  ASSERT_NE(client_creds, nullptr);
+  RecordingSink sink;
+  QuicOptions so;
+  so.credentials = server_creds.get();
+  auto gateway = Gateway::Start(
+      io_, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0), so, &sink);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  ReplayBuffer replay(4 << 20);
+  RelayLinkOptions lo;
+  lo.target = "the gateway";
+  lo.server = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), (*gateway)->port());
+  lo.quic.credentials = client_creds.get();
+  lo.quic.server_name = "localhost";
+  lo.quic.max_remote_bidi_streams = 0;
+  lo.quic.max_remote_uni_streams = 0;
+  lo.name = "test";
+  lo.session_id = 42;
+  lo.max_unsent_bytes = 64 << 20;
+  RelayLink link(io_, lo, &replay);
+  // One update in every turn of the io_context, as a busy relay numbers them: the WELCOME
+  // comes at least one turn after the HELLO left, so some are numbered in between.
+  const std::vector<uint8_t> frame(kMinFrameSize, 0x33);
+  bool feeding = true;
+  std::function<void()> feed = [&] {
+    if (!feeding) return;
+    absl::Span<const uint8_t> bytes = replay.AddUpdate(StreamClass::kAccounts, frame);
+    link.Offer(StreamClass::kAccounts, replay.next_sequence(StreamClass::kAccounts) - 1, 1,
+               false, bytes);
+    link.Flush();
+    asio::post(io_, feed);
+  };
+  link.Start();
+  asio::post(io_, feed);
+  const GatewayCounts& g = (*gateway)->counts();
+  ASSERT_TRUE(RunUntil([&] { return sink.sequences.size() >= 2000 || g.protocol_errors > 0; }));
+  feeding = false;
+  const uint64_t last = replay.next_sequence(StreamClass::kAccounts) - 1;
+  ASSERT_TRUE(RunUntil([&] {
+    return (!sink.sequences.empty() && sink.sequences.back() == last) || g.protocol_errors > 0;
+  }));
+  EXPECT_EQ(g.protocol_errors, 0u) << link.last_error();
+  EXPECT_EQ(link.counts().connects, 1u) << link.last_error();
+  EXPECT_EQ(link.counts().welcomes, 1u);
+  EXPECT_EQ(sink.gap_updates, 0u);
+  ASSERT_FALSE(sink.sequences.empty());
+  EXPECT_GT(sink.sequences.front(), 1u);  // from now: not what came before the HELLO
+  for (size_t i = 1; i < sink.sequences.size(); ++i) {
+    ASSERT_EQ(sink.sequences[i], sink.sequences[i - 1] + 1) << i;
+  }
+  EXPECT_EQ(sink.sequences.back(), last);
+  link.Stop("the test is over");
 }
 
 TEST(ResolveUdpTest, ParsesAndRefuses) {

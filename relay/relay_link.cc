@@ -151,6 +151,12 @@ absl::Status RelayLink::OnWelcome(const Welcome& w) {
   QuicConnection* conn = endpoint_.connection();
   for (int c = 0; c < kClassCount; ++c) {
     const StreamClass cls = static_cast<StreamClass>(c);
+    if (w.resume_from[c] > hello_next_[c]) {
+      return RelayErrorStatus(RelayError::kSessionViolation, absl::StatusCode::kInvalidArgument,
+                              absl::StrCat("relay protocol: WELCOME resumes class ", c, " at ",
+                                           w.resume_from[c], ", past the HELLO's ",
+                                           hello_next_[c]));
+    }
     // 0 ("from now") means from the HELLO's next_sequence: what was numbered while the
     // WELCOME was on its way is in the replay buffer, and goes first.
     const uint64_t from = w.resume_from[c] != 0 ? w.resume_from[c] : hello_next_[c];
