@@ -28,6 +28,8 @@ gaps B saw (at least, when the link buffer keeps dropping after the compared win
 A gateway killed and restarted is not a case of this: it forgets the session, and the
 protocol reports nothing for what was in flight (docs/relay-protocol.md).
 
+The relay's --metrics_address serves its counters and each link's to Prometheus.
+
 Usage: relay_test.py SENDER RELAY INSPECT MAKE_TEST_CERTS UDP_IMPAIR
 """
 import json
@@ -42,6 +44,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 SENDER, RELAY, INSPECT, MAKE_CERTS, PROXY = sys.argv[1:6]
 del sys.argv[1:6]
@@ -607,6 +610,45 @@ class RelayStreamTest(RelayFixture):
         b.close()
         assert_subsequence(self, a_events, b_events)
         self.wait_counter("connections", 2)
+
+    def test_the_relay_serves_its_counters_to_prometheus(self):
+        log_path = os.path.join(self.dir.name, "relay-metrics.log")
+        self.start_relay(extra=["--metrics_address", "127.0.0.1:0"], log_path=log_path)
+        self.wait_counter("relay[test-relay].updates", 100)
+        url = None
+        deadline = time.monotonic() + TIMEOUT
+        while url is None and time.monotonic() < deadline:
+            with open(log_path) as f:
+                m = re.search(r"metrics at (http://127\.0\.0\.1:\d+/metrics)", f.read())
+            url = m.group(1) if m else None
+            if url is None:
+                time.sleep(0.05)
+        with open(log_path) as f:
+            self.assertIsNotNone(url, f.read())
+        target = f'target="127.0.0.1:{self.port}"'
+        samples = {}
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
+                self.assertEqual(r.status, 200)
+                self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+                text = r.read().decode()
+            samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                       for line in text.splitlines() if line and not line.startswith("#")}
+            # The path's figures are read at the link's tick, a quarter of the ping interval.
+            if (samples.get(f"qlaster_relay_link_up{{{target}}}") == 1
+                    and samples.get(f"qlaster_relay_link_cwnd_bytes{{{target}}}", 0) > 0):
+                break
+            time.sleep(0.1)
+        self.assertEqual(samples.get(f"qlaster_relay_link_up{{{target}}}"), 1, samples)
+        self.assertGreaterEqual(samples["qlaster_relay_updates_total"], 100)
+        self.assertGreaterEqual(samples[f"qlaster_relay_link_updates_sent_total{{{target}}}"], 100)
+        self.assertEqual(samples[f"qlaster_relay_link_welcomes_total{{{target}}}"], 1)
+        self.assertGreater(samples[f"qlaster_relay_link_cwnd_bytes{{{target}}}"], 0)
+        self.assertIn("process_resident_memory_bytes", samples)
+        # A steady feed from the first connection on: no protocol error, no reconnect.
+        self.assertEqual(self.gateway_counters().get("protocol_errors", 0), 0)
+        self.assertEqual(self.gateway_counters()["relay[test-relay].connections"], 1)
 
     def test_a_restarted_gateway_is_reconnected_by_the_relay(self):
         self.start_relay()
