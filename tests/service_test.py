@@ -378,8 +378,11 @@ class ChurnTest(unittest.TestCase):
             if report:
                 report(done, s.resources())
         wait_for(one, "the churned consumers gone")
-        wait_for(lambda: s.resources()[:3] == baseline[:3],
-                 "descriptors, mapped rings and shm files back to %s (now %s)"
+        # Descriptors back to at most the baseline: the baseline itself may count one in
+        # passing (the socket of the scrape just before it, which the metrics thread closes
+        # a moment after the answer; under TSan a measurable moment).
+        back = lambda: (s.resources()[0] <= baseline[0] and s.resources()[1:3] == baseline[1:3])
+        wait_for(back, "descriptors (at most), mapped rings and shm files back to %s (now %s)"
                  % (baseline[:3], s.resources()[:3]))
         after = s.resources()
         if not s.sanitized():
