@@ -106,6 +106,27 @@ class QuicTest : public ::testing::Test {
     return true;
   }
 
+  // A client with the client certificate, connected to the server, past its handshake.
+  struct Connection {
+    std::unique_ptr<TlsCredentials> creds;
+    Client client;
+    std::unique_ptr<QuicClientEndpoint> ep;
+    absl::Status closed = absl::OkStatus();  // as the endpoint's on_done said
+    bool done = false;
+  };
+  void Connect(Connection& c) {
+    c.creds = Creds("client", "ca");
+    QuicOptions o;
+    o.credentials = c.creds.get();
+    o.server_name = "localhost";
+    c.ep = std::make_unique<QuicClientEndpoint>(io_);
+    ASSERT_TRUE(c.ep->Connect(ServerAddress(), o, &c.client, [&c](const absl::Status& s) {
+                      c.closed = s;
+                      c.done = true;
+                    }).ok());
+    ASSERT_TRUE(RunUntil([&] { return c.client.handshake; })) << c.closed;
+  }
+
   asio::ip::udp::endpoint ServerAddress() const {
     return asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port());
   }
@@ -120,19 +141,12 @@ class QuicTest : public ::testing::Test {
 
 TEST_F(QuicTest, MutualTlsHandshakeAfterRetryAndAnEchoOfFourMegabytes) {
   StartServer();
-  std::unique_ptr<TlsCredentials> creds = Creds("client", "ca");
-  QuicOptions o;
-  o.credentials = creds.get();
-  o.server_name = "localhost";
-  Client client;
-  QuicClientEndpoint ep(io_);
-  absl::Status closed = absl::OkStatus();
-  bool done = false;
-  ASSERT_TRUE(ep.Connect(ServerAddress(), o, &client, [&](const absl::Status& s) {
-                  closed = s;
-                  done = true;
-                }).ok());
-  ASSERT_TRUE(RunUntil([&] { return client.handshake; })) << closed;
+  Connection c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  Client& client = c.client;
+  QuicClientEndpoint& ep = *c.ep;
+  const absl::Status& closed = c.closed;
+  const bool& done = c.done;
   EXPECT_EQ(server_->counts().retries_sent, 1u);
   EXPECT_EQ(server_->counts().connections_accepted, 1u);
 
@@ -169,19 +183,12 @@ TEST_F(QuicTest, BytesQueuedWhileEarlierOnesAreInFlightArriveWholeAndInOrder) {
   // updates: they land in chunks that are partly sent (and partly acknowledged), which
   // must neither move bytes ngtcp2 may retransmit nor lose the place where sending resumes.
   StartServer();
-  std::unique_ptr<TlsCredentials> creds = Creds("client", "ca");
-  QuicOptions o;
-  o.credentials = creds.get();
-  o.server_name = "localhost";
-  Client client;
-  QuicClientEndpoint ep(io_);
-  absl::Status closed = absl::OkStatus();
-  bool done = false;
-  ASSERT_TRUE(ep.Connect(ServerAddress(), o, &client, [&](const absl::Status& s) {
-                  closed = s;
-                  done = true;
-                }).ok());
-  ASSERT_TRUE(RunUntil([&] { return client.handshake; })) << closed;
+  Connection c;
+  ASSERT_NO_FATAL_FAILURE(Connect(c));
+  Client& client = c.client;
+  QuicClientEndpoint& ep = *c.ep;
+  const absl::Status& closed = c.closed;
+  const bool& done = c.done;
   absl::StatusOr<int64_t> bidi = ep.connection()->OpenBidiStream();
   ASSERT_TRUE(bidi.ok()) << bidi.status();
   std::vector<uint8_t> sent(3 << 20);
