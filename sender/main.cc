@@ -78,7 +78,7 @@ ABSL_FLAG(int64_t, ingest_frame_size, QLASTER_INGEST_DEFAULT_FRAME_SIZE,
 ABSL_FLAG(absl::Duration, ingest_poll, absl::Microseconds(10),
           "pause between polls when a source waits for input, such as an empty ingest ring; "
           "a pause under 20us is spun, not slept (the lowest latency, a core kept busy, as "
-          "0 does); 50us or more sleeps and leaves the core to others");
+          "0 does); a longer one sleeps and leaves the core to others");
 ABSL_FLAG(int64_t, lz4_threshold, 512 * 1024,
           "compress account data of at least this many bytes when it pays");
 ABSL_FLAG(bool, quiet, false, "no per-connection log lines");
