@@ -45,7 +45,7 @@ class BenchCliTest(unittest.TestCase):
     def test_all_scenarios_succeed(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stderr)
         for scenario in ("latency", "throughput", "fanout", "filter", "e2e", "ingest", "replay", "commitment",
-                         "netbaseline", "relay"):
+                         "netbaseline", "relay", "grpc"):
             self.assertIn("== " + scenario, self.proc.stdout)
 
     def run_json(self, filename, *args):
@@ -110,6 +110,23 @@ class BenchCliTest(unittest.TestCase):
             self.assertGreaterEqual(r["relay_cpu_ns_per_update"], 0, r)  # 10 ms ticks
         for r in mainnet:
             self.assertEqual(r["samples"], r["received"], r)
+
+    def test_grpc_has_every_stream_count_and_rate_beside_shared_memory(self):
+        rows = self.by("grpc")
+        self.assertEqual(sorted((r["streams"], r["rate"]) for r in rows),
+                         sorted((n, rate) for n in (1, 2) for rate in ("1x mainnet", "max")))
+        for r in rows:
+            self.assertEqual(r["subject"], "qlaster-grpc")
+            # Every update a client received has its latency sample.
+            self.assertEqual(r["samples"], r["updates_received"], r)
+            self.assertGreater(r["records_per_s"], 0, r)
+            self.assertLessEqual(r["p50_ns"], r["p99_ns"], r)
+            self.assertEqual(r["streams_ended"], 0, r)  # --overflow=drop: streams drop, never end
+            self.assertGreater(r["grpc_rss_mib_idle"], 0, r)
+            self.assertEqual([b["subject"] for b in r["baseline"]], ["shared_memory"])
+            shm = r["baseline"][0]
+            self.assertGreater(shm["samples"], 0, r)
+            self.assertEqual(shm["gaps"], 0, r)  # a slow gRPC stream never costs another consumer
 
     def test_netbaseline_one_size(self):
         p, rows = self.run_json("netbaseline.json", "netbaseline", "--quick", "--size", "165")

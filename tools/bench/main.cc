@@ -7,7 +7,8 @@
 //   qlaster-bench all [...]          every scenario, about 10 minutes
 //   qlaster-bench micro [--benchmark_filter=...]   the Google Benchmark micro-benchmarks
 //
-// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay (see BENCHMARKS.md).
+// SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline,
+// relay, grpc (see BENCHMARKS.md).
 // Exit codes: 0 done, 1 a scenario failed, 64 a usage error.
 #include <unistd.h>
 
@@ -66,8 +67,15 @@ constexpr ScenarioEntry kScenarios[] = {
     {"latency", RunLatency}, {"throughput", RunThroughput}, {"fanout", RunFanout},
     {"filter", RunFilter},   {"e2e", RunE2e},         {"ingest", RunIngest},
     {"replay", RunReplay},   {"commitment", RunCommitment}, {"netbaseline", RunNetBaseline},
-    {"relay", RunRelay},
+    {"relay", RunRelay},     {"grpc", RunGrpc},
 };
+
+// "latency, throughput, ..., grpc".
+std::string ScenarioNames() {
+  std::string out;
+  for (const ScenarioEntry& s : kScenarios) absl::StrAppend(&out, out.empty() ? "" : ", ", s.name);
+  return out;
+}
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config c;
@@ -111,6 +119,8 @@ absl::StatusOr<Config> ConfigFromFlags() {
   // An installed qlaster-bench runs the binaries installed beside it.
   if (c.sender_binary.empty()) c.sender_binary = BinaryBeside("qlaster-sender", QLASTER_SENDER_BINARY);
   c.relay_binary = BinaryBeside("qlaster-relay", QLASTER_RELAY_BINARY);
+  c.grpc_binary = BinaryBeside("qlaster-grpc", QLASTER_GRPC_BINARY);
+  c.grpc_client_binary = BinaryBeside("qlaster_grpc_bench_client", QLASTER_GRPC_BENCH_CLIENT_BINARY);
   c.udp_impair_binary = BinaryBeside("qlaster-udp-impair", QLASTER_UDP_IMPAIR_BINARY);
   c.test_certs_script = QLASTER_TEST_CERTS_SCRIPT;
   c.certs_dir = absl::GetFlag(FLAGS_certs);
@@ -137,13 +147,12 @@ int RunMicro(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "micro") return RunMicro(argc, argv);
-  std::vector<char*> positional = qlaster::ParseFlags(
-      argc, argv,
-      "qlaster-bench SCENARIO|all|micro [flags]\n"
-      "  SCENARIO: latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay\n"
-      "  micro [--benchmark_filter=...]: the Google Benchmark micro-benchmarks");
+  const std::string usage = absl::StrCat(
+      "qlaster-bench SCENARIO|all|micro [flags]\n  SCENARIO: ", ScenarioNames(),
+      "\n  micro [--benchmark_filter=...]: the Google Benchmark micro-benchmarks");
+  std::vector<char*> positional = qlaster::ParseFlags(argc, argv, usage.c_str());
   if (positional.size() != 2) {
-    return UsageError("expected one scenario (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay, all, micro)");
+    return UsageError(absl::StrCat("expected one scenario (", ScenarioNames(), ", all, micro)"));
   }
   const std::string which = positional[1];
   std::vector<const ScenarioEntry*> chosen;
@@ -151,8 +160,7 @@ int Main(int argc, char** argv) {
     if (which == "all" || which == s.name) chosen.push_back(&s);
   }
   if (chosen.empty()) {
-    return UsageError(absl::StrCat("unknown scenario '", which,
-                                   "' (latency, throughput, fanout, filter, e2e, ingest, replay, commitment, netbaseline, relay, all, micro)"));
+    return UsageError(absl::StrCat("unknown scenario '", which, "' (", ScenarioNames(), ", all, micro)"));
   }
   absl::StatusOr<Config> config = ConfigFromFlags();
   if (!config.ok()) return UsageError(config.status().message());

@@ -111,7 +111,18 @@ absl::Status Program::Alive() {
   if (absl::IsDeadlineExceeded(st.status())) return absl::OkStatus();
   if (!st.ok()) return st.status();
   process_.reset();
+  ended_ = *st;
   return Failed(DescribeWaitStatus(*st));
+}
+
+absl::StatusOr<bool> Program::StopIfRunning(absl::Duration timeout) {
+  if (process_ && Alive().ok()) {
+    QLASTER_RETURN_IF_ERROR(Stop(timeout));
+    return true;
+  }
+  if (!ended_) return Failed("was stopped");
+  if (!WIFEXITED(*ended_) || WEXITSTATUS(*ended_) != 0) return Failed(DescribeWaitStatus(*ended_));
+  return false;
 }
 
 absl::Status Program::Stop(absl::Duration timeout) {

@@ -47,6 +47,9 @@ class Program {
 
   // OK while it runs; otherwise how it ended, with the tail of its log.
   absl::Status Alive();
+  // As Stop, for a program that may also have ended by itself (with 0) already: true when
+  // it was stopped, false when it had ended.
+  absl::StatusOr<bool> StopIfRunning(absl::Duration timeout = absl::Seconds(10));
   // SIGTERM; it must exit 0 within `timeout`.
   absl::Status Stop(absl::Duration timeout = absl::Seconds(10));
   // An error about this program, with the tail of its log.
@@ -58,6 +61,7 @@ class Program {
   std::string name_;
   std::string log_path_;
   std::optional<ChildProcess> process_;
+  std::optional<int> ended_;  // its wait status, once Alive found it ended by itself
 };
 
 // Waits until `ready` returns true, failing early when any of `programs` ends, or with

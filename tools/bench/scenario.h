@@ -38,6 +38,8 @@ struct Config {
   absl::Duration duration = absl::ZeroDuration();  // --duration: e2e run length (0: default)
   std::string sender_binary;              // the qlaster-sender next to qlaster-bench
   std::string relay_binary;               // qlaster-relay, found the same way
+  std::string grpc_binary;                // qlaster-grpc, found the same way
+  std::string grpc_client_binary;         // qlaster_grpc_bench_client (tools/grpc_bench)
   std::string udp_impair_binary;          // qlaster-udp-impair (built with the tests)
   std::string test_certs_script;          // tools/make_test_certs.sh
   std::string certs_dir;                  // --certs: certificates already made (empty: make them)
@@ -111,6 +113,8 @@ absl::StatusOr<std::vector<Result>> RunNetBaseline(const Config& config);
 // `relay`: sender A -> qlaster-relay -> QUIC -> gateway sender B, real processes on
 // loopback, beside the UDP and TCP ping-pongs; tools/bench/relay_scenario.cc.
 absl::StatusOr<std::vector<Result>> RunRelay(const Config& config);
+// Yellowstone gRPC clients through qlaster-grpc, beside the shared-memory path (grpc_scenario.cc).
+absl::StatusOr<std::vector<Result>> RunGrpc(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);
