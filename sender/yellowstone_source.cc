@@ -2,7 +2,6 @@
 #include "sender/yellowstone_source.h"
 
 #include <grpcpp/grpcpp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -17,9 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
-#include "base/spsc_queue.h"
 #include "geyser.grpc.pb.h"
-#include "shm/event_fd.h"
+#include "shm/doorbell_queue.h"
 #include "wire/yellowstone/update_convert.h"
 
 namespace qlaster::sender {
@@ -87,16 +85,16 @@ class ResumeDedup {
 
 class YellowstoneSource::Client {
  public:
-  Client(YellowstoneOptions options, std::string target, bool tls, shm::EventFd doorbell)
+  static constexpr size_t kQueueSize = 4096;
+  using Queue = shm::DoorbellQueue<UpstreamFrame, kQueueSize>;
+
+  Client(YellowstoneOptions options, std::string target, bool tls, std::unique_ptr<Queue> queue)
       : options_(std::move(options)),
         target_(std::move(target)),
         tls_(tls),
-        doorbell_(std::move(doorbell)) {}
+        queue_(std::move(queue)) {}
 
-  ~Client() {
-    Stop();
-    while (std::optional<UpstreamFrame*> f = queue_.Pop()) delete *f;
-  }
+  ~Client() { Stop(); }
 
   void Start() {
     thread_ = std::thread([this] { Run(); });
@@ -114,50 +112,24 @@ class YellowstoneSource::Client {
     if (watchdog_.joinable()) watchdog_.join();
   }
 
-  // Dispatch thread. With nothing queued, declares itself asleep (the client thread
-  // then rings the doorbell after its next push) and looks once more, so that a push
-  // racing with the declaration is never left waiting for the runner's poll interval:
-  // the flag is exchanged on both sides (a read-modify-write, as the ring's sleeping
-  // flag), the queue is pushed before it on one side and read after it on the other.
+  // Dispatch thread: publishes what the client thread queued; with nothing queued the
+  // runner waits on the queue's doorbell (shm/doorbell_queue.h).
   SourceWork DoWork(Dispatcher& dispatcher) {
-    if (armed_) {
-      uint64_t rings;
-      (void)!::read(doorbell_.fd(), &rings, sizeof(rings));  // reset; EAGAIN if not rung
-      asleep_.exchange(false, std::memory_order_seq_cst);
-      armed_ = false;
-    }
-    int done = Drain(dispatcher);
-    if (done == 0) {
-      asleep_.exchange(true, std::memory_order_seq_cst);
-      done = Drain(dispatcher);
-      armed_ = true;  // reset at the next call, rung or not
-    }
+    const int done = queue_->Work(options_.max_frames_per_call, [&](std::unique_ptr<UpstreamFrame> frame) {
+      dispatcher.Publish(frame->update(), frame->key());
+      Bump(counters_.published);
+    });
     return SourceWork{.done = done,
                       .next_due_ns = SourceWork::kWhenever,
-                      .doorbell_fd = done == 0 ? doorbell_.fd() : -1};
+                      .doorbell_fd = done == 0 ? queue_->doorbell_fd() : -1};
   }
 
   const YellowstoneOptions& options() const { return options_; }
-
- private:
-  int Drain(Dispatcher& dispatcher) {
-    int done = 0;
-    while (static_cast<size_t>(done) < options_.max_frames_per_call) {
-      std::optional<UpstreamFrame*> next = queue_.Pop();
-      if (!next) break;
-      std::unique_ptr<UpstreamFrame> frame(*next);
-      dispatcher.Publish(frame->update(), frame->key());
-      Bump(counters_.published);
-      ++done;
-    }
-    return done;
-  }
 
  public:
   const YellowstoneCounters& counters() const { return counters_; }
 
  private:
-  static constexpr size_t kQueueSize = 4096;
 
   bool stopping() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -323,39 +295,23 @@ class YellowstoneSource::Client {
     if (slot > counters_.last_slot.load(std::memory_order_relaxed)) {
       counters_.last_slot.store(slot, std::memory_order_relaxed);
     }
-    UpstreamFrame* raw = frame.release();
-    if (queue_.Push(raw)) {
-      Ring();
-      return true;
-    }
+    if (queue_->Push(frame)) return true;
     Bump(counters_.queue_full_waits);
     // The dispatcher is behind: wait for room rather than drop. Not reading makes gRPC's
     // flow control hold the upstream back.
-    while (!queue_.Push(raw)) {
-      if (!Sleep(absl::Microseconds(20))) {
-        delete raw;
-        return false;
-      }
+    while (!queue_->Push(frame)) {
+      if (!Sleep(absl::Microseconds(20))) return false;
     }
-    Ring();
     return true;
-  }
-
-  // After a push: wakes the dispatch thread if it said it would sleep (once per sleep).
-  void Ring() {
-    if (asleep_.exchange(false, std::memory_order_seq_cst)) doorbell_.Notify();
   }
 
   const YellowstoneOptions options_;
   const std::string target_;
   const bool tls_;
   YellowstoneCounters counters_;
-  SpscQueue<UpstreamFrame*, kQueueSize> queue_;
-  const shm::EventFd doorbell_;            // rung by Ring(), watched by the runner
-  std::atomic<bool> asleep_{false};        // the dispatch thread found the queue empty
+  std::unique_ptr<Queue> queue_;           // client thread -> dispatch thread
   ResumeDedup dedup_;                      // client thread
   bool resumed_ = false;                   // client thread: this stream asked for from_slot
-  bool armed_ = false;                     // dispatch thread: the doorbell may need a reset
 
   std::mutex mu_;
   std::condition_variable wake_;
@@ -398,8 +354,8 @@ absl::StatusOr<std::unique_ptr<YellowstoneSource>> YellowstoneSource::Open(
   if (options.max_frames_per_call == 0) {
     return absl::InvalidArgumentError("yellowstone max_frames_per_call must be > 0");
   }
-  QLASTER_ASSIGN_OR_RETURN(shm::EventFd doorbell, shm::EventFd::Create());
-  auto client = std::make_unique<Client>(options, target, tls, std::move(doorbell));
+  QLASTER_ASSIGN_OR_RETURN(std::unique_ptr<Client::Queue> queue, Client::Queue::Create());
+  auto client = std::make_unique<Client>(options, target, tls, std::move(queue));
   client->Start();
   return std::unique_ptr<YellowstoneSource>(new YellowstoneSource(std::move(client)));
 }

@@ -5,7 +5,7 @@
 // synchronous ClientReaderWriter). It subscribes to every account, every transaction
 // (with its status meta), slots, block meta and entries at processed commitment;
 // converts each SubscribeUpdate to a frame once (wire/yellowstone/update_convert.h);
-// and hands the frames to DoWork through a bounded SPSC queue. DoWork, on the dispatch
+// and hands the frames to DoWork through a shm::DoorbellQueue. DoWork, on the dispatch
 // thread, only publishes them; when the queue is empty DoWork hands the runner a doorbell
 // (an eventfd the client thread rings after its next push), so that an idle sender
 // sleeps instead of polling. When the queue is full the client thread waits (the
