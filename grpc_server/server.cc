@@ -21,6 +21,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "metrics/http_server.h"
 #include "qlaster/consumer.hpp"
+#include "wire/control_framing.h"
 
 namespace qlaster::grpc_endpoint {
 namespace {
@@ -536,10 +537,15 @@ class Service final : public geyser::Geyser::CallbackService {
   }
   ServerUnaryReactor* SubscribeReplayInfo(CallbackServerContext* ctx,
                                           const geyser::SubscribeReplayInfoRequest*,
-                                          geyser::SubscribeReplayInfoResponse*) override {
-    // first_available left unset: the sender says what it keeps only when a from_slot
-    // is refused (OUT_OF_RANGE names the oldest slot).
-    return Unary(ctx, [] { return absl::OkStatus(); });
+                                          geyser::SubscribeReplayInfoResponse* resp) override {
+    // The oldest slot a from_slot may name now, as the sender's statistics tell it (left
+    // unset when the sender keeps no update log).
+    return Unary(ctx, [&]() -> absl::Status {
+      absl::StatusOr<StatsMsg> stats = QuerySenderStats(shared_->options.sender_socket, absl::Seconds(2));
+      if (!stats.ok()) return absl::UnavailableError(stats.status().message());
+      if (stats->oldest_replay_slot.has_value()) resp->set_first_available(*stats->oldest_replay_slot);
+      return absl::OkStatus();
+    });
   }
 
  private:

@@ -668,6 +668,9 @@ StatsMsg ControlServer::Impl::BuildStats() const {
     stats.dropped += entry.dropped;
     if (stats.consumers.size() < kMaxStatsConsumers) stats.consumers.push_back(std::move(entry));
   }
+  if (const UpdateLog* log = dispatcher.update_log(); log != nullptr) {
+    stats.oldest_replay_slot = log->OldestSlot();
+  }
   for (const Source* source : sources) source->AppendCounters(&stats.source_counters);
   if (stats.source_counters.size() > kMaxStatsSourceCounters) {
     stats.source_counters.resize(kMaxStatsSourceCounters);

@@ -369,6 +369,32 @@ class Endpoint(unittest.TestCase):
         e = s.wait_error()
         self.assertEqual(e.code(), grpc.StatusCode.OUT_OF_RANGE, e.details())
 
+    def test_replay_info_names_the_oldest_slot_a_from_slot_may_name(self):
+        """SubscribeReplayInfo.first_available is the oldest slot the sender keeps whole: a
+        from_slot just after it replays from the past (not at it: the oldest slot may leave
+        the log between the two calls), one before it is OUT_OF_RANGE."""
+        info = self.retry(lambda: self.stub.SubscribeReplayInfo(
+            g.SubscribeReplayInfoRequest(), metadata=AUTH))
+        self.assertTrue(info.HasField("first_available"), info)
+        first = info.first_available
+        deadline = time.monotonic() + TIMEOUT
+        while True:  # until a slot after the oldest kept one is under way
+            slot = self.retry(lambda: self.stub.GetSlot(g.GetSlotRequest(), metadata=AUTH)).slot
+            if slot > first + 2:
+                break
+            self.assertLess(time.monotonic(), deadline, f"the slot stays at {slot}")
+            time.sleep(0.05)
+        r = g.SubscribeRequest()
+        r.slots["s"].SetInParent()
+        r.from_slot = first + 1
+        replayed = self.stream(r).next(lambda u: kind(u) == "slot").slot.slot
+        self.assertGreaterEqual(replayed, first + 1)
+        self.assertLess(replayed, slot, "the replay did not start in the past")
+        if first > 0:
+            r.from_slot = first - 1
+            e = self.stream(r).wait_error()
+            self.assertEqual(e.code(), grpc.StatusCode.OUT_OF_RANGE, e.details())
+
     # ------------------------------------------------------------------ bad input
     def test_bad_requests(self):
         cases = []

@@ -97,14 +97,7 @@ class SenderE2eTest : public ::testing::Test {
   }
 
   absl::StatusOr<StatsMsg> SenderStats(const std::string& socket) {
-    UniqueFd fd = testing::ConnectUnix(socket);
-    if (!fd) return absl::UnavailableError("no sender");
-    QLASTER_RETURN_IF_ERROR(WriteControl(fd.get(), EncodeControl(StatsRequestMsg{})));
-    ControlFrameReader reader;
-    absl::StatusOr<ControlMsg> msg = ReadControl(fd.get(), reader, absl::Seconds(10));
-    if (!msg.ok()) return msg.status();
-    if (auto* s = std::get_if<StatsMsg>(&*msg)) return *s;
-    return absl::InternalError("expected Stats");
+    return QuerySenderStats(socket, absl::Seconds(10));
   }
 
   static constexpr uint64_t kSentinel = 999'999;

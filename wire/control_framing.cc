@@ -5,6 +5,8 @@
 #include "wire/control_framing.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,7 +15,9 @@
 #include <set>
 #include <type_traits>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "flatbuffers/flatbuffers.h"
 #include "base/fd_passing.h"
 #include "base/status_macros.h"
@@ -255,7 +259,16 @@ ControlMsg ToMsg(const fb::Evicted& t) {
 }
 ControlMsg ToMsg(const fb::StatsRequest&) { return StatsRequestMsg{}; }
 ControlMsg ToMsg(const fb::Stats& t) {
-  StatsMsg msg{t.published(), t.delivered(), t.dropped(), t.evicted(), {}};
+  StatsMsg msg{.published = t.published(),
+               .delivered = t.delivered(),
+               .dropped = t.dropped(),
+               .evicted = t.evicted(),
+               .consumers = {},
+               .source_counters = {},
+               .oldest_replay_slot = std::nullopt};
+  if (const flatbuffers::Optional<uint64_t> oldest = t.oldest_replay_slot(); oldest.has_value()) {
+    msg.oldest_replay_slot = *oldest;
+  }
   if (const auto* consumers = t.consumers(); consumers != nullptr) {
     // A count over the limit is reported by ValidateControl; do not copy a huge vector
     // first (the verifier already bounded it by kVerifierMaxTables).
@@ -624,9 +637,11 @@ std::vector<uint8_t> EncodeControl(const StatsMsg& msg) {
     counters.push_back(fb::CreateSourceCounter(fbb, fbb.CreateString(c.source),
                                                fbb.CreateString(c.name), c.value));
   }
+  flatbuffers::Optional<uint64_t> oldest = flatbuffers::nullopt;
+  if (msg.oldest_replay_slot.has_value()) oldest = *msg.oldest_replay_slot;
   const auto body = fb::CreateStats(fbb, msg.published, msg.delivered, msg.dropped,
                                     msg.evicted, fbb.CreateVector(consumers),
-                                    fbb.CreateVector(counters));
+                                    fbb.CreateVector(counters), oldest);
   return Frame(fbb, fb::ControlBody::Stats, body.Union());
 }
 
@@ -810,6 +825,40 @@ absl::StatusOr<ControlMsg> ReadControl(int fd, ControlFrameReader& reader,
       for (UniqueFd& received : got->fds) fds->push_back(std::move(received));
     }
     reader.Append(absl::MakeConstSpan(chunk.data(), got->bytes));
+  }
+}
+
+absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path, absl::Duration timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", socket_path));
+  }
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return ErrnoStatus(errno, "socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("no qlaster-sender at ", socket_path, " (", std::strerror(errno), ")"));
+  }
+  // A sender that refuses the connection as it accepts it (a limit, an allow-list) may
+  // close before reading the request: its Error, which says why, is still there to read.
+  const absl::Status sent = WriteControl(fd.get(), EncodeControl(StatsRequestMsg{}));
+  ControlFrameReader reader;
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    absl::StatusOr<ControlMsg> msg =
+        ReadControl(fd.get(), reader, std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    if (!msg.ok()) {
+      const absl::Status& why = sent.ok() ? msg.status() : sent;
+      return absl::Status(absl::IsDeadlineExceeded(why) ? why.code() : absl::StatusCode::kUnavailable,
+                          absl::StrCat("qlaster-sender at ", socket_path, ": ", why.ToString()));
+    }
+    if (auto* stats = std::get_if<StatsMsg>(&*msg)) return std::move(*stats);
+    if (const auto* error = std::get_if<ErrorMsg>(&*msg)) {
+      return absl::FailedPreconditionError(absl::StrCat("qlaster-sender refused: ", error->message));
+    }
+    // Anything else (a Ping) is not the answer: keep reading.
   }
 }
 

@@ -211,6 +211,9 @@ struct StatsMsg {
   uint64_t evicted = 0;
   std::vector<ConsumerStatsEntry> consumers;
   std::vector<SourceCounterEntry> source_counters = {};
+  // The oldest slot a from_slot may name now; nullopt without an update log (or before
+  // its first update).
+  std::optional<uint64_t> oldest_replay_slot = std::nullopt;
   friend bool operator==(const StatsMsg&, const StatsMsg&) = default;
 };
 
@@ -313,6 +316,14 @@ absl::Status WriteControl(int fd, absl::Span<const uint8_t> frame);
 absl::StatusOr<ControlMsg> ReadControl(int fd, ControlFrameReader& reader,
                                        absl::Duration timeout,
                                        std::vector<UniqueFd>* fds = nullptr);
+
+// Asks the qlaster-sender listening at `socket_path` for its statistics as a viewer (a
+// StatsRequest on a fresh connection, no Hello: it takes no consumer slot), waiting at most
+// `timeout` for the answer. Errors: kInvalidArgument for a path too long for a Unix socket;
+// kUnavailable when nothing listens there or the sender closed without answering;
+// kDeadlineExceeded; kFailedPrecondition when the sender refused (its Error's message).
+absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path,
+                                          absl::Duration timeout = absl::Seconds(5));
 
 }  // namespace qlaster
 

@@ -56,7 +56,8 @@ std::vector<ControlMsg> AllMessages() {
                2,
                {ConsumerStatsEntry{1, "a", 10, 1, 1 << 20, 64, 3},
                 ConsumerStatsEntry{2, "b", 20, 0, 1 << 21, 0, 0}},
-               {SourceCounterEntry{"yellowstone:http://127.0.0.1:10000", "malformed", 3}}},
+               {SourceCounterEntry{"yellowstone:http://127.0.0.1:10000", "malformed", 3}},
+               380'000'123},
   };
 }
 
@@ -126,6 +127,18 @@ TEST_F(ControlFramingTest, RoundTripsEveryMessageType) {
         DecodeControlFrame(absl::MakeConstSpan(frame).subspan(kControlFrameHeaderSize));
     ASSERT_TRUE(decoded.ok()) << ControlMsgName(msgs[i]) << ": " << decoded.status();
     EXPECT_EQ(*decoded, msgs[i]) << ControlMsgName(msgs[i]);
+  }
+}
+
+TEST_F(ControlFramingTest, StatsTellsSlotZeroFromNoOldestReplaySlot) {
+  for (std::optional<uint64_t> oldest : {std::optional<uint64_t>(0), std::optional<uint64_t>()}) {
+    const StatsMsg msg{0, 0, 0, 0, {}, {}, oldest};
+    const std::vector<uint8_t> frame = EncodeControl(msg);
+    absl::StatusOr<ControlMsg> decoded =
+        DecodeControlFrame(absl::MakeConstSpan(frame).subspan(kControlFrameHeaderSize));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_TRUE(std::holds_alternative<StatsMsg>(*decoded));
+    EXPECT_EQ(std::get<StatsMsg>(*decoded).oldest_replay_slot, oldest);
   }
 }
 

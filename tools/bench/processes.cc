@@ -29,36 +29,6 @@ std::string BinaryBeside(const std::string& name, const std::string& build_tree_
   return build_tree_path;
 }
 
-absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return ErrnoStatus(errno, "socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError("socket path too long");
-  }
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("connect to qlaster-sender at ", socket_path));
-  }
-  QLASTER_RETURN_IF_ERROR(WriteControl(fd.get(), EncodeControl(StatsRequestMsg{})));
-  ControlFrameReader reader;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  for (;;) {
-    absl::StatusOr<ControlMsg> msg =
-        ReadControl(fd.get(), reader, std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    if (!msg.ok()) {
-      return absl::Status(msg.status().code(),
-                          absl::StrCat("sender stats: ", msg.status().message()));
-    }
-    if (const auto* stats = std::get_if<StatsMsg>(&*msg)) return *stats;
-    if (const auto* error = std::get_if<ErrorMsg>(&*msg)) {
-      return absl::InternalError(absl::StrCat("sender refused StatsRequest: ", error->message));
-    }
-    // A Ping or anything else is not the answer: keep reading.
-  }
-}
-
 absl::StatusOr<uint64_t> ProcessCpuNs(pid_t pid) {
   const std::string path = absl::StrCat("/proc/", pid, "/stat");
   std::ifstream in(path);

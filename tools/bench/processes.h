@@ -1,6 +1,6 @@
 // What scenarios that run qlaster's own binaries as child processes share: finding the
 // binaries, starting one with its output in a log (quoted when it fails), and reading a
-// running sender's counters and a process's CPU time.
+// process's CPU time (a running sender's counters: QuerySenderStats, wire/control_framing.h).
 #ifndef QLASTER_TOOLS_BENCH_PROCESSES_H_
 #define QLASTER_TOOLS_BENCH_PROCESSES_H_
 
@@ -22,10 +22,6 @@ namespace qlaster::bench {
 // `name` installed beside the running qlaster-bench, else `build_tree_path` (in the build
 // tree each binary lives in its own folder).
 std::string BinaryBeside(const std::string& name, const std::string& build_tree_path);
-
-// One StatsRequest on a fresh connection to a sender's control socket (a viewer, as
-// `qlaster-inspect --sender-stats` is: no Hello, no consumer slot).
-absl::StatusOr<StatsMsg> QuerySenderStats(const std::string& socket_path);
 
 // utime + stime of every thread of `pid`, ns (clock ticks: 10 ms resolution, so measure
 // over seconds).

@@ -221,44 +221,15 @@ int RunWatch(const InspectOptions& o) {
 }
 
 int RunSenderStats(const InspectOptions& o) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Fail(kExitFailure, absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (o.socket_path.size() >= sizeof(addr.sun_path)) {
-    return Fail(kExitUsage, absl::StrCat("--socket: path too long: ", o.socket_path));
+  absl::StatusOr<StatsMsg> stats = QuerySenderStats(o.socket_path, absl::Seconds(5));
+  if (!stats.ok()) {
+    const absl::Status& s = stats.status();
+    if (absl::IsInvalidArgument(s)) return Fail(kExitUsage, absl::StrCat("--socket: ", s.message()));
+    return Fail(absl::IsFailedPrecondition(s) ? kExitFailure : kExitNoSender, Printable(std::string(s.message())));
   }
-  std::memcpy(addr.sun_path, o.socket_path.data(), o.socket_path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return Fail(kExitNoSender, absl::StrCat("no qlaster-sender at ", o.socket_path, " (",
-                                            std::strerror(errno), ")"));
-  }
-  // A viewer: StatsRequest without a Hello, so it takes no consumer slot. A sender that
-  // refuses the connection as it accepts it (a limit, an allow-list) may close before
-  // reading the request: its Error, which says why, is still there to read.
-  const absl::Status sent = WriteControl(fd.get(), EncodeControl(StatsRequestMsg{}));
-  ControlFrameReader reader;
-  for (;;) {
-    absl::StatusOr<ControlMsg> msg = ReadControl(fd.get(), reader, absl::Seconds(5));
-    if (!msg.ok() && !sent.ok()) {
-      return Fail(kExitNoSender,
-                  absl::StrCat("qlaster-sender at ", o.socket_path, ": ", sent.ToString()));
-    }
-    if (!msg.ok()) {
-      return Fail(kExitNoSender,
-                  absl::StrCat("qlaster-sender at ", o.socket_path, ": ", msg.status().ToString()));
-    }
-    if (const auto* stats = std::get_if<StatsMsg>(&*msg)) {
-      const std::string text =
-          o.json ? FormatSenderStatsJson(*stats) + "\n" : FormatSenderStatsTable(*stats);
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
-    }
-    if (const auto* error = std::get_if<ErrorMsg>(&*msg)) {
-      return Fail(kExitFailure, absl::StrCat("qlaster-sender refused: ", Printable(error->message)));
-    }
-    // Anything else (a Ping) is not the answer; keep reading.
-  }
+  const std::string text = o.json ? FormatSenderStatsJson(*stats) + "\n" : FormatSenderStatsTable(*stats);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }
 
 }  // namespace qlaster::inspect

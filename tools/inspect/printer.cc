@@ -314,8 +314,11 @@ std::string FormatHuman(const Event& e, int64_t now_ns, const PrintOptions& opti
 
 std::string FormatSenderStatsTable(const StatsMsg& stats) {
   std::string out = absl::StrFormat(
-      "sender: published %d  delivered %d  dropped %d  evicted %d  consumers %d\n",
-      stats.published, stats.delivered, stats.dropped, stats.evicted, stats.consumers.size());
+      "sender: published %d  delivered %d  dropped %d  evicted %d  consumers %d%s\n",
+      stats.published, stats.delivered, stats.dropped, stats.evicted, stats.consumers.size(),
+      stats.oldest_replay_slot.has_value()
+          ? absl::StrCat("  replay from slot ", *stats.oldest_replay_slot)
+          : std::string());
   absl::StrAppend(&out, absl::StrFormat("%12s  %-24s %12s %10s %10s %10s %7s %10s\n", "id", "name",
                                         "delivered", "dropped", "ring", "fill", "fill%",
                                         "lag"));
@@ -354,7 +357,9 @@ std::string FormatSenderStatsJson(const StatsMsg& stats) {
     absl::StrAppend(&out, i == 0 ? "" : ",", "{\"source\":", JsonString(c.source),
                     ",\"name\":", JsonString(c.name), ",\"value\":", c.value, "}");
   }
-  out += "]}";
+  out += "],\"oldest_replay_slot\":";
+  out += stats.oldest_replay_slot.has_value() ? absl::StrCat(*stats.oldest_replay_slot) : "null";
+  out += "}";
   return out;
 }
 

@@ -165,16 +165,21 @@ TEST(SenderStatsTest, TableAndJson) {
              .consumers = {{.consumer_id = 4, .name = "bot \"a\"", .delivered = 90,
                             .dropped = 3, .ring_bytes = 1 << 20, .ring_fill = 1 << 19,
                             .lag_records = 7}},
-             .source_counters = {{.source = "yellowstone:http://h:1", .name = "malformed", .value = 2}}};
+             .source_counters = {{.source = "yellowstone:http://h:1", .name = "malformed", .value = 2}},
+             .oldest_replay_slot = 380'000'000};
   EXPECT_EQ(FormatSenderStatsJson(s),
             "{\"published\":100,\"delivered\":90,\"dropped\":3,\"evicted\":1,\"consumers\":[{"
             "\"id\":4,\"name\":\"bot \\\"a\\\"\",\"delivered\":90,\"dropped\":3,"
             "\"ring_bytes\":1048576,\"ring_fill\":524288,\"lag_records\":7}],"
             "\"source_counters\":[{\"source\":\"yellowstone:http://h:1\",\"name\":\"malformed\","
-            "\"value\":2}]}");
+            "\"value\":2}],\"oldest_replay_slot\":380000000}");
   const std::string table = FormatSenderStatsTable(s);
-  EXPECT_NE(table.find("sender: published 100  delivered 90  dropped 3  evicted 1  consumers 1"),
+  EXPECT_NE(table.find("sender: published 100  delivered 90  dropped 3  evicted 1  consumers 1"
+                       "  replay from slot 380000000\n"),
             std::string::npos) << table;
+  s.oldest_replay_slot.reset();  // no update log
+  EXPECT_NE(FormatSenderStatsJson(s).find(",\"oldest_replay_slot\":null}"), std::string::npos);
+  EXPECT_NE(FormatSenderStatsTable(s).find("consumers 1\n"), std::string::npos);
   EXPECT_NE(table.find("50.0%"), std::string::npos) << table;
   EXPECT_NE(table.find("bot \\\"a\\\""), std::string::npos) << table;
   EXPECT_NE(table.find("source yellowstone:http://h:1 malformed 2"), std::string::npos) << table;
