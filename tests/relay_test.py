@@ -508,9 +508,6 @@ class RelayStreamTest(RelayFixture):
             overlap = assert_contiguous(self, a_cls[cls], b_cls[cls])
             self.assertGreater(len(overlap), 10, f"too little overlap in {cls} to compare")
 
-    @unittest.skipIf(os.environ.get("QLASTER_SANITIZED"),
-                     "under ASan the lossy handshake runs into the 5 s handshake timeout "
-                     "again and again; this case runs in the release build")
     def test_loss_delay_and_reordering_lose_nothing(self):
         _, port = self.start_proxy(*LOSSY)
         a = Inspector(self.sock_a, self.log, "inspect-a")
@@ -618,15 +615,9 @@ class RelayStreamTest(RelayFixture):
     def test_an_outrun_replay_buffer_makes_exact_gaps(self):
         self.outrun_the_replay_buffer()
 
-    @unittest.skipIf(os.environ.get("QLASTER_SANITIZED"),
-                     "under ASan the lossy handshake runs into the 5 s handshake timeout "
-                     "again and again; this case runs in the release build")
     def test_an_outrun_replay_buffer_on_a_lossy_path_makes_exact_gaps(self):
         self.outrun_the_replay_buffer(*LOSSY)
 
-    @unittest.skipIf(os.environ.get("QLASTER_SANITIZED"),
-                     "under ASan the lossy handshake runs into the 5 s handshake timeout "
-                     "again and again; this case runs in the release build")
     def test_an_outrun_replay_buffer_and_an_overflowing_link_buffer_make_exact_gaps(self):
         # 32 KiB unsent per class: the lossy path cannot carry the feed through that.
         self.outrun_the_replay_buffer(*LOSSY, link_buffer_bytes=32768)
