@@ -190,6 +190,7 @@ class Dispatcher {
   // The update log, for the control thread's from_slot checks (Pin/Unpin/OldestSlot);
   // null without one.
   UpdateLog* update_log() { return log_.get(); }
+  const UpdateLog* update_log() const { return log_.get(); }
 
   const DispatcherCounters& counters() const { return counters_; }
 

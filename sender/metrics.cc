@@ -60,6 +60,11 @@ std::string RenderPrometheus(const SenderMetrics& m) {
         static_cast<double>(d.log_bytes));
   w.One("qlaster_sender_update_log_entries", "gauge", "Updates the update log holds.",
         static_cast<double>(d.log_entries));
+  if (d.log_oldest_slot.has_value()) {
+    w.One("qlaster_sender_update_log_oldest_slot", "gauge",
+          "The oldest slot the update log keeps whole: the oldest from_slot served now.",
+          static_cast<double>(*d.log_oldest_slot));
+  }
   w.Family("qlaster_sender_routing_table_version", "gauge",
            "Version of the newest routing table installed by the control plane and adopted by "
            "the dispatcher.");

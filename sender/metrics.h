@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct DispatcherMetrics {
   uint64_t log_gap_updates = 0;
   uint64_t log_bytes = 0;
   uint64_t log_entries = 0;
+  std::optional<uint64_t> log_oldest_slot;  // UpdateLog::OldestSlot(); nullopt: no log or empty
 };
 
 // Relaxed loads of `c`: any thread.

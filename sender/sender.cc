@@ -69,6 +69,9 @@ struct Sender::Impl {
     m.sender_name = options.control.sender_name;
     m.control = control.Metrics();
     m.dispatcher = ReadDispatcherMetrics(dispatcher.counters());
+    if (const UpdateLog* log = dispatcher.update_log(); log != nullptr) {
+      m.dispatcher.log_oldest_slot = log->OldestSlot();
+    }
     for (const Source* source : sources) m.sources.push_back({source->name(), source->Counts()});
     return m;
   }

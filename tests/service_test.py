@@ -166,6 +166,7 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(s.value(m, "qlaster_sender_updates_published_total", kind="account"), 0)
         self.assertGreater(s.value(m, "qlaster_sender_updates_published_total", kind="slot"), 0)
         self.assertGreater(s.value(m, "qlaster_source_updates_total", source="synthetic"), 0)
+        self.assertGreater(s.value(m, "qlaster_sender_update_log_oldest_slot"), 0)
         self.assertEqual(s.value(m, "qlaster_sender_consumers"), 1)
         self.assertEqual(s.value(m, "qlaster_sender_routing_table_consumers"), 1)
         self.assertGreaterEqual(s.value(m, "qlaster_sender_routing_table_version", state="adopted"), 1)
