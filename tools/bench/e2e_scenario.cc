@@ -37,10 +37,6 @@
 namespace qlaster::bench {
 namespace {
 
-// The synthetic feed's default rates (sender/main.cc): accounts plus transactions per
-// second; --rate scales both.
-constexpr double kDefaultAccountsPerSecond = 20000;
-constexpr double kDefaultTransactionsPerSecond = 3700;
 constexpr uint64_t kRingBytes = 16u << 20;
 
 struct Snapshot {
@@ -68,7 +64,7 @@ absl::StatusOr<std::vector<Result>> RunE2e(const Config& config) {
                                       ? config.duration
                                       : (config.quick ? absl::Seconds(1) : absl::Seconds(10));
   const WaitMode mode = config.mode.value_or(WaitMode::kSpinThenSleep);
-  const double nominal = kDefaultAccountsPerSecond + kDefaultTransactionsPerSecond;
+  const double nominal = kSyntheticUpdatesPerSecond;
   const double rate = config.rate.value_or(nominal);
   if (::access(config.sender_binary.c_str(), X_OK) != 0) {
     return absl::NotFoundError(

@@ -51,6 +51,10 @@ struct Config {
   int Cpu(size_t i) const { return cpus.empty() ? -1 : cpus[i % cpus.size()]; }
 };
 
+// The synthetic feed's default rate (sender/main.cc): 20,000 accounts plus 3,700
+// transactions per second; qlaster-sender --rate scales it.
+inline constexpr double kSyntheticUpdatesPerSecond = 20000 + 3700;
+
 // A latency distribution, ns.
 struct Latency {
   uint64_t samples = 0;
