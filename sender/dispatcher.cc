@@ -318,7 +318,7 @@ void Dispatcher::ReleaseSlot(uint64_t slot, Commitment level, uint64_t status_sl
     for (const auto& [who, n] : it->second.others) skip(who, n);
     lost_.erase(it);
   }
-  const std::vector<UpdateLog::Position>* positions = log_->SlotPositions(slot);
+  const std::vector<UpdateLog::Position>* positions = log_->ResolveSlot(slot);
   if (positions == nullptr) return;
   BumpCounter(counters_.released_slots);
   for (UpdateLog::Position p : *positions) {
@@ -368,8 +368,9 @@ void Dispatcher::EvictFromLog() {
     // and commitment levels whose release of its slot is still to come.
     bool behind = false;
     for (ConsumerIndex who : catching_up_) behind |= cursors_[who].next <= p;
-    const bool counts = !e.superseded && !log_->Dead(e.slot);
-    if (!behind && !(commitment && counts && e.kind != fb::UpdateKind::Slot)) return;
+    if (!behind && !commitment) return;  // the common case: nobody reads the log
+    const bool counts = !log_->Superseded(p) && !log_->Dead(e.slot);
+    if (!behind && !(counts && e.kind != fb::UpdateKind::Slot)) return;
     RouteKey key;
     absl::StatusOr<EncodedUpdate> u = FromLog(p, &key);
     if (!u.ok()) return;
@@ -516,7 +517,7 @@ bool Dispatcher::Advance(ConsumerIndex who, Cursor& c, int& budget) {
       if (const std::vector<uint64_t>* slots = log_->Released(c.next, commitment)) {
         for (; c.release_slot < slots->size(); ++c.release_slot, c.release_index = 0) {
           const uint64_t slot = (*slots)[c.release_slot];
-          const std::vector<UpdateLog::Position>* positions = log_->SlotPositions(slot);
+          const std::vector<UpdateLog::Position>* positions = log_->ResolveSlot(slot);
           if (slot < c.from_slot || positions == nullptr) continue;
           for (; c.release_index < positions->size(); ++c.release_index) {
             const UpdateLog::Position p = (*positions)[c.release_index];

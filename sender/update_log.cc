@@ -10,9 +10,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace qlaster::sender {
-namespace {
-
-}  // namespace
 
 UpdateLog::Chunk::Chunk(size_t bytes) : capacity(bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
@@ -83,13 +80,10 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
   if (last_record_ == nullptr || last_slot_ != key.slot) {
     auto [it, inserted] = slots_.try_emplace(key.slot);
     if (inserted) {
-      // A new slot: tables the size of the last one's, so they do not grow step by step.
-      if (last_record_ != nullptr) {
-        last_slot_positions_ = last_record_->positions.size();
-        last_slot_accounts_ = last_record_->latest.size();
-      }
+      // A new slot: room for as many updates as the last one had, so that its positions
+      // do not grow step by step.
+      if (last_record_ != nullptr) last_slot_positions_ = last_record_->positions.size();
       it->second.positions.reserve(last_slot_positions_);
-      it->second.latest.reserve(last_slot_accounts_);
     }
     last_slot_ = key.slot;
     last_record_ = &it->second;
@@ -97,23 +91,12 @@ UpdateLog::Position UpdateLog::Append(const EncodedUpdate& update, const RouteKe
   SlotRecord& rec = *last_record_;
   if (e.kind == fb::UpdateKind::Account) {
     e.write_version = ReadStruct<fb::AccountHeader>(update.fixed()).write_version();
-    auto [it, inserted] = rec.latest.try_emplace(key.pubkey, at);
-    if (!inserted) {
-      const Position prior = it->second;
-      if (prior < begin_) {
-        it->second = at;
-      } else if (Entry& p = entries_[prior - begin_]; e.write_version >= p.write_version) {
-        p.superseded = true;
-        it->second = at;
-      } else {
-        e.superseded = true;
-      }
-    }
   }
   rec.positions.push_back(at);
   ++rec.live_entries;
   rec.bytes += size;
   entries_.push_back(e);
+  if (e.kind == fb::UpdateKind::Account && rec.latest != nullptr) Index(*rec.latest, at, key.pubkey);
   bytes_ += size;
   if (key.slot > newest_slot_) newest_slot_ = key.slot;
   if (!first_slot_.has_value()) {
@@ -143,6 +126,70 @@ const std::vector<uint64_t>* UpdateLog::Released(Position p, Commitment level) c
 const std::vector<UpdateLog::Position>* UpdateLog::SlotPositions(uint64_t slot) const {
   const auto it = slots_.find(slot);
   return it == slots_.end() ? nullptr : &it->second.positions;
+}
+
+const std::vector<UpdateLog::Position>* UpdateLog::ResolveSlot(uint64_t slot) {
+  SlotRecord* r = RecordOf(slot);
+  if (r == nullptr) return nullptr;
+  if (r->latest == nullptr) Resolve(*r);
+  return &r->positions;
+}
+
+bool UpdateLog::Superseded(Position p) {
+  Entry& e = entries_[p - begin_];
+  if (e.kind != fb::UpdateKind::Account) return false;
+  if (SlotRecord* r = RecordOf(e.slot); r != nullptr && r->latest == nullptr) Resolve(*r);
+  return entries_[p - begin_].superseded;
+}
+
+Pubkey UpdateLog::AccountOf(Position p) const {
+  const absl::Span<const uint8_t> f = frame(p);
+  const auto header = ReadStruct<fb::AccountHeader>(f.subspan(kFrameHeaderSize));
+  Pubkey key;
+  std::memcpy(key.data(), header.pubkey().bytes()->data(), key.size());
+  return key;
+}
+
+void UpdateLog::Resolve(SlotRecord& r) {
+  r.latest = std::make_unique<absl::flat_hash_map<Pubkey, Position, PubkeyHash>>();
+  r.latest->reserve(r.positions.size());
+  for (const Position p : r.positions) {
+    if (p < begin_) continue;  // evicted: it no longer competes
+    if (entries_[p - begin_].kind == fb::UpdateKind::Account) Index(*r.latest, p, AccountOf(p));
+  }
+}
+
+void UpdateLog::Index(absl::flat_hash_map<Pubkey, Position, PubkeyHash>& latest, Position p,
+                      const Pubkey& key) {
+  // The latest write of an account wins (the higher write_version; the later one of
+  // equal versions); every other write of it in the slot is superseded.
+  auto [it, inserted] = latest.try_emplace(key, p);
+  if (inserted) return;
+  Entry& e = entries_[p - begin_];
+  const Position prior = it->second;
+  if (prior < begin_) {
+    it->second = p;  // the prior write is gone
+  } else if (Entry& pe = entries_[prior - begin_]; e.write_version >= pe.write_version) {
+    pe.superseded = true;
+    it->second = p;
+  } else {
+    e.superseded = true;
+  }
+}
+
+UpdateLog::SlotRecord* UpdateLog::RecordOf(uint64_t slot) {
+  if (cached_record_ != nullptr && cached_slot_ == slot) return cached_record_;
+  const auto it = slots_.find(slot);
+  if (it == slots_.end()) return nullptr;
+  cached_slot_ = slot;
+  cached_record_ = &it->second;
+  return cached_record_;
+}
+
+void UpdateLog::EraseRecord(std::map<uint64_t, SlotRecord>::iterator it) {
+  if (last_record_ == &it->second) last_record_ = nullptr;
+  if (cached_record_ == &it->second) cached_record_ = nullptr;
+  slots_.erase(it);
 }
 
 std::optional<UpdateLog::Position> UpdateLog::ReachedAt(uint64_t slot, Commitment level) const {
@@ -229,15 +276,20 @@ void UpdateLog::Reach(Position at, uint64_t slot, Commitment level) {
   entries_[at - begin_].releases = true;
 }
 
-bool UpdateLog::ShouldEvictFront() const {
+bool UpdateLog::ShouldEvictFront() {
   const Entry& e = entries_.front();
-  const auto it = slots_.find(e.slot);
-  const bool pending = it != slots_.end() && IsPending(it->second);
+  const SlotRecord* r = RecordOf(e.slot);
+  const bool pending = r != nullptr && IsPending(*r);
   if (pending) return bytes_ > options_.replay_bytes + options_.commitment_bytes;
   return bytes_ > options_.replay_bytes || newest_slot_ >= e.slot + options_.replay_slots;
 }
 
 void UpdateLog::PopFront() {
+  // An entry a level still waits for (rare: the log is over its whole budget) is lost to
+  // that level unless a later write supersedes it.
+  const SlotRecord* front = RecordOf(entries_.front().slot);
+  const bool lost = front != nullptr && IsPending(*front) &&
+                    entries_.front().kind != fb::UpdateKind::Slot && !Superseded(begin_);
   const Entry e = entries_.front();
   entries_.pop_front();
   const Position p = begin_++;
@@ -247,15 +299,11 @@ void UpdateLog::PopFront() {
     released_[1].erase(p);
   }
   max_evicted_slot_ = std::max(max_evicted_slot_.value_or(0), e.slot);
-  if (auto it = slots_.find(e.slot); it != slots_.end()) {
-    SlotRecord& r = it->second;
-    if (IsPending(r) && !e.superseded && e.kind != fb::UpdateKind::Slot) ++evicted_pending_;
-    --r.live_entries;
-    r.bytes -= e.size;
-    if (r.live_entries == 0 && !IsPending(r)) {
-      if (last_record_ == &r) last_record_ = nullptr;
-      slots_.erase(it);
-    }
+  if (SlotRecord* r = RecordOf(e.slot); r != nullptr) {
+    if (lost) ++evicted_pending_;
+    --r->live_entries;
+    r->bytes -= e.size;
+    if (r->live_entries == 0 && !IsPending(*r)) EraseRecord(slots_.find(e.slot));
   }
   // Chunks before the front entry's are no longer referred to.
   const uint32_t keep_from = entries_.empty() ? first_chunk_ + static_cast<uint32_t>(chunks_.size()) - 1
@@ -291,8 +339,7 @@ void UpdateLog::SweepSlots() {
   while (!slots_.empty()) {
     auto it = slots_.begin();
     if (it->second.live_entries != 0 || it->first + horizon > newest_slot_) break;
-    if (last_record_ == &it->second) last_record_ = nullptr;
-    slots_.erase(it);
+    EraseRecord(it);
   }
 }
 
@@ -330,8 +377,8 @@ size_t UpdateLog::memory_bytes() const {
   for (const Chunk& c : chunks_) n += c.capacity;
   for (const Chunk& c : spare_chunks_) n += c.capacity;
   for (const auto& [slot, r] : slots_) {
-    n += sizeof(r) + r.positions.capacity() * sizeof(Position) +
-         r.latest.capacity() * (sizeof(Pubkey) + sizeof(Position) + 1);
+    n += sizeof(r) + r.positions.capacity() * sizeof(Position);
+    if (r.latest != nullptr) n += r.latest->capacity() * (sizeof(Pubkey) + sizeof(Position) + 1);
   }
   return n;
 }

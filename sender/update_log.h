@@ -6,10 +6,14 @@
 // Layout. Every published update is appended, in publishing order, as a frame (sequence
 // and time zero) in chunks of one arena, and numbered by its Position (a counter since the
 // log began, so a position stays valid as a name after its entry is gone). Per slot the
-// log keeps its updates' positions and, for accounts, the latest write of each account:
-// an older write of an account in the same slot is marked superseded, so releasing a slot
-// delivers the latest write per account, as Yellowstone's confirmed and finalized streams
-// do.
+// log keeps its updates' positions. An older write of an account in the same slot is
+// superseded, so releasing a slot delivers the latest write per account, as Yellowstone's
+// confirmed and finalized streams do. Which writes are superseded is worked out for a
+// whole slot when it is first asked (ResolveSlot, Superseded), and kept current for that
+// slot's later writes from then on, but not before: the log keeps every update, wanted
+// or not, and most slots are never released to anyone (no confirmed or finalized
+// consumer), so indexing every slot's accounts as they come would cost every update a
+// random insert for nothing.
 //
 // Slot statuses decide the levels. Confirmed(S) confirms S and its ancestors (by the
 // parents slot updates name) not yet confirmed; Rooted(S) finalizes S and its ancestors
@@ -70,7 +74,9 @@ class UpdateLog {
     uint32_t offset = 0;         // into that chunk
     uint32_t size = 0;           // frame bytes
     fb::UpdateKind kind = fb::UpdateKind::None;
-    bool superseded = false;     // a later write of the same account in the same slot exists
+    // A later write of the same account in the same slot exists; current only once the
+    // slot is resolved (read it through ResolveSlot or Superseded).
+    bool superseded = false;
     bool releases = false;       // a slot status that released slots (see Released)
   };
 
@@ -98,6 +104,12 @@ class UpdateLog {
   // The positions of `slot`'s updates in publishing order (entries already evicted
   // included: check against begin()); null if the log knows no such slot.
   const std::vector<Position>* SlotPositions(uint64_t slot) const;
+  // The same, with the superseded flags of the slot's kept entries brought up to date
+  // first (one pass over the slot; nothing to do if no write came since the last).
+  const std::vector<Position>* ResolveSlot(uint64_t slot);
+  // Whether a later write of the same account in the same slot supersedes the entry at
+  // `p` (resolving its slot if need be). REQUIRES: begin() <= p < end().
+  bool Superseded(Position p);
   // Where `slot` reached `level` (confirmed or finalized): the position of the status
   // that released it; nullopt while it has not (or the log forgot the slot).
   std::optional<Position> ReachedAt(uint64_t slot, Commitment level) const;
@@ -146,7 +158,9 @@ class UpdateLog {
  private:
   struct SlotRecord {
     std::vector<Position> positions;
-    absl::flat_hash_map<Pubkey, Position, PubkeyHash> latest;  // account -> latest write
+    // Account -> its latest write in this slot: null until the slot is first resolved
+    // (its superseded flags are unset until then), kept current on every append after.
+    std::unique_ptr<absl::flat_hash_map<Pubkey, Position, PubkeyHash>> latest;
     std::optional<uint64_t> parent;
     std::optional<Position> confirmed_at;
     std::optional<Position> finalized_at;
@@ -172,9 +186,21 @@ class UpdateLog {
   };
   static constexpr size_t kChunkBytes = size_t{4} << 20;
 
+  // The record of `slot` (null if none), through a one-record cache: eviction asks for
+  // the front entry's record several times per entry, and consecutive entries share one.
+  SlotRecord* RecordOf(uint64_t slot);
+  // Forgets `it`, and every cached pointer to it.
+  void EraseRecord(std::map<uint64_t, SlotRecord>::iterator it);
+  // Indexes `r`'s kept account writes (marking the superseded ones), from then on kept
+  // current by Append.
+  void Resolve(SlotRecord& r);
+  // Enters the account write at `p` of `key` into `latest`.
+  void Index(absl::flat_hash_map<Pubkey, Position, PubkeyHash>& latest, Position p, const Pubkey& key);
+  // The account an entry's frame is of. REQUIRES: an account entry still kept.
+  Pubkey AccountOf(Position p) const;
   // Keeps a freed chunk for reuse (up to a few), else frees it.
   void RecycleChunk(Chunk chunk);
-  bool ShouldEvictFront() const;
+  bool ShouldEvictFront();
   void PopFront();
   void FinishEviction();
   // Forgets records of slots that are long gone and hold no entry.
@@ -202,9 +228,11 @@ class UpdateLog {
   // record is erased.
   uint64_t last_slot_ = 0;
   SlotRecord* last_record_ = nullptr;
-  // Sizes of the last slot begun, to size the next one's tables at once.
+  // RecordOf's cache; reset with last_record_.
+  uint64_t cached_slot_ = 0;
+  SlotRecord* cached_record_ = nullptr;
+  // The size of the last slot begun, to size the next one's positions at once.
   size_t last_slot_positions_ = 0;
-  size_t last_slot_accounts_ = 0;
   uint64_t newest_slot_ = 0;
   // Released()[level - 1]: position of a status -> the slots it released.
   std::array<absl::flat_hash_map<Position, std::vector<uint64_t>>, 2> released_;
