@@ -372,6 +372,15 @@ absl::StatusOr<SourceWork> YellowstoneSource::DoWork(Dispatcher& dispatcher, int
 
 const YellowstoneCounters& YellowstoneSource::counters() const { return client_->counters(); }
 
+SourceCounts YellowstoneSource::Counts() const {
+  const YellowstoneCounters& c = counters();
+  SourceCounts out;
+  out.updates = c.published.load(std::memory_order_relaxed);
+  out.rejects = {{"malformed", c.malformed.load(std::memory_order_relaxed)},
+                 {"duplicate", c.resume_duplicates.load(std::memory_order_relaxed)}};
+  return out;
+}
+
 void YellowstoneSource::AppendCounters(std::vector<SourceCounterEntry>* out) const {
   const YellowstoneCounters& c = counters();
   const std::string source = name();

@@ -95,6 +95,9 @@ class YellowstoneSource : public Source {
   absl::StatusOr<SourceWork> DoWork(Dispatcher& dispatcher, int64_t now_ns) override;
 
   const YellowstoneCounters& counters() const;
+  // For the metrics: updates published; rejects "malformed" (refused by the conversion)
+  // and "duplicate" (sent again by a resumed stream). No backlog is counted.
+  SourceCounts Counts() const override;
   // Every counter above, named as it is there.
   void AppendCounters(std::vector<SourceCounterEntry>* out) const override;
 

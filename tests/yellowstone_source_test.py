@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ sys.path.insert(0, STUBS)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import geyser_pb2  # noqa: E402
+import grpc_testing  # noqa: E402
 import yellowstone_upstream as ys  # noqa: E402
 from base58_text import b58  # noqa: E402
 
@@ -92,7 +94,7 @@ class SenderFixture(unittest.TestCase):
         self.sender = subprocess.Popen(
             [SENDER, "--socket", self.socket, f"--source=yellowstone:{self.upstream.url}",
              f"--yellowstone_x_token={TOKEN}", "--yellowstone_max_backoff=300ms",
-             *self.EXTRA_FLAGS],
+             "--metrics_address=127.0.0.1:0", *self.EXTRA_FLAGS],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT
         while not os.path.exists(self.socket):
@@ -298,6 +300,14 @@ class YellowstoneSourceTest(SenderFixture):
         self.assertEqual(counters["malformed"], len(bad), counters)
         self.assertEqual(counters["last_slot"], 110, counters)
         self.assertEqual(counters["stream_errors"], 0, counters)
+        # The same counts reach Prometheus, as the source's updates and rejects.
+        address = re.search(r"metrics at http://([0-9.:]+)/metrics", self.sender_log()).group(1)
+        metrics = grpc_testing.scrape(address)
+        source = f"yellowstone:{self.upstream.url}"
+        self.assertEqual(grpc_testing.value(metrics, "qlaster_source_rejects_total", source=source,
+                                            reason="malformed"), len(bad), metrics)
+        self.assertEqual(grpc_testing.value(metrics, "qlaster_source_updates_total", source=source),
+                         counters["published"], metrics)
         log = self.sender_log()
         self.assertEqual(log.count("message skipped"), len(bad), log)
         self.assertIn("account pubkey is 31 bytes", log)
