@@ -1,5 +1,6 @@
 """What the qlaster-grpc suites share: a Subscribe stream driven from a thread, starting
-and stopping the processes, scraping a metrics endpoint with prometheus_client's parser.
+and stopping the processes, scraping a metrics endpoint with prometheus_client's parser
+(relay_test.py scrapes the relay's with it too).
 
 The caller puts the build's Yellowstone stubs on sys.path before importing this.
 """

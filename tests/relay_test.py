@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """qlaster-relay and the QUIC gateway end to end, with real processes on loopback:
 
   sender A (synthetic) -> qlaster-relay -> QUIC, mutual TLS -> sender B --source=quic:
@@ -28,9 +28,12 @@ gaps B saw (at least, when the link buffer keeps dropping after the compared win
 A gateway killed and restarted is not a case of this: it forgets the session, and the
 protocol reports nothing for what was in flight (docs/relay-protocol.md).
 
-The relay's --metrics_address serves its counters and each link's to Prometheus.
+The relay's --metrics_address serves its counters and each link's to Prometheus, as
+prometheus_client's parser reads them (grpc_testing.scrape).
 
 Usage: relay_test.py SENDER RELAY INSPECT MAKE_TEST_CERTS UDP_IMPAIR
+Runs with Debian's /usr/bin/python3 (python3-prometheus-client, and python3-grpcio for
+grpc_testing).
 """
 import json
 import os
@@ -44,7 +47,8 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.request
+
+from grpc_testing import scrape, value  # the metrics endpoint by prometheus_client's parser
 
 SENDER, RELAY, INSPECT, MAKE_CERTS, PROXY = sys.argv[1:6]
 del sys.argv[1:6]
@@ -644,37 +648,33 @@ class RelayStreamTest(RelayFixture):
         log_path = os.path.join(self.dir.name, "relay-metrics.log")
         self.start_relay(extra=["--metrics_address", "127.0.0.1:0"], log_path=log_path)
         self.wait_counter("relay[test-relay].updates", 100)
-        url = None
+        address = None
         deadline = time.monotonic() + TIMEOUT
-        while url is None and time.monotonic() < deadline:
+        while address is None and time.monotonic() < deadline:
             with open(log_path) as f:
-                m = re.search(r"metrics at (http://127\.0\.0\.1:\d+/metrics)", f.read())
-            url = m.group(1) if m else None
-            if url is None:
+                m = re.search(r"metrics at http://(127\.0\.0\.1:\d+)/metrics", f.read())
+            address = m.group(1) if m else None
+            if address is None:
                 time.sleep(0.05)
         with open(log_path) as f:
-            self.assertIsNotNone(url, f.read())
-        target = f'target="127.0.0.1:{self.port}"'
-        samples = {}
+            self.assertIsNotNone(address, f.read())
+        target = f"127.0.0.1:{self.port}"
+        metrics = {}
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
-                self.assertEqual(r.status, 200)
-                self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
-                text = r.read().decode()
-            samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-                       for line in text.splitlines() if line and not line.startswith("#")}
+            metrics = scrape(address)  # by the Prometheus parser
             # The path's figures are read at the link's tick, a quarter of the ping interval.
-            if (samples.get(f"qlaster_relay_link_up{{{target}}}") == 1
-                    and samples.get(f"qlaster_relay_link_cwnd_bytes{{{target}}}", 0) > 0):
+            if (value(metrics, "qlaster_relay_link_up", target=target) == 1
+                    and (value(metrics, "qlaster_relay_link_cwnd_bytes", target=target) or 0) > 0):
                 break
             time.sleep(0.1)
-        self.assertEqual(samples.get(f"qlaster_relay_link_up{{{target}}}"), 1, samples)
-        self.assertGreaterEqual(samples["qlaster_relay_updates_total"], 100)
-        self.assertGreaterEqual(samples[f"qlaster_relay_link_updates_sent_total{{{target}}}"], 100)
-        self.assertEqual(samples[f"qlaster_relay_link_welcomes_total{{{target}}}"], 1)
-        self.assertGreater(samples[f"qlaster_relay_link_cwnd_bytes{{{target}}}"], 0)
-        self.assertIn("process_resident_memory_bytes", samples)
+        self.assertEqual(value(metrics, "qlaster_relay_link_up", target=target), 1, metrics)
+        self.assertGreaterEqual(value(metrics, "qlaster_relay_updates_total"), 100)
+        self.assertGreaterEqual(
+            value(metrics, "qlaster_relay_link_updates_sent_total", target=target), 100)
+        self.assertEqual(value(metrics, "qlaster_relay_link_welcomes_total", target=target), 1)
+        self.assertGreater(value(metrics, "qlaster_relay_link_cwnd_bytes", target=target), 0)
+        self.assertIn("process_resident_memory_bytes", metrics)
         # A steady feed from the first connection on: no protocol error, no reconnect.
         self.assertEqual(self.gateway_counters().get("protocol_errors", 0), 0)
         self.assertEqual(self.gateway_counters()["relay[test-relay].connections"], 1)

@@ -6,9 +6,10 @@ connections (issue 14's proof).
 Usage: service_test.py --sender PATH --inspect PATH --dashboard docs/grafana-dashboard.json
 
 Runs with /usr/bin/python3 (python3-prometheus-client). The flood test's "another uid"
-needs root, to start the second consumer as nobody (setuid in the child); run by another
-user, it checks what one uid can check: the flood's own further connections are refused
-with the reason, and a consumer that connected before the flood keeps receiving.
+needs root, to start the second consumer as nobody (setuid in the child), and is skipped
+otherwise; run by another user, the flood test checks what one uid can check: the
+flood's own further connections are refused with the reason, and a consumer that
+connected before the flood keeps receiving.
 """
 import argparse
 import json
@@ -289,17 +290,6 @@ class FloodTest(unittest.TestCase):
         self.assertNotEqual(viewer.returncode, 0)
         self.assertIn("--max_pending_per_uid", err)
 
-        if os.geteuid() == 0:
-            # Another uid connects and receives at once (a slot update every 400 ms).
-            start = time.monotonic()
-            other = s.inspect("--slots", "--count", "1", user="nobody")
-            out, err = other.communicate(timeout=DEADLINE)
-            took = time.monotonic() - start
-            self.assertEqual(other.returncode, 0, err)
-            self.assertIn("slot", out)
-            print("\nanother uid received its first update %.3f s after starting, during a "
-                  "flood of %d idle connections" % (took, self.FLOOD), file=sys.stderr)
-
         # The consumer that was there all along still receives.
         m = s.scrape()
         before = s.value(m, "qlaster_consumer_delivered_total", consumer="established")
@@ -307,6 +297,23 @@ class FloodTest(unittest.TestCase):
                                  consumer="established") > before,
                  "the established consumer receiving during the flood")
         self.assertIsNone(established.poll())
+
+    def test_flood_of_one_uid_does_not_lock_out_another_uid(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to connect as another uid (nobody)")
+        self.flood()
+        # Another uid connects and receives at once (a slot update every 400 ms).
+        start = time.monotonic()
+        other = self.sender.inspect("--slots", "--count", "1", user="nobody")
+        out, err = other.communicate(timeout=DEADLINE)
+        took = time.monotonic() - start
+        self.assertEqual(other.returncode, 0, err)
+        self.assertIn("slot", out)
+        # Printed, not asserted: a timing on a shared machine says nothing about the code.
+        print("\nqlaster-inspect as nobody, during a flood of %d idle connections from one "
+              "uid: %.3f s from its start until it exited after its first slot update "
+              "(process start, handshake, the wait for the next slot of one every 400 ms, "
+              "exit)" % (self.FLOOD, took), file=sys.stderr)
 
 
 class ChurnTest(unittest.TestCase):
