@@ -139,7 +139,7 @@ bool UpdateLog::Superseded(Position p) {
   Entry& e = entries_[p - begin_];
   if (e.kind != fb::UpdateKind::Account) return false;
   if (SlotRecord* r = RecordOf(e.slot); r != nullptr && r->latest == nullptr) Resolve(*r);
-  return entries_[p - begin_].superseded;
+  return e.superseded;
 }
 
 Pubkey UpdateLog::AccountOf(Position p) const {
@@ -287,9 +287,9 @@ bool UpdateLog::ShouldEvictFront() {
 void UpdateLog::PopFront() {
   // An entry a level still waits for (rare: the log is over its whole budget) is lost to
   // that level unless a later write supersedes it.
-  const SlotRecord* front = RecordOf(entries_.front().slot);
-  const bool lost = front != nullptr && IsPending(*front) &&
-                    entries_.front().kind != fb::UpdateKind::Slot && !Superseded(begin_);
+  SlotRecord* r = RecordOf(entries_.front().slot);
+  const bool lost = r != nullptr && IsPending(*r) && entries_.front().kind != fb::UpdateKind::Slot &&
+                    !Superseded(begin_);
   const Entry e = entries_.front();
   entries_.pop_front();
   const Position p = begin_++;
@@ -299,7 +299,7 @@ void UpdateLog::PopFront() {
     released_[1].erase(p);
   }
   max_evicted_slot_ = std::max(max_evicted_slot_.value_or(0), e.slot);
-  if (SlotRecord* r = RecordOf(e.slot); r != nullptr) {
+  if (r != nullptr) {
     if (lost) ++evicted_pending_;
     --r->live_entries;
     r->bytes -= e.size;

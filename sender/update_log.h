@@ -104,8 +104,8 @@ class UpdateLog {
   // The positions of `slot`'s updates in publishing order (entries already evicted
   // included: check against begin()); null if the log knows no such slot.
   const std::vector<Position>* SlotPositions(uint64_t slot) const;
-  // The same, with the superseded flags of the slot's kept entries brought up to date
-  // first (one pass over the slot; nothing to do if no write came since the last).
+  // The same, with the superseded flags of the slot's kept entries current: the first
+  // call makes one pass over the slot, after which Append keeps them so.
   const std::vector<Position>* ResolveSlot(uint64_t slot);
   // Whether a later write of the same account in the same slot supersedes the entry at
   // `p` (resolving its slot if need be). REQUIRES: begin() <= p < end().
