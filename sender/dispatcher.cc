@@ -135,6 +135,7 @@ ConsumerChannel::DeliverResult Dispatcher::Route(const EncodedUpdate& update, co
 
 void Dispatcher::Publish(const EncodedUpdate& update, const RouteKey& key) {
   Poll();
+  highest_slot_ = std::max(highest_slot_, key.slot);
   BumpCounter(counters_.published);
   BumpCounter(counters_.published_by_kind[static_cast<size_t>(update.kind()) & 7]);
   if (current_ == nullptr) {
@@ -218,6 +219,7 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
                (maybe && (level.named.has_accounts() || !unnamed_scratch_.empty()));
     }
     if (!wanted) {
+      highest_slot_ = std::max(highest_slot_, update.slot);
       BumpCounter(counters_.published);
       BumpCounter(counters_.published_by_kind[static_cast<size_t>(fb::UpdateKind::Account)]);
       BumpCounter(counters_.rejected);

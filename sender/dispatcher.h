@@ -126,6 +126,10 @@ class Dispatcher {
   // the count is the source's.
   void PublishGap(uint64_t count);
 
+  // The highest slot of the updates published since the last call (0: none), and starts
+  // again: the source runner's record of which slot each source has reached.
+  uint64_t TakeHighestSlot() { return std::exchange(highest_slot_, 0); }
+
   // Batches. Between BeginBatch() and EndBatch() every update is still published to the
   // rings at once (a spinning consumer sees it immediately), but the check for a sleeping
   // consumer (a full barrier per ring, and an eventfd write per sleeper) is made once per
@@ -274,6 +278,7 @@ class Dispatcher {
   ConsumerSet unnamed_scratch_;
   std::unique_ptr<UpdateLog> log_;
   uint64_t timestamp_ = 0;  // the timestamp of the update being delivered
+  uint64_t highest_slot_ = 0;  // since the last TakeHighestSlot()
   std::vector<uint8_t> slice_storage_;
   std::array<Cursor, kMaxConsumers> cursors_{};
   // Updates the log evicted before their slot was released to a commitment level, by

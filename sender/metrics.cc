@@ -1,6 +1,8 @@
 // The sender's metrics in the Prometheus text format (metrics/prometheus.h writes it).
 #include "sender/metrics.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "proto/qlaster_generated.h"
 
@@ -148,6 +150,27 @@ std::string RenderPrometheus(const SenderMetrics& m) {
            "Input written and not yet read by the sender (the ingest ring: cells).");
   for (const SourceMetrics& s : m.sources) {
     w.Sample({"source", s.name}, static_cast<double>(s.counts.backlog));
+  }
+  // Lag: a stalled source stops publishing; one of several behind the others has a lower
+  // slot (a Yellowstone upstream that fell behind the local validator, say).
+  w.Family("qlaster_source_last_update_age_seconds", "gauge",
+           "Seconds since the source last published an update (absent until it has).");
+  for (const SourceMetrics& s : m.sources) {
+    if (s.seconds_since_update >= 0) w.Sample({"source", s.name}, s.seconds_since_update);
+  }
+  uint64_t highest = 0;
+  for (const SourceMetrics& s : m.sources) highest = std::max(highest, s.highest_slot);
+  w.Family("qlaster_source_highest_slot", "gauge",
+           "The highest slot of the updates the source published (absent until it has).");
+  for (const SourceMetrics& s : m.sources) {
+    if (s.highest_slot != 0) w.Sample({"source", s.name}, static_cast<double>(s.highest_slot));
+  }
+  w.Family("qlaster_source_slot_lag", "gauge",
+           "Slots the source is behind the highest slot any source published.");
+  for (const SourceMetrics& s : m.sources) {
+    if (s.highest_slot != 0) {
+      w.Sample({"source", s.name}, static_cast<double>(highest - s.highest_slot));
+    }
   }
   w.Family("qlaster_source_rejects_total", "counter",
            "Input a source refused or lost, by reason (for the ingest ring: lapped, rewound, "

@@ -45,6 +45,10 @@ DispatcherMetrics ReadDispatcherMetrics(const DispatcherCounters& c);
 struct SourceMetrics {
   std::string name;  // "synthetic", "ingest:NAME", "replay:FILE"
   SourceCounts counts;
+  // Its lag (SourceProgress): seconds since it last published (negative: never), and the
+  // highest slot it published (0: none).
+  double seconds_since_update = -1;
+  uint64_t highest_slot = 0;
 };
 
 using metrics::ProcessMetrics;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "sender/metrics.h"
@@ -72,7 +74,15 @@ struct Sender::Impl {
     if (const UpdateLog* log = dispatcher.update_log(); log != nullptr) {
       m.dispatcher.log_oldest_slot = log->OldestSlot();
     }
-    for (const Source* source : sources) m.sources.push_back({source->name(), source->Counts()});
+    const int64_t now = MonotonicNs();
+    for (const Source* source : sources) {
+      SourceMetrics& s = m.sources.emplace_back();
+      s.name = source->name();
+      s.counts = source->Counts();
+      const int64_t last = source->progress().last_update_ns.load(std::memory_order_relaxed);
+      if (last != 0) s.seconds_since_update = static_cast<double>(std::max<int64_t>(0, now - last)) / 1e9;
+      s.highest_slot = source->progress().highest_slot.load(std::memory_order_relaxed);
+    }
     return m;
   }
 

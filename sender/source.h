@@ -6,6 +6,7 @@
 #ifndef QLASTER_SENDER_SOURCE_H_
 #define QLASTER_SENDER_SOURCE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -48,9 +49,21 @@ struct SourceCounts {
   std::vector<std::pair<std::string, uint64_t>> rejects;
 };
 
+// What the source runner saw a source publish, for its lag (the metrics' "source age" and
+// "slot lag"). Written by the dispatch thread (relaxed stores), read by any thread.
+struct SourceProgress {
+  // CLOCK_MONOTONIC ns of the last DoWork that published something; 0: none yet.
+  std::atomic<int64_t> last_update_ns{0};
+  // The highest slot of any update it published; 0: none yet.
+  std::atomic<uint64_t> highest_slot{0};
+};
+
 class Source {
  public:
   virtual ~Source() = default;
+
+  SourceProgress& progress() { return progress_; }
+  const SourceProgress& progress() const { return progress_; }
 
   // Its counters now (relaxed loads: each exact, not a consistent snapshot). Any thread.
   virtual SourceCounts Counts() const { return {}; }
@@ -69,6 +82,9 @@ class Source {
   // Appends the source's counters (what it received, refused, survived) for the sender's
   // Stats reply. Called from the control thread while DoWork runs: read atomics only.
   virtual void AppendCounters(std::vector<SourceCounterEntry>* /*out*/) const {}
+
+ private:
+  SourceProgress progress_;
 };
 
 }  // namespace qlaster::sender

@@ -37,6 +37,14 @@ absl::StatusOr<CycleResult> SourceRunner::Cycle(int64_t now_ns) {
                             absl::StrCat(e.source->name(), ": ", w.status().message()));
       }
       total.done += w->done;
+      // What it published: the runner's record of the source's lag.
+      if (const uint64_t slot = dispatcher_.TakeHighestSlot(); w->done > 0 || slot != 0) {
+        SourceProgress& p = e.source->progress();
+        p.last_update_ns.store(now_ns, std::memory_order_relaxed);
+        if (slot > p.highest_slot.load(std::memory_order_relaxed)) {
+          p.highest_slot.store(slot, std::memory_order_relaxed);
+        }
+      }
       if (w->next_due_ns == SourceWork::kEnded) {
         e.ended = true;
         QLASTER_LOG(kInfo, "source %s ended", e.source->name());

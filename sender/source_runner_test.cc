@@ -99,6 +99,39 @@ TEST_F(SourceRunnerTest, WakesASleeperOncePerCycleWhateverTheSourcesPublished) {
   EXPECT_EQ(Rings(), 1u) << "one wake-up for the whole cycle";
 }
 
+TEST_F(SourceRunnerTest, RecordsEachSourcesHighestSlotAndLastUpdate) {
+  // "ahead" publishes slot 100 + call (wanted or not), "behind" slot 90 once; "idle" never.
+  auto at_slot = [](uint64_t slot, uint8_t key) {
+    AccountUpdate a;
+    a.pubkey = Key(key);
+    a.slot = slot;
+    return a;
+  };
+  using Work = absl::StatusOr<SourceWork>;
+  ScriptedSource ahead("ahead", [&](Dispatcher& d, int call, int64_t) -> Work {
+    if (absl::Status s = d.PublishAccount(at_slot(100 + call, 1)); !s.ok()) return s;
+    if (absl::Status s = d.PublishAccount(at_slot(100 + call, 9)); !s.ok()) return s;  // unwanted
+    return SourceWork{.done = 2, .next_due_ns = SourceWork::kWhenever};
+  });
+  ScriptedSource behind("behind", [&](Dispatcher& d, int call, int64_t) -> Work {
+    if (call > 0) return SourceWork{.done = 0, .next_due_ns = SourceWork::kWhenever};
+    if (absl::Status s = d.PublishAccount(at_slot(90, 9)); !s.ok()) return s;
+    return SourceWork{.done = 1, .next_due_ns = SourceWork::kWhenever};
+  });
+  ScriptedSource idle("idle", [](Dispatcher&, int, int64_t) -> Work {
+    return SourceWork{.done = 0, .next_due_ns = SourceWork::kWhenever};
+  });
+  SourceRunner runner(h_->dispatcher(), {&ahead, &behind, &idle}, {});
+  ASSERT_TRUE(runner.Cycle(1'000).ok());
+  ASSERT_TRUE(runner.Cycle(2'000).ok());
+  EXPECT_EQ(ahead.progress().highest_slot.load(), 101u);
+  EXPECT_EQ(ahead.progress().last_update_ns.load(), 2'000);
+  EXPECT_EQ(behind.progress().highest_slot.load(), 90u) << "not the slot another source reached";
+  EXPECT_EQ(behind.progress().last_update_ns.load(), 1'000) << "it published nothing since";
+  EXPECT_EQ(idle.progress().highest_slot.load(), 0u);
+  EXPECT_EQ(idle.progress().last_update_ns.load(), 0);
+}
+
 TEST_F(SourceRunnerTest, AdoptsNewRoutingTablesEveryCycleEvenWithNothingToPublish) {
   ScriptedSource idle("idle", [](Dispatcher&, int, int64_t) -> absl::StatusOr<SourceWork> {
     return SourceWork{.done = 0, .next_due_ns = SourceWork::kWhenever};

@@ -167,6 +167,11 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(s.value(m, "qlaster_sender_updates_published_total", kind="account"), 0)
         self.assertGreater(s.value(m, "qlaster_sender_updates_published_total", kind="slot"), 0)
         self.assertGreater(s.value(m, "qlaster_source_updates_total", source="synthetic"), 0)
+        # Its lag: publishing now, the only source, so no slot behind.
+        self.assertGreater(s.value(m, "qlaster_source_highest_slot", source="synthetic"), 0)
+        self.assertEqual(s.value(m, "qlaster_source_slot_lag", source="synthetic"), 0)
+        self.assertLess(s.value(m, "qlaster_source_last_update_age_seconds", source="synthetic"),
+                        DEADLINE)
         self.assertGreater(s.value(m, "qlaster_sender_update_log_oldest_slot"), 0)
         self.assertEqual(s.value(m, "qlaster_sender_consumers"), 1)
         self.assertEqual(s.value(m, "qlaster_sender_routing_table_consumers"), 1)
@@ -437,15 +442,20 @@ def soak(seconds):
         test.doCleanups()
 
 
-def main():
-    global ARGS
+def parse_args():
+    """(the arguments, the rest for unittest); service_limits_test.py takes the same."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sender", required=True)
     parser.add_argument("--inspect", required=True)
     parser.add_argument("--dashboard", required=True)
     parser.add_argument("--soak_seconds", type=float, default=0,
                         help="run only the churn, for this long, printing its curves")
-    ARGS, rest = parser.parse_known_args()
+    return parser.parse_known_args()
+
+
+def main():
+    global ARGS
+    ARGS, rest = parse_args()
     if ARGS.soak_seconds > 0:
         return soak(ARGS.soak_seconds)
     unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
