@@ -15,6 +15,7 @@
 #include "grpc_server/server.h"
 #include "metrics/http_server.h"
 #include "qlaster/consumer.hpp"
+#include "wire/yellowstone/grpc_log.h"
 
 ABSL_FLAG(std::string, socket, "", "the qlaster-sender's socket (default: as consumers find it)");
 ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:10000"},
@@ -175,6 +176,7 @@ int main(int argc, char** argv) {
   if (positional.size() > 1) {
     return qlaster::UsageError(absl::StrCat("unexpected argument '", positional[1], "'"));
   }
+  qlaster::yellowstone::RouteGrpcLogs();
   qlaster::grpc_endpoint::ServerOptions o;
   o.sender_socket = absl::GetFlag(FLAGS_socket);
   if (o.sender_socket.empty()) o.sender_socket = qlaster::DefaultSocketPath();

@@ -103,7 +103,8 @@ class ChainState {
       sub.slots["chain"] = SlotSelector{.interslot_updates = false};
       sub.blocks_meta.insert("chain");
       if (absl::StatusOr<SubscribeResult> r = c->SetSubscription(sub); !r.ok()) {
-        QLASTER_LOG(kWarning, "chain state: %s", r.status().ToString());
+        QLASTER_LOG_RATE_LIMITED(kWarning, "chain state: %s", r.status().ToString());
+        for (int i = 0; i < 10 && !stop_; ++i) usleep(50'000);  // as after a failed connect
         continue;
       }
       while (!stop_) {
@@ -261,7 +262,7 @@ class Stream : public ::grpc::ServerBidiReactor<geyser::SubscribeRequest, geyser
     if (!final_status_.has_value()) {
       final_status_ = status;
       if (!status.ok() && status.code() != absl::StatusCode::kCancelled) {
-        QLASTER_LOG(kInfo, "stream %d: ends: %s", id_, status.ToString());
+        QLASTER_LOG_RATE_LIMITED(kInfo, "stream %d: ends: %s", id_, status.ToString());
       }
     }
     queue_.clear();
@@ -559,15 +560,16 @@ class Service final : public geyser::Geyser::CallbackService {
     if (token.empty()) return absl::OkStatus();
     const auto& md = ctx->client_metadata();
     auto it = md.find("x-token");
-    if (it == md.end()) {
-      shared_->metrics.AuthRefused();
-      return absl::UnauthenticatedError("x-token metadata required");
-    }
+    if (it == md.end()) return Refuse(ctx, "x-token metadata required");
     if (std::string_view(it->second.data(), it->second.size()) != token) {
-      shared_->metrics.AuthRefused();
-      return absl::UnauthenticatedError("x-token refused");
+      return Refuse(ctx, "x-token refused");
     }
     return absl::OkStatus();
+  }
+  absl::Status Refuse(CallbackServerContext* ctx, const char* why) const {
+    shared_->metrics.AuthRefused();
+    QLASTER_LOG_RATE_LIMITED(kWarning, "call from %s refused: %s", ctx->peer(), why);
+    return absl::UnauthenticatedError(why);
   }
   template <typename F>
   ServerUnaryReactor* Unary(CallbackServerContext* ctx, F&& body) {

@@ -1,6 +1,5 @@
 // qlaster-sender: the daemon. Parses flags, opens the source, and runs the sender library.
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -24,6 +23,7 @@
 #include "sender/synthetic_source.h"
 #include "sender/yellowstone_source.h"
 #include "base/base58.h"
+#include "wire/yellowstone/grpc_log.h"
 
 ABSL_FLAG(std::string, socket, "",
           "control socket path (default: $QLASTER_SOCKET, $XDG_RUNTIME_DIR/qlaster/sender.sock, "
@@ -244,8 +244,9 @@ absl::StatusOr<std::unique_ptr<qlaster::sender::Source>> OpenSource(const std::s
       "' is not synthetic, ingest:NAME, replay:FILE, yellowstone:URL or quic:ADDR:PORT"));
 }
 
+// A failure to start or to keep running (exit 2), logged in the --log_format chosen.
 int Fail(const std::string& message) {
-  std::fprintf(stderr, "qlaster-sender: %s\n", message.c_str());
+  QLASTER_LOG(kError, "%s", message);
   return 2;
 }
 
@@ -267,6 +268,7 @@ int main(int argc, char** argv) {
   if (args.size() > 1) {
     return qlaster::UsageError(absl::StrCat("unexpected argument '", args[1], "' (see --help)"));
   }
+  qlaster::yellowstone::RouteGrpcLogs();  // for --source=yellowstone:
   using namespace qlaster::sender;
 
   SenderOptions options;

@@ -163,6 +163,11 @@ class Tls(Fixture):
         with self.assertRaises(grpc.RpcError) as e:
             gg.GeyserStub(self.channel(f"127.0.0.1:{port}")).Ping(g.PingRequest(count=1), timeout=5)
         self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+        # gRPC's own line about it is in qlaster's log format, as is every other line.
+        endpoint = self.daemons[-1]
+        endpoint.wait_for(r"W qlaster-grpc: grpc: [a-z_]+\.cc:\d+: .*[Hh]andshake")
+        for line in endpoint.log().splitlines():
+            self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [DIWE] qlaster-grpc: ")
         # A CA that did not sign the server's certificate: refused.
         with open(self.cert("other-ca.pem"), "rb") as f:
             other = grpc.secure_channel(f"localhost:{port}",
