@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The Debian package on a real Debian system, thrown away afterwards: installs the .deb
 # with apt-get into an overlay of this machine's root (the changes go to a tmpfs),
-# checks the user, files and unit, runs the packaged sender as its service user with
+# checks the user, files and units, runs the packaged sender as its service user with
 # the packaged flag file, feeds its ingest ring as a member of group qlaster, reads it
-# with qlaster-inspect as another member, is refused as a non-member, stops it with
-# SIGTERM, and purges the package. package_test.py runs it in a private mount namespace:
+# with qlaster-inspect as another member, is refused as a non-member, runs the packaged
+# relay (which refuses to start until --to is set) and gRPC endpoint (on the Unix
+# address its flag file suggests) the same way, stops them with SIGTERM, and purges the
+# package. package_test.py runs it in a private mount namespace:
 #
 #   unshare --mount --propagation private package_overlay_test.sh DEB SOURCE_DIR WORK_DIR [BASE]
 #
@@ -110,11 +112,13 @@ done
 # `ldconfig -p` die of SIGPIPE and the check fail although the library is there.
 ld_cache=$(ldconfig -p)
 grep -q "libqlaster-consumer.so.0 " <<<"$ld_cache" || fail "libqlaster-consumer.so.0 not in the ld.so cache"
-out=$(systemd-analyze verify /usr/lib/systemd/system/qlaster-sender.service 2>&1) ||
-  fail "systemd-analyze verify: $out"
-[ -z "$out" ] || fail "systemd-analyze verify: $out"
-grep -qx "ExecStart=/usr/bin/qlaster-sender --flagfile=/etc/qlaster/sender.flags" \
-  /usr/lib/systemd/system/qlaster-sender.service || fail "ExecStart"
+for unit in sender relay grpc; do
+  out=$(systemd-analyze verify "/usr/lib/systemd/system/qlaster-$unit.service" 2>&1) ||
+    fail "systemd-analyze verify qlaster-$unit.service: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify qlaster-$unit.service: $out"
+  grep -qx "ExecStart=/usr/bin/qlaster-$unit --flagfile=/etc/qlaster/$unit.flags" \
+    "/usr/lib/systemd/system/qlaster-$unit.service" || fail "qlaster-$unit.service's ExecStart"
+done
 
 echo "== the packaged sender, as the service runs it"
 # What systemd does for the unit: RuntimeDirectory=qlaster (mode 0750), UMask=0007,
@@ -156,6 +160,30 @@ rc=0
 as_user qlstranger /usr/bin/qlaster-inspect --count=1 >/tmp/stranger.out 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "non-member: exit $rc: $(cat /tmp/stranger.out)"
 grep -qi "permission denied" /tmp/stranger.out || fail "non-member: $(cat /tmp/stranger.out)"
+
+echo "== the packaged relay, as its service runs it: refuses to start until --to is set"
+rc=0
+(umask 0077 && exec setpriv --reuid=qlaster --regid=qlaster --init-groups -- \
+  /usr/bin/qlaster-relay --flagfile=/etc/qlaster/relay.flags) >/tmp/relay.log 2>&1 || rc=$?
+[ "$rc" = 64 ] || fail "relay with the packaged flags: exit $rc: $(cat /tmp/relay.log)"
+[ "$(wc -l </tmp/relay.log)" = 1 ] && grep -q -- "--to" /tmp/relay.log ||
+  fail "relay with the packaged flags: $(cat /tmp/relay.log)"
+
+echo "== the packaged gRPC endpoint, as its service runs it, on the README's Unix address"
+# RuntimeDirectory=qlaster-grpc (0750), UMask=0007, User=/Group=qlaster; the listen
+# address the packaged grpc.flags suggests, and port 0 instead of the default 10000.
+install -d -o qlaster -g qlaster -m 0750 /run/qlaster-grpc
+(umask 0007 && exec setpriv --reuid=qlaster --regid=qlaster --init-groups -- \
+  /usr/bin/qlaster-grpc --flagfile=/etc/qlaster/grpc.flags \
+  --listen=127.0.0.1:0,unix:/run/qlaster-grpc/grpc.sock >/tmp/grpc.log 2>&1) &
+grpc=$!
+wait_for "qlaster-grpc serving" grep -q "serving on 127.0.0.1:[0-9]*, unix:/run/qlaster-grpc/grpc.sock" /tmp/grpc.log
+[ "$(stat -c '%U:%G %a' /run/qlaster-grpc/grpc.sock)" = "qlaster:qlaster 770" ] ||
+  fail "gRPC socket is $(stat -c '%U:%G %a' /run/qlaster-grpc/grpc.sock)"
+kill -TERM "$grpc"
+rc=0
+wait "$grpc" || rc=$?
+[ "$rc" = 0 ] || fail "qlaster-grpc exited $rc on SIGTERM: $(tail -5 /tmp/grpc.log)"
 
 echo "== SIGTERM"
 kill -TERM "$sender"
