@@ -175,9 +175,19 @@ struct ControlServer::Impl {
   std::map<std::string, uint64_t> refusals;
   std::map<std::string, uint64_t> subscribe_refusals;
   std::array<uint64_t, 4> evictions{};
-  void CountEviction(fb::EvictReason reason) {
+  // By the evicted consumer's name, kept after it has gone (a bot that is evicted over
+  // and over shows up under its name); at most kEvictedNames names, the rest as "(other)".
+  std::map<std::string, std::array<uint64_t, 4>> evictions_by_name;
+  void CountEviction(fb::EvictReason reason, const std::string& name) {
     const size_t i = static_cast<size_t>(reason);
-    if (i < evictions.size()) ++evictions[i];
+    if (i >= evictions.size()) return;
+    ++evictions[i];
+    auto it = evictions_by_name.find(name);
+    if (it == evictions_by_name.end()) {
+      const bool room = evictions_by_name.size() < ControlMetrics::kEvictedNames;
+      it = evictions_by_name.try_emplace(room ? name : ControlMetrics::kOtherEvicted).first;
+    }
+    ++it->second[i];
   }
 
   // Subscription changes waiting for their table, in version order.
@@ -594,7 +604,7 @@ void ControlServer::Impl::OnEviction(const EvictionEvent& e) {
   Session& s = *it->second;
   if (s.eviction_reported) return;
   s.eviction_reported = true;
-  CountEviction(e.reason);
+  CountEviction(e.reason, s.name);
   QLASTER_LOG_RATE_LIMITED(kWarning, "evicting %s: %s, %d bytes unread at sequence %d",
                            s.Describe(), fb::EnumNameEvictReason(e.reason), e.ring_fill,
                            e.last_sequence);
@@ -639,7 +649,7 @@ awaitable<void> ControlServer::Impl::KeepaliveLoop() {
                                          e && e->channel ? e->channel->ring_fill() : 0,
                                          e && e->channel ? e->channel->last_sequence() : 0}));
         s->eviction_reported = true;
-        CountEviction(fb::EvictReason::Idle);
+        CountEviction(fb::EvictReason::Idle, s->name);
         s->CloseAfterFlush();
         EndConsumer(*s);
         continue;
@@ -808,6 +818,7 @@ ControlMetrics ControlServer::Metrics() const {
   m.refusals = s.refusals;
   m.subscribe_refusals = s.subscribe_refusals;
   m.evictions = s.evictions;
+  m.evictions_by_name = s.evictions_by_name;
   m.table_version_installed = s.dispatcher.next_version() - 1;
   if (const RoutingTable* t = s.dispatcher.adopted()) {
     m.table_version_adopted = t->version;

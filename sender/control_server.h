@@ -97,8 +97,12 @@ struct ControlMetrics {
   std::map<std::string, uint64_t> refusals;
   // Subscribe requests refused (the connection stays), by error code name.
   std::map<std::string, uint64_t> subscribe_refusals;
-  // Consumers evicted, by fb::EvictReason.
+  // Consumers evicted, by fb::EvictReason; and by consumer name, for the names seen
+  // (at most kEvictedNames, then kOtherEvicted), kept after the consumer has gone.
   std::array<uint64_t, 4> evictions{};
+  static constexpr size_t kEvictedNames = 256;
+  static constexpr const char* kOtherEvicted = "(other)";
+  std::map<std::string, std::array<uint64_t, 4>> evictions_by_name;
   uint64_t table_version_installed = 0;  // the newest table handed to the dispatcher
   uint64_t table_version_adopted = 0;    // the newest the dispatcher routes by
   uint64_t table_consumers = 0;          // consumers the adopted table names

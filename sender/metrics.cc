@@ -99,6 +99,17 @@ std::string RenderPrometheus(const SenderMetrics& m) {
     w.Sample({"reason", SnakeCaseLabel(fb::EnumNameEvictReason(reason))},
              static_cast<double>(c.evictions[i]));
   }
+  w.Family("qlaster_consumer_evictions_total", "counter",
+           "Consumers evicted, by name and reason; kept after the consumer has gone (the "
+           "first 256 names, then consumer=\"(other)\").");
+  for (const auto& [name, by_reason] : c.evictions_by_name) {
+    for (fb::EvictReason reason : fb::EnumValuesEvictReason()) {
+      const size_t i = static_cast<size_t>(reason);
+      if (i >= by_reason.size() || by_reason[i] == 0) continue;
+      w.Sample({"consumer", name, "reason", SnakeCaseLabel(fb::EnumNameEvictReason(reason))},
+               static_cast<double>(by_reason[i]));
+    }
+  }
 
   // ---- per consumer (labels: consumer = its name, id = its consumer id)
   struct PerConsumer {
