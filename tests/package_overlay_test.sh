@@ -66,6 +66,10 @@ fail() {
   exit 1
 }
 trap 'fail "command failed at line $LINENO"' ERR
+# The daemons it starts, killed however it ends: a failed check must not leave a packaged
+# sender spinning on the machine.
+daemons=()
+trap 'for p in "${daemons[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
 wait_for() {  # DESCRIPTION COMMAND...: polls COMMAND for up to 30 s
   local what=$1
   shift
@@ -127,6 +131,7 @@ install -d -o qlaster -g qlaster -m 0750 /run/qlaster
 (umask 0007 && exec setpriv --reuid=qlaster --regid=qlaster --init-groups -- \
   /usr/bin/qlaster-sender --flagfile=/etc/qlaster/sender.flags >/tmp/sender.log 2>&1) &
 sender=$!
+daemons+=("$sender")
 wait_for "the sender's socket" test -S /run/qlaster/sender.sock
 [ "$(stat -c '%U:%G %a' /run/qlaster/sender.sock)" = "qlaster:qlaster 660" ] ||
   fail "socket is $(stat -c '%U:%G %a' /run/qlaster/sender.sock)"
@@ -142,6 +147,7 @@ echo "== a member of group qlaster writes the ingest ring, another member reads 
 owner=3JF3sEqM796hk5WFqA6EtmEwJQ9quALszsfJyvXNQKy3
 as_user qlbot /usr/bin/qlaster-inspect --owner="$owner" --count=3 --json >/tmp/inspect.out 2>/tmp/inspect.err &
 inspect=$!
+daemons+=("$inspect")
 # Updates written before the subscription reach nobody: write until three arrive.
 for _ in $(seq 60); do
   kill -0 "$inspect" 2>/dev/null || break
@@ -177,6 +183,7 @@ install -d -o qlaster -g qlaster -m 0750 /run/qlaster-grpc
   /usr/bin/qlaster-grpc --flagfile=/etc/qlaster/grpc.flags \
   --listen=127.0.0.1:0,unix:/run/qlaster-grpc/grpc.sock >/tmp/grpc.log 2>&1) &
 grpc=$!
+daemons+=("$grpc")
 wait_for "qlaster-grpc serving" grep -q "serving on 127.0.0.1:[0-9]*, unix:/run/qlaster-grpc/grpc.sock" /tmp/grpc.log
 [ "$(stat -c '%U:%G %a' /run/qlaster-grpc/grpc.sock)" = "qlaster:qlaster 770" ] ||
   fail "gRPC socket is $(stat -c '%U:%G %a' /run/qlaster-grpc/grpc.sock)"
