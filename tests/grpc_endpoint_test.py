@@ -481,7 +481,12 @@ class Endpoint(unittest.TestCase):
         fast.next(lambda u: kind(u) == "slot")
         m = scrape(self.metrics)
         self.assertGreaterEqual(sum(v for _, v in m["qlaster_grpc_slow_client_ends_total"]), 1)
-        self.assertGreaterEqual(value(m, "qlaster_grpc_streams_ended_total", code="RESOURCE_EXHAUSTED"), 1)
+        # The stream is counted as ended when gRPC is done with the call (OnDone), which
+        # for a cancelled write comes some time after the line above: wait for it.
+        while (value(m, "qlaster_grpc_streams_ended_total", code="RESOURCE_EXHAUSTED") or 0) < 1:
+            self.assertLess(time.monotonic(), deadline, "the slow stream never counted as ended")
+            time.sleep(0.05)  # polling the counter, with the deadline above
+            m = scrape(self.metrics)
 
 
 class Inspect:
