@@ -113,19 +113,24 @@ uint64_t ConsumerChannel::LagRecords() const {
 bool ConsumerChannel::WakeLimited() {
   // The clock is read only for a sleeper, which costs a syscall anyway.
   if (!ring_.ConsumerSleeping()) return true;
-  // A consumer that read since its last wake-up acted on it: it sleeps again because it
-  // is done, and is woken at once, however soon. Only one that keeps its flag set without
-  // reading (asleep through its wake-ups, or hostile) is held to the interval.
+  // A consumer that released everything it was woken for acted on it: it sleeps again
+  // because it is done, and is woken at once, however soon. One that keeps its flag set
+  // with records from before its last wake-up unread (asleep through its wake-ups, or
+  // hostile: reading one record per wake-up while many arrive) is held to the interval,
+  // until it has read up to there: one that reads at a fraction of the rate it is sent
+  // gets there ever later, so it is woken a number of times logarithmic in the updates
+  // per interval. (One that reads everything as it comes but keeps its flag set costs
+  // what a consumer that really sleeps between updates costs, a wake-up per update.)
   const uint64_t read = ring_.peer_consumer_position();
   const int64_t now = MonotonicNs();
-  if (read == read_at_last_wake_ && now < next_wake_ns_) {
+  if (read < published_at_last_wake_ && now < next_wake_ns_) {
     BumpCounter(wakes_deferred_);
     return false;
   }
   if (ring_.WakeIfSleeping(doorbell_)) {
     BumpCounter(wakes_);
     next_wake_ns_ = now + min_wake_interval_ns_;
-    read_at_last_wake_ = read;
+    published_at_last_wake_ = ring_.published_position();
   }
   return true;
 }

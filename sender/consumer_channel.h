@@ -29,8 +29,8 @@ inline void BumpCounter(std::atomic<uint64_t>& counter) {
 
 class ConsumerChannel {
  public:
-  // `min_wake_interval_ns`: Wake() rings the doorbell at most once per this interval (0:
-  // whenever the consumer sleeps).
+  // `min_wake_interval_ns`: Wake() rings the doorbell at most once per this interval,
+  // unless the consumer read all it was last woken for (0: whenever it sleeps).
   ConsumerChannel(uint64_t consumer_id, std::string name, shm::RingProducer ring,
                   shm::EventFd doorbell, OverflowPolicy policy, int64_t min_wake_interval_ns = 0)
       : consumer_id_(consumer_id),
@@ -78,10 +78,12 @@ class ConsumerChannel {
 
   // Rings the doorbell if the consumer sleeps. Call once per channel after a publish.
   // Returns false when the consumer sleeps, was woken less than the minimum wake interval
-  // ago and has read nothing since: the wake is held back (its sleeping flag stays set)
-  // and the caller must call Wake() again later. A consumer that keeps its flag set
-  // without reading so costs the dispatcher one eventfd write per interval, not one per
-  // update, while one that reads and sleeps again is woken at once every time.
+  // ago and has not released all that was published when it was woken: the wake is held
+  // back (its sleeping flag stays set) and the caller must call Wake() again later. A
+  // consumer that keeps its flag set without reading, or reads one record per wake-up
+  // while many arrive, so costs the dispatcher one eventfd write per interval, not one
+  // per update, while one that reads all it was woken for and sleeps again is woken at
+  // once every time.
   bool Wake() {
     if (min_wake_interval_ns_ == 0) {
       if (ring_.WakeIfSleeping(doorbell_)) BumpCounter(wakes_);
@@ -137,7 +139,7 @@ class ConsumerChannel {
   shm::EventFd doorbell_;
   const OverflowPolicy policy_;
   const int64_t min_wake_interval_ns_;
-  uint64_t read_at_last_wake_ = UINT64_MAX;  // the consumer's position at the last wake-up
+  uint64_t published_at_last_wake_ = 0;  // the ring's published end at the last wake-up
 
   // Dispatch-thread state.
   uint64_t next_sequence_ = 1;

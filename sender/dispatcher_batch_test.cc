@@ -1,5 +1,6 @@
 // Dispatcher batches: updates reach the ring at once, a sleeping consumer is woken once,
 // at the end of the batch; outside a batch every update wakes it.
+#include <bit>
 #include <memory>
 
 #include "base/clock.h"
@@ -145,6 +146,49 @@ TEST_F(DispatcherWakeLimitTest, HostileSleeperIsWokenAtMostOncePerInterval) {
   EXPECT_EQ(channel.wakes(), wakes + 1);
   EXPECT_TRUE(*h->doorbell().WaitFor(absl::ZeroDuration())) << "the held-back wake-up rang";
   EXPECT_GE(MonotonicNs() - start, kInterval);
+}
+
+// Reads one record and releases it, keeping the sleeping flag set.
+bool ReadOne(testing::OneConsumerDispatcher& h) {
+  shm::RingRecord r;
+  const bool read = h.reader().TryRead(&r) == shm::ReadResult::kOk;
+  h.reader().Release();
+  return read;
+}
+
+TEST_F(DispatcherWakeLimitTest, SleeperReadingOneRecordPerWakeIsHeldToTheInterval) {
+  // Reading something since the last wake-up is not enough to be woken at once: this
+  // consumer reads one record per round while two arrive, so it is behind what was
+  // published when it was last woken, and is held to the interval, until it has read up
+  // to there. It gets there ever later (rounds 0, 1, 2, 4, 8, ...): within one interval
+  // it is woken about log2(rounds) times, not once per round.
+  constexpr int64_t kInterval = 1'000'000'000;  // 1 s
+  Make(kInterval);
+  ConsumerChannel& channel = h->channel();
+  const int64_t start = MonotonicNs();
+  constexpr uint64_t kRounds = 5'000;
+  for (uint64_t round = 0; round < kRounds; ++round) {
+    PublishToSleeper(*h, key, 2 * round + 1);
+    PublishToSleeper(*h, key, 2 * round + 2);
+    ASSERT_TRUE(ReadOne(*h));
+  }
+  const int64_t elapsed = MonotonicNs() - start;
+  const uint64_t intervals = static_cast<uint64_t>(elapsed / kInterval) + 1;
+  EXPECT_GE(channel.wakes(), 1u);
+  EXPECT_LE(channel.wakes(), intervals * (std::bit_width(kRounds) + 1));  // 14 per interval
+  EXPECT_GE(channel.wakes() + channel.wakes_deferred(), 2 * kRounds);
+}
+
+TEST_F(DispatcherWakeLimitTest, SleeperThatReadsAllItWasWokenForIsWokenAtOnceEveryTime) {
+  Make(1'000'000'000);  // 1 s: the loop below is far shorter
+  for (uint64_t v = 1; v <= 100; ++v) {
+    PublishToSleeper(*h, key, v);
+    ASSERT_TRUE(*h->doorbell().WaitFor(absl::ZeroDuration())) << "update " << v;
+    ASSERT_TRUE(ReadOne(*h));
+    ASSERT_FALSE(ReadOne(*h));
+  }
+  EXPECT_EQ(h->channel().wakes(), 100u);
+  EXPECT_EQ(h->channel().wakes_deferred(), 0u);
 }
 
 TEST_F(DispatcherWakeLimitTest, WithoutALimitEverySleepIsWoken) {

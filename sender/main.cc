@@ -90,9 +90,9 @@ ABSL_FLAG(int64_t, max_pending_per_uid, 32,
           "a reason); they never count against consumers");
 ABSL_FLAG(int64_t, max_pending, 256, "most connections of all uids that have not said Hello");
 ABSL_FLAG(absl::Duration, min_wake_interval, absl::Microseconds(100),
-          "ring a sleeping consumer's doorbell at most once per this interval (0: at every "
-          "update it sleeps through); bounds what a consumer that keeps its sleeping flag "
-          "set costs the dispatcher, at up to this much wake-up latency");
+          "ring a sleeping consumer's doorbell at most once per this interval unless it "
+          "read all it was last woken for (0: at every update it sleeps through); bounds "
+          "what a consumer that keeps its sleeping flag set costs the dispatcher");
 ABSL_FLAG(int64_t, max_consumers_per_uid, 0,
           "most consumers of one peer uid (0: only --max_consumers)");
 
