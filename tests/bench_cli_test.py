@@ -112,7 +112,7 @@ class BenchCliTest(unittest.TestCase):
             self.assertEqual(r["samples"], r["received"], r)
 
     def test_grpc_has_every_stream_count_and_rate_beside_shared_memory(self):
-        rows = self.by("grpc")
+        rows = [r for r in self.by("grpc") if r["subject"] == "qlaster-grpc"]
         self.assertEqual(sorted((r["streams"], r["rate"]) for r in rows),
                          sorted((n, rate) for n in (1, 2) for rate in ("1x mainnet", "max")))
         for r in rows:
@@ -127,6 +127,24 @@ class BenchCliTest(unittest.TestCase):
             shm = r["baseline"][0]
             self.assertGreater(shm["samples"], 0, r)
             self.assertEqual(shm["gaps"], 0, r)  # a slow gRPC stream never costs another consumer
+
+    def test_grpc_measures_the_yellowstone_source_without_a_loss(self):
+        rows = [r for r in self.by("grpc") if r["subject"] == "yellowstone_source"]
+        self.assertEqual(sorted((r["phase"], r["part"]) for r in rows),
+                         sorted((phase, part) for phase in ("paced", "max")
+                                for part in ("total", "upstream", "local")))
+        for r in rows:
+            self.assertEqual(r["accounts_received"], r["accounts_sent"], r)
+            self.assertEqual(r["gaps"], 0, r)
+            self.assertEqual(r["samples"], r["accounts_received"], r)
+            self.assertGreater(r["records_per_s"], 0, r)
+            self.assertLessEqual(r["p50_ns"], r["p99_ns"], r)
+            self.assertLessEqual(r["p99_ns"], r["max_ns"], r)
+        by = {(r["phase"], r["part"]): r for r in rows}
+        for phase in ("paced", "max"):
+            # The parts are of one account each: neither is longer than the whole.
+            self.assertLessEqual(by[(phase, "local")]["p50_ns"], by[(phase, "total")]["max_ns"])
+            self.assertLessEqual(by[(phase, "upstream")]["p50_ns"], by[(phase, "total")]["max_ns"])
 
     def test_netbaseline_one_size(self):
         p, rows = self.run_json("netbaseline.json", "netbaseline", "--quick", "--size", "165")

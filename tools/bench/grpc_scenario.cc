@@ -297,6 +297,12 @@ absl::StatusOr<std::vector<Result>> RunGrpc(const Config& config) {
     }
     out.push_back(*std::move(r));
   }
+  absl::StatusOr<std::vector<Result>> source = RunYellowstoneSource(config);
+  if (!source.ok()) {
+    return absl::Status(source.status().code(),
+                        absl::StrCat("grpc, the Yellowstone source: ", source.status().message()));
+  }
+  out.insert(out.end(), source->begin(), source->end());
   return out;
 }
 

@@ -121,6 +121,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   c.relay_binary = BinaryBeside("qlaster-relay", QLASTER_RELAY_BINARY);
   c.grpc_binary = BinaryBeside("qlaster-grpc", QLASTER_GRPC_BINARY);
   c.grpc_client_binary = BinaryBeside("qlaster_grpc_bench_client", QLASTER_GRPC_BENCH_CLIENT_BINARY);
+  c.upstream_probe_binary = BinaryBeside("qlaster-upstream-probe", QLASTER_UPSTREAM_PROBE_BINARY);
   c.udp_impair_binary = BinaryBeside("qlaster-udp-impair", QLASTER_UDP_IMPAIR_BINARY);
   c.test_certs_script = QLASTER_TEST_CERTS_SCRIPT;
   c.certs_dir = absl::GetFlag(FLAGS_certs);

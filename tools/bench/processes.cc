@@ -60,14 +60,18 @@ std::string LogTail(const std::string& path, size_t max_bytes) {
 }
 
 absl::StatusOr<Program> Program::Start(std::string name, std::vector<std::string> argv,
-                                       std::string log_path) {
+                                       std::string log_path,
+                                       const std::vector<std::pair<int, int>>& fds) {
   if (argv.empty() || ::access(argv[0].c_str(), X_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(name, ": no program at ", argv.empty() ? "" : argv[0],
                                             " (build it, or install it beside qlaster-bench)"));
   }
   UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!log) return ErrnoStatus(errno, absl::StrCat("open ", log_path));
-  QLASTER_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, {{log.get(), 1}, {log.get(), 2}}));
+  std::vector<std::pair<int, int>> all = fds;
+  all.emplace_back(log.get(), 1);
+  all.emplace_back(log.get(), 2);
+  QLASTER_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(argv, all));
   return Program(std::move(name), std::move(log_path), std::move(child));
 }
 

@@ -34,8 +34,11 @@ std::string LogTail(const std::string& path, size_t max_bytes = 600);
 // destruction unless stopped.
 class Program {
  public:
+  // `fds`: more (parent fd, child fd) pairs, as ChildProcess::Spawn takes them (a pipe
+  // for its stdin, say).
   static absl::StatusOr<Program> Start(std::string name, std::vector<std::string> argv,
-                                       std::string log_path);
+                                       std::string log_path,
+                                       const std::vector<std::pair<int, int>>& fds = {});
 
   pid_t pid() const { return process_->pid(); }
   const std::string& name() const { return name_; }

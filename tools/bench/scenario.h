@@ -40,6 +40,7 @@ struct Config {
   std::string relay_binary;               // qlaster-relay, found the same way
   std::string grpc_binary;                // qlaster-grpc, found the same way
   std::string grpc_client_binary;         // qlaster_grpc_bench_client (tools/grpc_bench)
+  std::string upstream_probe_binary;      // qlaster-upstream-probe (tools/bench/upstream_probe.cc)
   std::string udp_impair_binary;          // qlaster-udp-impair (built with the tests)
   std::string test_certs_script;          // tools/make_test_certs.sh
   std::string certs_dir;                  // --certs: certificates already made (empty: make them)
@@ -119,6 +120,8 @@ absl::StatusOr<std::vector<Result>> RunNetBaseline(const Config& config);
 absl::StatusOr<std::vector<Result>> RunRelay(const Config& config);
 // Yellowstone gRPC clients through qlaster-grpc, beside the shared-memory path (grpc_scenario.cc).
 absl::StatusOr<std::vector<Result>> RunGrpc(const Config& config);
+// The Yellowstone source's part of `grpc` (yellowstone_source_scenario.cc).
+absl::StatusOr<std::vector<Result>> RunYellowstoneSource(const Config& config);
 
 // Pins the calling thread to `cpu` (no-op for -1). Errors name the CPU.
 absl::Status PinToCpu(int cpu);

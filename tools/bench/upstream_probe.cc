@@ -1,6 +1,6 @@
-// qlaster-upstream-probe: the consumer end of tools/bench/yellowstone_source_bench.py. It
-// links libqlaster-consumer like any bot, follows the accounts of one owner, and reads
-// in each account's lamports the time (CLOCK_REALTIME, ns) at which the benchmark's
+// qlaster-upstream-probe: the consumer end of `qlaster-bench grpc`'s Yellowstone source
+// part (tools/bench/yellowstone_source_scenario.cc). It links libqlaster-consumer like
+// any bot, follows the accounts of one owner, and reads in each account's lamports the time (CLOCK_REALTIME, ns) at which the benchmark's
 // upstream handed it to gRPC. For every account it records, at its callback:
 //   total    upstream send -> this callback
 //   upstream upstream send -> the sender's publish (Event::timestamp_ns): gRPC, the
@@ -38,8 +38,9 @@ std::string Percentiles(std::vector<int64_t> v) {
     return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
   };
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "{\"p50\":%ld,\"p90\":%ld,\"p99\":%ld,\"p999\":%ld,\"max\":%ld}",
-                at(0.5), at(0.9), at(0.99), at(0.999), v.back());
+  std::snprintf(buf, sizeof(buf),
+                "{\"p50\":%ld,\"p90\":%ld,\"p99\":%ld,\"p999\":%ld,\"p9999\":%ld,\"max\":%ld}",
+                at(0.5), at(0.9), at(0.99), at(0.999), at(0.9999), v.back());
   return buf;
 }
 
