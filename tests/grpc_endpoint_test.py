@@ -184,7 +184,14 @@ class Endpoint(unittest.TestCase):
         after = scrape(self.metrics)
 
         def delta(name, **labels):
-            return value(after, name, **labels) - value(before, name, **labels)
+            return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+        # The refused stream is counted as ended when gRPC is done with the call (OnDone),
+        # which may come after the client saw its status: wait for it.
+        deadline = time.monotonic() + TIMEOUT
+        while delta("qlaster_grpc_streams_ended_total", code="INVALID_ARGUMENT") < 1:
+            self.assertLess(time.monotonic(), deadline, "the refused stream never counted as ended")
+            time.sleep(0.05)  # polling the counter, with the deadline above
+            after = scrape(self.metrics)
         self.assertEqual(delta("qlaster_grpc_auth_refusals_total"), 2)
         self.assertEqual(delta("qlaster_grpc_requests_rejected_total", reason="invalid_argument"), 1)
         self.assertEqual(delta("qlaster_grpc_streams_opened_total"), 3)  # the refused one is not
