@@ -226,8 +226,8 @@ absl::Status Dispatcher::PublishAccount(const AccountUpdate& update) {
       return absl::OkStatus();
     }
   }
-  QLASTER_ASSIGN_OR_RETURN(EncodedUpdate encoded, EncodedUpdate::Account(update, lz4_));
-  Publish(encoded, key);
+  QLASTER_RETURN_IF_ERROR(EncodedUpdate::AccountInto(update, lz4_, &account_));
+  Publish(account_, key);
   return absl::OkStatus();
 }
 

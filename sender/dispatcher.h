@@ -276,6 +276,10 @@ class Dispatcher {
   RoutingTable* current_ = nullptr;
   Matcher matcher_;
   ConsumerSet unnamed_scratch_;
+  // The account being published (PublishAccount encodes into it: no StatusOr to move
+  // out of, and its buffer for compressed data is reused). Borrows the caller's data
+  // while it is published; stale after.
+  EncodedUpdate account_;
   std::unique_ptr<UpdateLog> log_;
   uint64_t timestamp_ = 0;  // the timestamp of the update being delivered
   uint64_t highest_slot_ = 0;  // since the last TakeHighestSlot()

@@ -49,6 +49,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "boost/container/deque.hpp"
+#include "boost/container/options.hpp"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "sender/pubkey_hash.h"
@@ -216,7 +218,13 @@ class UpdateLog {
   size_t evict_at_bytes_;
   uint64_t checked_slot_ = 0;
 
-  std::deque<Entry> entries_;
+  // Entries in blocks of 64 KiB (2,048 entries), not std::deque's 512 B: each append writes
+  // an entry into memory last touched when the log was a budget ago, and within a block
+  // those writes are sequential, which the hardware prefetcher follows (a 512-byte block
+  // was a fresh, cold allocation every 16 entries).
+  boost::container::deque<Entry, void,
+                          boost::container::deque_options_t<boost::container::block_bytes<64 * 1024>>>
+      entries_;
   Position begin_ = 0;
   size_t bytes_ = 0;
   // Arena: chunks_[i] holds chunk number first_chunk_ + i.

@@ -428,14 +428,25 @@ RouteKey CheckedFrame::route() const {
 
 absl::StatusOr<EncodedUpdate> EncodedUpdate::Account(const AccountUpdate& update,
                                                      const Lz4Policy& policy) {
+  EncodedUpdate encoded;
+  QLASTER_RETURN_IF_ERROR(AccountInto(update, policy, &encoded));
+  return encoded;
+}
+
+absl::Status EncodedUpdate::AccountInto(const AccountUpdate& update, const Lz4Policy& policy,
+                                        EncodedUpdate* out) {
+  EncodedUpdate& encoded = *out;
+  encoded.kind_ = fb::UpdateKind::None;
+  encoded.fixed_size_ = 0;
+  encoded.owns_variable_ = false;
+  encoded.borrowed_variable_ = {};
   const size_t data_len = update.data.size();
   if (data_len > kMaxAccountDataSize) {
+    encoded.owned_variable_.clear();
     return absl::InvalidArgumentError(absl::StrCat("account data is ", data_len,
                                                    " bytes, more than the limit of ",
                                                    kMaxAccountDataSize));
   }
-  EncodedUpdate encoded;
-  encoded.kind_ = fb::UpdateKind::Account;
   uint8_t flags = 0;
   if (Lz4CompressIfWorthIt(update.data, policy, &encoded.owned_variable_)) {
     encoded.owns_variable_ = true;
@@ -451,7 +462,8 @@ absl::StatusOr<EncodedUpdate> EncodedUpdate::Account(const AccountUpdate& update
       update.executable, static_cast<uint32_t>(data_len),
       update.txn_signature.has_value() ? ToFb(*update.txn_signature) : fb::Signature());
   StoreFixed(header, encoded.fixed_, &encoded.fixed_size_);
-  return encoded;
+  encoded.kind_ = fb::UpdateKind::Account;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<EncodedUpdate> EncodedUpdate::Transaction(const TransactionUpdate& update) {

@@ -98,6 +98,13 @@ class EncodedUpdate {
   // `policy` says it pays (wire/lz4_policy.h); that is the only allocation.
   static absl::StatusOr<EncodedUpdate> Account(const AccountUpdate& update,
                                                const Lz4Policy& policy = {});
+  // The same into `*out`, which a caller encoding account after account keeps (its
+  // buffer for compressed data is reused, and nothing is moved): what the dispatcher
+  // does for every account it is given. On error `*out` is left empty.
+  static absl::Status AccountInto(const AccountUpdate& update, const Lz4Policy& policy,
+                                  EncodedUpdate* out);
+  // An empty update (kind None), to be filled by AccountInto.
+  EncodedUpdate() = default;
   // kInvalidArgument if the data exceeds kMaxTransactionSize or the status
   // kMaxTransactionStatusSize. The two are carried one after the other: an update with a
   // status *owns* a copy of both (one allocation).
@@ -185,7 +192,6 @@ class EncodedUpdate {
   }
 
  private:
-  EncodedUpdate() = default;
 
   fb::UpdateKind kind_ = fb::UpdateKind::None;
   uint32_t fixed_size_ = 0;

@@ -288,6 +288,33 @@ TEST(FrameTest, AccountOverLimitIsInvalidArgument) {
               HasSubstr(std::to_string(kMaxAccountDataSize)));
 }
 
+TEST(FrameTest, AccountIntoAReusedUpdateIsExactlyTheAccount) {
+  // One EncodedUpdate filled account after account, as the dispatcher does: each result
+  // is that account's frame byte for byte, whatever the previous one was (compressed or
+  // not, larger or smaller), and a refused account leaves it empty.
+  Lz4Policy on;
+  on.threshold = 0;
+  const std::vector<AccountUpdate> accounts = {
+      MakeAccount(std::vector<uint8_t>(4096, 7)),                  // compressed
+      MakeAccount(RandomBytes(100, 8), /*with_signature=*/false),  // raw, smaller
+      MakeAccount({}),                                             // no data
+      MakeAccount(std::vector<uint8_t>(8192, 1)),                  // compressed again
+  };
+  EncodedUpdate reused;
+  for (const AccountUpdate& account : accounts) {
+    ASSERT_TRUE(EncodedUpdate::AccountInto(account, on, &reused).ok());
+    absl::StatusOr<EncodedUpdate> fresh = EncodedUpdate::Account(account, on);
+    ASSERT_TRUE(fresh.ok()) << fresh.status();
+    EXPECT_EQ(reused.compressed(), fresh->compressed());
+    EXPECT_EQ(reused.ToBytes(3, 4), fresh->ToBytes(3, 4));
+  }
+  const AccountUpdate too_big = MakeAccount(std::vector<uint8_t>(kMaxAccountDataSize + 1, 0));
+  const absl::Status refused = EncodedUpdate::AccountInto(too_big, on, &reused);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reused.kind(), fb::UpdateKind::None);
+  EXPECT_EQ(reused.variable_size(), 0u);
+}
+
 TEST(FrameTest, TransactionRoundTrips) {
   const TransactionUpdate update = MakeTransaction(RandomBytes(1232, 6));
   absl::StatusOr<EncodedUpdate> encoded = EncodedUpdate::Transaction(update);
