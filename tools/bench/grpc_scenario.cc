@@ -64,6 +64,7 @@ absl::StatusOr<uint64_t> ResidentBytes(pid_t pid) {
 struct ClientResult {
   uint64_t updates = 0;  // received in the window
   bool ended = false;    // the server ended the stream before the client was stopped
+  std::string ended_with;  // then: "CODE: message", as the client printed it
   std::vector<double> samples_ns;  // the latency of each of them
 };
 
@@ -78,6 +79,10 @@ absl::StatusOr<ClientResult> ReadClient(const Program& client, const std::string
   if (json.empty()) return client.Failed("printed no result line");
   ClientResult r;
   r.ended = !absl::StrContains(json, "\"ended\": \"\"");
+  if (r.ended) {
+    const size_t at = json.find("\"ended\": \"") + std::string("\"ended\": \"").size();
+    r.ended_with = json.substr(at, json.rfind('"') - at);
+  }
   std::ifstream in(prefix + ".samples", std::ios::binary);
   for (int64_t pair[2]; in.read(reinterpret_cast<char*>(pair), sizeof(pair));) {
     if (pair[0] < window_start_ns || pair[0] >= window_end_ns) continue;
@@ -220,14 +225,17 @@ absl::StatusOr<Result> RunRound(const Config& config, const Round& round, absl::
   std::vector<double> samples;
   std::vector<double> rates;
   uint64_t delivered = 0, ended = 0;
+  std::string ended_with;  // the statuses of the streams the server ended, for the report
   for (ClientResult& c : results) {
     samples.insert(samples.end(), c.samples_ns.begin(), c.samples_ns.end());
     rates.push_back(static_cast<double>(c.updates) / secs);
     delivered += c.updates;
     ended += c.ended;
+    if (c.ended) absl::StrAppend(&ended_with, ended_with.empty() ? "" : "; ", c.ended_with);
   }
   std::sort(rates.begin(), rates.end());
   const double total_rate = static_cast<double>(delivered) / secs;
+  if (!ended_with.empty()) r.Param("ended_with", ended_with);  // why, when a stream was ended
   r.latency = Latency::FromSamples(samples);
   r.records_per_s = total_rate;
   const double published = static_cast<double>(stats_after.published - stats_before.published);
